@@ -1,0 +1,1 @@
+# charger-fw/: the charger firmware (portable core + HAL).  See doc/hal.md.

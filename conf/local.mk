@@ -1,0 +1,2 @@
+# conf/: example configuration and systemd units.
+EXTRA_DIST += conf/evgated.yaml

@@ -1,0 +1,41 @@
+/*
+ * evgated: the daemon's shared state, as seen by the modules it wires
+ * together (relay, resolver, control; later dnsmasq, ntp, fleetlog).
+ */
+#ifndef EVG_EVGATED_H
+#define EVG_EVGATED_H
+
+#include <stdint.h>
+
+struct event_base;
+struct event;
+struct config;
+struct relay;
+struct resolver;
+struct control;
+
+struct evgated {
+	struct event_base	*base;
+	struct config		*conf;		/* the configuration in force */
+	const char		*conf_path;
+	struct resolver		*resolver;
+	struct relay		*relay;
+	struct control		*control;
+	uint64_t		 start_wall_ms;
+	uint64_t		 start_mono_ms;
+	uint64_t		 loaded_wall_ms;	/* when conf was loaded */
+	unsigned long		 reloads;	/* successful */
+	unsigned long		 reload_failures;
+	uint64_t		 last_reload_wall_ms;
+	char			 last_error[1024];	/* of the last reload */
+	int			 draining;
+	uint64_t		 drain_deadline;
+	struct event		*drain_timer;
+	struct event		*sig_term, *sig_int, *sig_hup;
+	unsigned		 max_conns;	/* what the fd limit allows */
+};
+
+/* Re-read the configuration file; 0 applied, -1 kept the old one. */
+int	evgated_reload(struct evgated *);
+
+#endif

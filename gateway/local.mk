@@ -1,0 +1,30 @@
+# gateway/: evgated and evgatectl.  Every module but the two mains goes into
+# libevgate.a, which the unit tests and fuzz targets link as well.
+
+noinst_LIBRARIES += gateway/libevgate.a
+gateway_libevgate_a_SOURCES = \
+	gateway/log.c gateway/log.h \
+	gateway/util.c gateway/util.h \
+	gateway/config.c gateway/config.h \
+	gateway/match.c gateway/match.h \
+	gateway/tls_hello.c gateway/tls_hello.h \
+	gateway/resolver.c gateway/resolver.h \
+	gateway/relay.c gateway/relay.h \
+	gateway/control.c gateway/control.h \
+	gateway/sdnotify.c gateway/sdnotify.h \
+	gateway/ctl.c gateway/ctl.h
+gateway_libevgate_a_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(YAML_CFLAGS) \
+	$(JSONC_CFLAGS) $(OPENSSL_CFLAGS)
+
+GATEWAY_LIBS = gateway/libevgate.a $(LIBEVENT_LIBS) $(YAML_LIBS) \
+	$(JSONC_LIBS) $(LIBBSD_LIBS)
+
+sbin_PROGRAMS += gateway/evgated gateway/evgatectl
+
+gateway_evgated_SOURCES = gateway/evgated.c gateway/evgated.h
+gateway_evgated_CFLAGS = $(gateway_libevgate_a_CFLAGS)
+gateway_evgated_LDADD = $(GATEWAY_LIBS)
+
+gateway_evgatectl_SOURCES = gateway/evgatectl.c gateway/ctl_relay.c
+gateway_evgatectl_CFLAGS = $(gateway_libevgate_a_CFLAGS)
+gateway_evgatectl_LDADD = $(GATEWAY_LIBS)

@@ -1,0 +1,2 @@
+# scripts/: set-up, test, demo, benchmark and test-world scripts.
+EXTRA_DIST += scripts/setup scripts/test scripts/fuzz

@@ -1,0 +1,75 @@
+# tests/: cmocka unit tests (one binary per module, TAP through automake),
+# fuzz targets (libFuzzer with --enable-fuzzing; otherwise replayed over
+# their seed corpus by a small driver, as regression tests), integration
+# tests and benchmarks (run by scripts/test and scripts/bench, not here).
+
+UNIT_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(LIBEVENT_CFLAGS) \
+	$(YAML_CFLAGS) $(JSONC_CFLAGS) $(OPENSSL_CFLAGS)
+UNIT_LIBS = $(GATEWAY_LIBS) $(CMOCKA_LIBS)
+
+GATEWAY_UNIT_TESTS = \
+	tests/unit/test_tls_hello \
+	tests/unit/test_match \
+	tests/unit/test_config \
+	tests/unit/test_control \
+	tests/unit/test_util
+
+check_PROGRAMS += $(GATEWAY_UNIT_TESTS)
+TESTS += $(GATEWAY_UNIT_TESTS)
+
+tests_unit_test_tls_hello_SOURCES = tests/unit/test_tls_hello.c tests/unit/testutil.h
+tests_unit_test_tls_hello_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_tls_hello_LDADD = $(UNIT_LIBS)
+tests_unit_test_match_SOURCES = tests/unit/test_match.c
+tests_unit_test_match_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_match_LDADD = $(UNIT_LIBS)
+tests_unit_test_config_SOURCES = tests/unit/test_config.c
+tests_unit_test_config_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_config_LDADD = $(UNIT_LIBS)
+tests_unit_test_control_SOURCES = tests/unit/test_control.c
+tests_unit_test_control_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_control_LDADD = $(UNIT_LIBS)
+tests_unit_test_util_SOURCES = tests/unit/test_util.c
+tests_unit_test_util_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_util_LDADD = $(UNIT_LIBS)
+
+# Fuzz targets.  Each tests/fuzz/fuzz_X.c defines LLVMFuzzerTestOneInput
+# and has a seed corpus in tests/fuzz/corpus/X/.
+FUZZ_TARGETS = \
+	tests/fuzz/fuzz_tls_hello \
+	tests/fuzz/fuzz_config \
+	tests/fuzz/fuzz_control
+
+FUZZ_CFLAGS = $(UNIT_CFLAGS)
+tests_fuzz_fuzz_tls_hello_SOURCES = tests/fuzz/fuzz_tls_hello.c
+tests_fuzz_fuzz_tls_hello_CFLAGS = $(FUZZ_CFLAGS)
+tests_fuzz_fuzz_config_SOURCES = tests/fuzz/fuzz_config.c
+tests_fuzz_fuzz_config_CFLAGS = $(FUZZ_CFLAGS)
+tests_fuzz_fuzz_control_SOURCES = tests/fuzz/fuzz_control.c
+tests_fuzz_fuzz_control_CFLAGS = $(FUZZ_CFLAGS)
+
+if ENABLE_FUZZING
+noinst_PROGRAMS += $(FUZZ_TARGETS)
+FUZZ_LDADD = $(GATEWAY_LIBS)
+tests_fuzz_fuzz_tls_hello_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
+tests_fuzz_fuzz_config_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
+tests_fuzz_fuzz_control_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
+else
+# Without libFuzzer, a driver replays the seed corpus: every seed is a
+# regression test, run under the sanitizers in CI.
+check_PROGRAMS += $(FUZZ_TARGETS)
+TESTS += tests/fuzz/replay.test
+FUZZ_LDADD = tests/fuzz/standalone.$(OBJEXT) $(GATEWAY_LIBS)
+tests/fuzz/standalone.$(OBJEXT): tests/fuzz/standalone.c
+	$(AM_V_CC)$(COMPILE) -c -o $@ $(srcdir)/tests/fuzz/standalone.c
+CLEANFILES += tests/fuzz/standalone.$(OBJEXT)
+endif
+tests_fuzz_fuzz_tls_hello_LDADD = $(FUZZ_LDADD)
+tests_fuzz_fuzz_config_LDADD = $(FUZZ_LDADD)
+tests_fuzz_fuzz_control_LDADD = $(FUZZ_LDADD)
+tests_fuzz_fuzz_tls_hello_DEPENDENCIES = $(FUZZ_LDADD)
+tests_fuzz_fuzz_config_DEPENDENCIES = $(FUZZ_LDADD)
+tests_fuzz_fuzz_control_DEPENDENCIES = $(FUZZ_LDADD)
+
+EXTRA_DIST += tests/fuzz/standalone.c tests/fuzz/replay.test tests/fuzz/corpus \
+	tests/unit/data

@@ -1,0 +1,299 @@
+/*
+ * Tests for config: a full valid file, and every error path with the exact
+ * "file:line:column: path: message" an operator would read.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <netinet/in.h>
+
+#include "config.h"
+#include "match.h"
+
+static struct config *
+load(const char *text, char *err, size_t errlen)
+{
+	return config_load_buffer("t.yaml", (const uint8_t *)text,
+	    strlen(text), err, errlen);
+}
+
+static const char full[] =
+    "site: {name: \"P-hus Sentrum\"}\n"
+    "wan:\n"
+    "  resolvers: [\"192.0.2.53\", \"198.51.100.53:5353\", \"[2001:db8::53]:53\"]\n"
+    "  resolver_timeout: 2s\n"
+    "relay:\n"
+    "  listen: [10.42.0.1, \"fd00::1\"]\n"
+    "  routes:\n"
+    "    - {port: 8883, allow: [zapcloud.azure-devices.net]}\n"
+    "    - port: 443\n"
+    "      allow: [zapcloud-api.azurewebsites.net, devices.zaptec.com,\n"
+    "              api.zaptec.com, \"*.blob.core.windows.net\"]\n"
+    "      upstream_port: 8443\n"
+    "  limits: {per_client: 8, total: 5000}\n"
+    "  timeouts: {hello: 5s, connect: 7s, idle: 1h, drain: 15s}\n"
+    "  upstream_proxy: \"http://proxy.example:3128\"\n"
+    "  transparent: {port: 15001}\n"
+    "control: {socket: /run/evgate/test.sock, mode: \"0660\"}\n";
+
+static void
+test_full(void **state)
+{
+	char err[512];
+	struct config *c = load(full, err, sizeof(err));
+	const struct cfg_route *r;
+
+	if (c == NULL)
+		fail_msg("%s", err);
+	assert_string_equal(c->site_name, "P-hus Sentrum");
+	assert_int_equal(c->nresolvers, 3);
+	assert_int_equal(ntohs(((struct sockaddr_in *)&c->resolvers[1].ss)->sin_port),
+	    5353);
+	assert_int_equal(c->resolvers[2].ss.ss_family, AF_INET6);
+	assert_int_equal(c->resolver_timeout_ms, 2000);
+	assert_non_null(c->relay);
+	assert_int_equal(c->relay->nlisten, 2);
+	assert_int_equal(c->relay->nroutes, 2);
+	r = config_route(c->relay, 443);
+	assert_non_null(r);
+	assert_int_equal(r->upstream_port, 8443);
+	assert_int_equal(r->nallow, 4);
+	assert_true(match_any(r->allow, r->nallow, "x.blob.core.windows.net",
+	    23));
+	r = config_route(c->relay, 8883);
+	assert_int_equal(r->upstream_port, 8883);
+	assert_null(config_route(c->relay, 80));
+	assert_int_equal(c->relay->per_client, 8);
+	assert_int_equal(c->relay->total, 5000);
+	assert_int_equal(c->relay->hello_ms, 5000);
+	assert_int_equal(c->relay->connect_ms, 7000);
+	assert_int_equal(c->relay->idle_ms, 3600000);
+	assert_int_equal(c->relay->drain_ms, 15000);
+	assert_string_equal(c->relay->proxy_host, "proxy.example");
+	assert_int_equal(c->relay->proxy_port, 3128);
+	assert_int_equal(c->relay->transparent_port, 15001);
+	assert_string_equal(c->control.socket, "/run/evgate/test.sock");
+	assert_int_equal(c->control.mode, 0660);
+	config_free(c);
+}
+
+static void
+test_defaults_and_empty(void **state)
+{
+	char err[512];
+	struct config *c = load("", err, sizeof(err));
+
+	assert_non_null(c);
+	assert_null(c->relay);		/* no section: no relay */
+	assert_int_equal(c->nresolvers, 0);
+	assert_non_null(c->control.socket);
+	config_free(c);
+
+	c = load("wan: {resolvers: [192.0.2.1]}\n"
+	    "relay: {listen: 127.0.0.1, routes: [{port: 443, allow: [a.b]}]}\n",
+	    err, sizeof(err));
+	if (c == NULL)
+		fail_msg("%s", err);
+	assert_int_equal(c->relay->per_client, 16);
+	assert_int_equal(c->relay->total, 20000);
+	assert_int_equal(c->relay->hello_ms, 10000);
+	assert_int_equal(c->relay->connect_ms, 10000);
+	assert_int_equal(c->relay->idle_ms, 7200000);
+	assert_int_equal(c->relay->transparent_port, 0);
+	assert_null(c->relay->proxy_host);
+	config_free(c);
+}
+
+/* The example shipped in conf/ must load. */
+static void
+test_shipped_example(void **state)
+{
+	const char *top = getenv("top_srcdir");
+	char path[1024], err[512];
+	struct config *c;
+
+	snprintf(path, sizeof(path), "%s/conf/evgated.yaml", top ? top : ".");
+	c = config_load(path, err, sizeof(err));
+	if (c == NULL)
+		fail_msg("%s", err);
+	assert_non_null(c->relay);
+	config_free(c);
+}
+
+struct bad {
+	const char	*yaml;
+	const char	*error;		/* the exact message */
+};
+
+#define RELAY_OK "wan: {resolvers: [192.0.2.1]}\n"
+
+static const struct bad bad[] = {
+	{ "site: [1]\n",
+	  "t.yaml:1:7: site: expected a mapping, found a list" },
+	{ "sight: {name: x}\n",
+	  "t.yaml:1:1: unknown key \"sight\"" },
+	{ "site: {name: x}\nsite: {name: y}\n",
+	  "t.yaml:2:1: duplicate key \"site\"" },
+	{ "site: {name: x, colour: red}\n",
+	  "t.yaml:1:17: site: unknown key \"colour\"" },
+	{ "site: {name: [a]}\n",
+	  "t.yaml:1:14: site.name: expected a string, found a list" },
+	{ "site: {name: \"\"}\n",
+	  "t.yaml:1:14: site.name: empty value" },
+	{ "wan: {}\n",
+	  "t.yaml:1:6: wan: missing required key \"resolvers\"" },
+	{ "wan: {resolvers: 192.0.2.1}\n",
+	  "t.yaml:1:18: wan.resolvers: expected a list of addresses, found a scalar" },
+	{ "wan: {resolvers: []}\n",
+	  "t.yaml:1:18: wan.resolvers: give 1 to 8 resolvers" },
+	{ "wan:\n  resolvers:\n    - 192.0.2.1\n    - dns.google\n",
+	  "t.yaml:4:7: wan.resolvers[1]: \"dns.google\" is not an IP address (with an optional :port)" },
+	{ "wan: {resolvers: [\"1.2.3.4:99999\"]}\n",
+	  "t.yaml:1:19: wan.resolvers[0]: \"1.2.3.4:99999\" is not an IP address (with an optional :port)" },
+	{ "wan: {resolvers: [1.1.1.1], resolver_timeout: soon}\n",
+	  "t.yaml:1:47: wan.resolver_timeout: expected a duration such as 10s, 5m, 2h, found \"soon\"" },
+	{ "wan: {resolvers: [1.1.1.1], resolver_timeout: 5m}\n",
+	  "t.yaml:1:47: wan.resolver_timeout: 5m is out of range (100ms-1m)" },
+	{ "relay: {listen: 10.42.0.1, routes: [{port: 443, allow: [a.b]}]}\n",
+	  "t.yaml:1:1: relay needs wan.resolvers (or relay.upstream_proxy) to reach the cloud" },
+	{ RELAY_OK "relay: {routes: [{port: 443, allow: [a.b]}]}\n",
+	  "t.yaml:2:8: relay: missing required key \"listen\"" },
+	{ RELAY_OK "relay: {listen: 10.42.0.1}\n",
+	  "t.yaml:2:8: relay: missing required key \"routes\"" },
+	{ RELAY_OK "relay: {listen: \"10.42.0.1:443\", routes: [{port: 443, allow: [a.b]}]}\n",
+	  "t.yaml:2:17: relay.listen: give the address without a port: ports come from relay.routes" },
+	{ RELAY_OK "relay: {listen: [10.42.0.1, 10.42.0.1], routes: [{port: 443, allow: [a.b]}]}\n",
+	  "t.yaml:2:29: relay.listen[1]: 10.42.0.1 is listed twice" },
+	{ RELAY_OK "relay: {listen: gateway, routes: [{port: 443, allow: [a.b]}]}\n",
+	  "t.yaml:2:17: relay.listen: \"gateway\" is not an IP address (with an optional :port)" },
+	{ RELAY_OK "relay: {listen: 10.42.0.1, routes: []}\n",
+	  "t.yaml:2:36: relay.routes: give 1 to 64 routes" },
+	{ RELAY_OK "relay: {listen: 10.42.0.1, routes: [{port: 0, allow: [a.b]}]}\n",
+	  "t.yaml:2:44: relay.routes[0].port: 0 is out of range (1-65535)" },
+	{ RELAY_OK "relay: {listen: 10.42.0.1, routes: [{port: https, allow: [a.b]}]}\n",
+	  "t.yaml:2:44: relay.routes[0].port: expected a number, found \"https\"" },
+	{ RELAY_OK "relay: {listen: 10.42.0.1, routes: [{port: 443}]}\n",
+	  "t.yaml:2:37: relay.routes[0]: missing required key \"allow\"" },
+	{ RELAY_OK "relay: {listen: 10.42.0.1, routes: [{port: 443, allow: []}]}\n",
+	  "t.yaml:2:56: relay.routes[0].allow: a route must allow at least one name" },
+	{ RELAY_OK "relay: {listen: 10.42.0.1, routes: [{port: 443, allow: [\"*\"]}]}\n",
+	  "t.yaml:2:57: relay.routes[0].allow[0]: \"*\": a wildcard must be written \"*.suffix\"" },
+	{ RELAY_OK "relay: {listen: 10.42.0.1, routes: [{port: 443, allow: [\"a..b\"]}]}\n",
+	  "t.yaml:2:57: relay.routes[0].allow[0]: \"a..b\": empty label" },
+	{ RELAY_OK "relay:\n  listen: 10.42.0.1\n  routes:\n    - {port: 443, allow: [a.b]}\n    - {port: 443, allow: [c.d]}\n",
+	  "t.yaml:6:7: relay.routes[1]: port 443 has two routes" },
+	{ RELAY_OK "relay: {listen: 10.42.0.1, routes: [{port: 443, allow: [a.b], upstream: x}]}\n",
+	  "t.yaml:2:63: relay.routes[0]: unknown key \"upstream\"" },
+	{ RELAY_OK "relay: {listen: 10.42.0.1, routes: [{port: 443, allow: [a.b]}], limits: {per_client: 0}}\n",
+	  "t.yaml:2:86: relay.limits.per_client: 0 is out of range (1-100000)" },
+	{ RELAY_OK "relay: {listen: 10.42.0.1, routes: [{port: 443, allow: [a.b]}], limits: {per_client: 50, total: 10}}\n",
+	  "t.yaml:2:8: relay: limits.per_client (50) is larger than limits.total (10)" },
+	{ RELAY_OK "relay: {listen: 10.42.0.1, routes: [{port: 443, allow: [a.b]}], timeouts: {hello: 0s}}\n",
+	  "t.yaml:2:83: relay.timeouts.hello: 0s is out of range (100ms-5m)" },
+	{ RELAY_OK "relay: {listen: 10.42.0.1, routes: [{port: 443, allow: [a.b]}], timeouts: {idle: -1}}\n",
+	  "t.yaml:2:82: relay.timeouts.idle: expected a duration such as 10s, 5m, 2h, found \"-1\"" },
+	{ RELAY_OK "relay: {listen: 10.42.0.1, routes: [{port: 443, allow: [a.b]}], upstream_proxy: \"socks5://p:1080\"}\n",
+	  "t.yaml:2:81: relay.upstream_proxy: expected http://host:port, found \"socks5://p:1080\"" },
+	{ RELAY_OK "relay: {listen: 10.42.0.1, routes: [{port: 443, allow: [a.b]}], upstream_proxy: \"http://p\"}\n",
+	  "t.yaml:2:81: relay.upstream_proxy: the proxy URL needs a port" },
+	{ RELAY_OK "relay: {listen: 10.42.0.1, routes: [{port: 443, allow: [a.b]}], upstream_proxy: \"http://u:pw@p:3128\"}\n",
+	  "t.yaml:2:81: relay.upstream_proxy: bad host in proxy URL \"http://u:pw@p:3128\" (credentials are not supported)" },
+	{ RELAY_OK "relay: {listen: 10.42.0.1, transparent: {port: 443}, routes: [{port: 443, allow: [a.b]}]}\n",
+	  "t.yaml:2:63: relay.routes[0]: port 443 is also the transparent port" },
+	{ RELAY_OK "relay: {listen: 10.42.0.1, routes: [{port: 443, allow: [a.b]}], transparent: {port: 443}}\n",
+	  "t.yaml:2:8: relay: port 443 is both a route and the transparent port" },
+	{ "control: {socket: run/evgated.sock}\n",
+	  "t.yaml:1:19: control.socket: the socket path must be absolute" },
+	{ "control: {mode: \"0400\"}\n",
+	  "t.yaml:1:17: control.mode: expected an octal mode such as 0660 that lets the owner read and write, found \"0400\"" },
+	{ "site: {name: x}\n  bad: indent\n",
+	  "t.yaml:2:3: did not find expected key while parsing a block mapping" },
+	{ "site: &a {name: x}\ncontrol: *a\n",
+	  "t.yaml:2:1: control: YAML aliases are not supported" },
+	{ "site: {name: x}\n---\nsite: {name: y}\n",
+	  "t.yaml:3:1: only one YAML document is allowed" },
+	{ "- a\n- b\n",
+	  "t.yaml:1:1: expected a mapping, found a list" },
+	{ "site: {name: \"a\\0b\"}\n",
+	  "t.yaml:1:14: site.name: NUL byte in value" },
+	{ "{[a]: 1}\n",
+	  "t.yaml:1:2: a key must be a plain name" },
+};
+
+static void
+test_errors(void **state)
+{
+	char err[512];
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct config *c = load(bad[i].yaml, err, sizeof(err));
+
+		if (c != NULL)
+			fail_msg("accepted: %s", bad[i].yaml);
+		if (strcmp(err, bad[i].error) != 0)
+			fail_msg("case %zu:\n  want: %s\n  got:  %s", i,
+			    bad[i].error, err);
+	}
+}
+
+static void
+test_routes_not_a_list(void **state)
+{
+	char err[512];
+	struct config *c = load(RELAY_OK
+	    "relay: {listen: 10.42.0.1, routes: {port: 443}}\n", err,
+	    sizeof(err));
+
+	assert_null(c);
+	assert_string_equal(err, "t.yaml:2:36: relay.routes: expected a list "
+	    "of routes, found a mapping");
+}
+
+static void
+test_limits(void **state)
+{
+	char err[512];
+	char *big = malloc(CONFIG_MAX_BYTES + 2);
+	struct config *c;
+
+	memset(big, '#', CONFIG_MAX_BYTES + 1);
+	big[CONFIG_MAX_BYTES + 1] = '\0';
+	c = load(big, err, sizeof(err));
+	assert_null(c);
+	assert_non_null(strstr(err, "larger than"));
+	free(big);
+}
+
+static void
+test_missing_file(void **state)
+{
+	char err[512];
+
+	assert_null(config_load("/nonexistent/evgated.yaml", err, sizeof(err)));
+	assert_string_equal(err, "/nonexistent/evgated.yaml: No such file or "
+	    "directory");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_defaults_and_empty),
+		cmocka_unit_test(test_shipped_example),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_routes_not_a_list),
+		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_missing_file),
+	};
+
+	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}
