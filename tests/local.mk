@@ -72,4 +72,5 @@ tests_fuzz_fuzz_config_DEPENDENCIES = $(FUZZ_LDADD)
 tests_fuzz_fuzz_control_DEPENDENCIES = $(FUZZ_LDADD)
 
 EXTRA_DIST += tests/fuzz/standalone.c tests/fuzz/replay.test tests/fuzz/corpus \
+	tests/integration \
 	tests/unit/data
