@@ -34,42 +34,48 @@ tests_unit_test_util_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_util_LDADD = $(UNIT_LIBS)
 
 # Fuzz targets.  Each tests/fuzz/fuzz_X.c defines LLVMFuzzerTestOneInput
-# and has a seed corpus in tests/fuzz/corpus/X/.
+# and has a seed corpus in tests/fuzz/corpus/X/.  A directory adds its own
+# targets in its local.mk the same way:
+#	FUZZ_TARGETS += tests/fuzz/fuzz_X
+#	tests_fuzz_fuzz_X_SOURCES = tests/fuzz/fuzz_X.c
+#	tests_fuzz_fuzz_X_CFLAGS = $(FUZZ_CFLAGS)
+#	tests_fuzz_fuzz_X_LDFLAGS = $(FUZZ_PROG_LINKFLAGS)
+#	tests_fuzz_fuzz_X_LDADD = $(FUZZ_MAIN) <its libraries>
+# With --enable-fuzzing they are libFuzzer binaries (scripts/fuzz runs
+# them); otherwise FUZZ_MAIN is a small driver and tests/fuzz/replay.test
+# replays every seed corpus under the sanitizers in make check.
 FUZZ_TARGETS = \
 	tests/fuzz/fuzz_tls_hello \
 	tests/fuzz/fuzz_config \
 	tests/fuzz/fuzz_control
 
 FUZZ_CFLAGS = $(UNIT_CFLAGS)
-tests_fuzz_fuzz_tls_hello_SOURCES = tests/fuzz/fuzz_tls_hello.c
-tests_fuzz_fuzz_tls_hello_CFLAGS = $(FUZZ_CFLAGS)
-tests_fuzz_fuzz_config_SOURCES = tests/fuzz/fuzz_config.c
-tests_fuzz_fuzz_config_CFLAGS = $(FUZZ_CFLAGS)
-tests_fuzz_fuzz_control_SOURCES = tests/fuzz/fuzz_control.c
-tests_fuzz_fuzz_control_CFLAGS = $(FUZZ_CFLAGS)
-
+FUZZ_PROG_LINKFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 if ENABLE_FUZZING
 noinst_PROGRAMS += $(FUZZ_TARGETS)
-FUZZ_LDADD = $(GATEWAY_LIBS)
-tests_fuzz_fuzz_tls_hello_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
-tests_fuzz_fuzz_config_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
-tests_fuzz_fuzz_control_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
+FUZZ_MAIN =
 else
-# Without libFuzzer, a driver replays the seed corpus: every seed is a
-# regression test, run under the sanitizers in CI.
 check_PROGRAMS += $(FUZZ_TARGETS)
 TESTS += tests/fuzz/replay.test
-FUZZ_LDADD = tests/fuzz/standalone.$(OBJEXT) $(GATEWAY_LIBS)
+FUZZ_MAIN = tests/fuzz/standalone.$(OBJEXT)
 tests/fuzz/standalone.$(OBJEXT): tests/fuzz/standalone.c
 	$(AM_V_CC)$(COMPILE) -c -o $@ $(srcdir)/tests/fuzz/standalone.c
 CLEANFILES += tests/fuzz/standalone.$(OBJEXT)
 endif
+FUZZ_LDADD = $(FUZZ_MAIN) $(GATEWAY_LIBS)
+
+tests_fuzz_fuzz_tls_hello_SOURCES = tests/fuzz/fuzz_tls_hello.c
+tests_fuzz_fuzz_tls_hello_CFLAGS = $(FUZZ_CFLAGS)
+tests_fuzz_fuzz_tls_hello_LDFLAGS = $(FUZZ_PROG_LINKFLAGS)
 tests_fuzz_fuzz_tls_hello_LDADD = $(FUZZ_LDADD)
+tests_fuzz_fuzz_config_SOURCES = tests/fuzz/fuzz_config.c
+tests_fuzz_fuzz_config_CFLAGS = $(FUZZ_CFLAGS)
+tests_fuzz_fuzz_config_LDFLAGS = $(FUZZ_PROG_LINKFLAGS)
 tests_fuzz_fuzz_config_LDADD = $(FUZZ_LDADD)
+tests_fuzz_fuzz_control_SOURCES = tests/fuzz/fuzz_control.c
+tests_fuzz_fuzz_control_CFLAGS = $(FUZZ_CFLAGS)
+tests_fuzz_fuzz_control_LDFLAGS = $(FUZZ_PROG_LINKFLAGS)
 tests_fuzz_fuzz_control_LDADD = $(FUZZ_LDADD)
-tests_fuzz_fuzz_tls_hello_DEPENDENCIES = $(FUZZ_LDADD)
-tests_fuzz_fuzz_config_DEPENDENCIES = $(FUZZ_LDADD)
-tests_fuzz_fuzz_control_DEPENDENCIES = $(FUZZ_LDADD)
 
 EXTRA_DIST += tests/fuzz/standalone.c tests/fuzz/replay.test tests/fuzz/corpus \
 	tests/integration \
