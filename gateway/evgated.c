@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "control.h"
+#include "events.h"
 #include "evgated.h"
 #include "log.h"
 #include "relay.h"
@@ -96,6 +97,19 @@ apply_config(struct evgated *d, struct config *conf, char *err, size_t len)
 	return 0;
 }
 
+static void
+reload_event(struct evgated *d, int ok, const char *error)
+{
+	struct json_object *ev = json_object_new_object();
+
+	json_object_object_add(ev, "ok", json_object_new_boolean(ok));
+	json_object_object_add(ev, "path", json_object_new_string(d->conf_path));
+	if (error != NULL)
+		json_object_object_add(ev, "error",
+		    json_object_new_string(error));
+	events_emit(EVENT_RELOAD, ev);
+}
+
 int
 evgated_reload(struct evgated *d)
 {
@@ -111,6 +125,7 @@ evgated_reload(struct evgated *d)
 		strlcpy(d->last_error, err, sizeof(d->last_error));
 		log_warnx("reload failed, keeping the running configuration: "
 		    "%s", err);
+		reload_event(d, 0, err);
 		sdnotify("READY=1\nSTATUS=reload failed; old configuration "
 		    "in force");
 		return -1;
@@ -121,6 +136,7 @@ evgated_reload(struct evgated *d)
 	d->reloads++;
 	d->last_error[0] = '\0';
 	log_info("configuration reloaded from %s", d->conf_path);
+	reload_event(d, 1, NULL);
 	sdnotify("READY=1\nSTATUS=running");
 	return 0;
 }
@@ -140,44 +156,14 @@ json_time_ms(uint64_t ms)
 }
 
 static struct json_object *
-cmd_status(struct json_object *req, const struct control_peer *peer,
-    void *arg, char *err, size_t errlen)
+status_relay(void *arg)
 {
 	struct evgated *d = arg;
-	struct json_object *o = json_object_new_object(), *c, *r, *rf, *st;
+	struct json_object *r = json_object_new_object(), *rf, *st;
 	struct relay_counters ctr;
-	struct resolver_stats rs;
 	int i;
 
-	json_object_object_add(o, "version", json_object_new_string(VERSION));
-	json_object_object_add(o, "site", json_object_new_string(
-	    d->conf->site_name ? d->conf->site_name : ""));
-	json_object_object_add(o, "pid", json_object_new_int(getpid()));
-	json_object_object_add(o, "started", json_time_ms(d->start_wall_ms));
-	json_object_object_add(o, "uptime_s", json_object_new_int64(
-	    (int64_t)((now_mono_ms() - d->start_mono_ms) / 1000)));
-	json_object_object_add(o, "state", json_object_new_string(
-	    d->draining ? "draining" : "running"));
-
-	c = json_object_new_object();
-	json_object_object_add(c, "path", json_object_new_string(d->conf_path));
-	json_object_object_add(c, "loaded", json_time_ms(d->loaded_wall_ms));
-	json_object_object_add(c, "reloads", json_object_new_int64(
-	    (int64_t)d->reloads));
-	json_object_object_add(c, "reload_failures", json_object_new_int64(
-	    (int64_t)d->reload_failures));
-	json_object_object_add(c, "state", json_object_new_string(
-	    d->last_error[0] ? "last-reload-failed" : "ok"));
-	if (d->last_error[0]) {
-		json_object_object_add(c, "last_error",
-		    json_object_new_string(d->last_error));
-		json_object_object_add(c, "last_reload",
-		    json_time_ms(d->last_reload_wall_ms));
-	}
-	json_object_object_add(o, "config", c);
-
 	relay_counters(d->relay, &ctr);
-	r = json_object_new_object();
 	json_object_object_add(r, "enabled",
 	    json_object_new_boolean(d->conf->relay != NULL));
 	json_object_object_add(r, "listeners",
@@ -217,10 +203,17 @@ cmd_status(struct json_object *req, const struct control_peer *peer,
 	    json_object_new_int64((int64_t)ctr.accept_errors));
 	json_object_object_add(r, "max_connections",
 	    json_object_new_int64((int64_t)d->max_conns));
-	json_object_object_add(o, "relay", r);
+	return r;
+}
+
+static struct json_object *
+status_resolver(void *arg)
+{
+	struct evgated *d = arg;
+	struct json_object *r = json_object_new_object();
+	struct resolver_stats rs;
 
 	resolver_stats(d->resolver, &rs);
-	r = json_object_new_object();
 	json_object_object_add(r, "queries",
 	    json_object_new_int64((int64_t)rs.queries));
 	json_object_object_add(r, "cache_hits",
@@ -231,8 +224,66 @@ cmd_status(struct json_object *req, const struct control_peer *peer,
 	    json_object_new_int64((int64_t)rs.failures));
 	json_object_object_add(r, "cached",
 	    json_object_new_int64((int64_t)rs.cached));
-	json_object_object_add(o, "resolver", r);
+	return r;
+}
+
+void
+evgated_status_add(struct evgated *d, const char *name, evgated_status_fn fn,
+    void *arg)
+{
+	if (d->nstatus == EVGATED_MAX_STATUS)
+		fatalx("too many status sections (%s)", name);
+	d->status[d->nstatus].name = name;
+	d->status[d->nstatus].fn = fn;
+	d->status[d->nstatus].arg = arg;
+	d->nstatus++;
+}
+
+struct json_object *
+evgated_status(struct evgated *d)
+{
+	struct json_object *o = json_object_new_object(), *c;
+	size_t i;
+
+	json_object_object_add(o, "version", json_object_new_string(VERSION));
+	json_object_object_add(o, "site", json_object_new_string(
+	    d->conf->site_name ? d->conf->site_name : ""));
+	json_object_object_add(o, "pid", json_object_new_int(getpid()));
+	json_object_object_add(o, "started", json_time_ms(d->start_wall_ms));
+	json_object_object_add(o, "uptime_s", json_object_new_int64(
+	    (int64_t)((now_mono_ms() - d->start_mono_ms) / 1000)));
+	json_object_object_add(o, "state", json_object_new_string(
+	    d->draining ? "draining" : "running"));
+	json_object_object_add(o, "events", json_object_new_int64(
+	    (int64_t)events_count()));
+
+	c = json_object_new_object();
+	json_object_object_add(c, "path", json_object_new_string(d->conf_path));
+	json_object_object_add(c, "loaded", json_time_ms(d->loaded_wall_ms));
+	json_object_object_add(c, "reloads", json_object_new_int64(
+	    (int64_t)d->reloads));
+	json_object_object_add(c, "reload_failures", json_object_new_int64(
+	    (int64_t)d->reload_failures));
+	json_object_object_add(c, "state", json_object_new_string(
+	    d->last_error[0] ? "last-reload-failed" : "ok"));
+	if (d->last_error[0]) {
+		json_object_object_add(c, "last_error",
+		    json_object_new_string(d->last_error));
+		json_object_object_add(c, "last_reload",
+		    json_time_ms(d->last_reload_wall_ms));
+	}
+	json_object_object_add(o, "config", c);
+	for (i = 0; i < d->nstatus; i++)
+		json_object_object_add(o, d->status[i].name,
+		    d->status[i].fn(d->status[i].arg));
 	return o;
+}
+
+static struct json_object *
+cmd_status(struct json_object *req, const struct control_peer *peer,
+    void *arg, char *err, size_t errlen)
+{
+	return evgated_status(arg);
 }
 
 static void
@@ -430,6 +481,8 @@ main(int argc, char *argv[])
 	control_register(d.control, "status", cmd_status, &d);
 	control_register(d.control, "connections", cmd_connections, &d);
 	control_register(d.control, "reload", cmd_reload, &d);
+	evgated_status_add(&d, "relay", status_relay, &d);
+	evgated_status_add(&d, "resolver", status_resolver, &d);
 
 	if (relay_configure(d.relay, d.conf, err, sizeof(err)) == -1)
 		fatalx("%s", err);

@@ -13,6 +13,12 @@ struct config;
 struct relay;
 struct resolver;
 struct control;
+struct json_object;
+
+/* A module's part of the status (a new object), see evgated_status_add. */
+typedef struct json_object *(*evgated_status_fn)(void *arg);
+
+#define EVGATED_MAX_STATUS	16
 
 struct evgated {
 	struct event_base	*base;
@@ -33,9 +39,25 @@ struct evgated {
 	struct event		*drain_timer;
 	struct event		*sig_term, *sig_int, *sig_hup;
 	unsigned		 max_conns;	/* what the fd limit allows */
+	struct {
+		const char		*name;
+		evgated_status_fn	 fn;
+		void			*arg;
+	}			 status[EVGATED_MAX_STATUS];
+	size_t			 nstatus;
 };
 
 /* Re-read the configuration file; 0 applied, -1 kept the old one. */
 int	evgated_reload(struct evgated *);
+
+/*
+ * Add a section (name must stay valid) to the daemon's status: what
+ * "evgatectl status" shows and what the metrics exporter reads.  Modules
+ * register once at start-up.
+ */
+void	evgated_status_add(struct evgated *, const char *name,
+	    evgated_status_fn, void *arg);
+/* The whole status as a new object: daemon fields plus every section. */
+struct json_object *evgated_status(struct evgated *);
 
 #endif

@@ -12,6 +12,7 @@ gateway_libevgate_a_SOURCES = \
 	gateway/relay.c gateway/relay.h \
 	gateway/control.c gateway/control.h \
 	gateway/sdnotify.c gateway/sdnotify.h \
+	gateway/events.c gateway/events.h \
 	gateway/ctl.c gateway/ctl.h
 gateway_libevgate_a_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(YAML_CFLAGS) \
 	$(JSONC_CFLAGS) $(OPENSSL_CFLAGS)
