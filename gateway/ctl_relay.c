@@ -92,8 +92,8 @@ ctl_cmd_status(const struct ctl_opts *opts, int argc, char **argv)
 int
 ctl_cmd_connections(const struct ctl_opts *opts, int argc, char **argv)
 {
-	static const char *const hdr[] = { "ID", "CLIENT", "PORT", "SNI",
-	    "UPSTREAM", "STATE", "AGE", "UP", "DOWN" };
+	static const char *const hdr[] = { "ID", "CLIENT", "CHARGER", "PORT",
+	    "SNI", "UPSTREAM", "STATE", "AGE", "UP", "DOWN" };
 	struct json_object *o, *list;
 	struct ctl_table *t;
 	size_t i, n;
@@ -107,7 +107,7 @@ ctl_cmd_connections(const struct ctl_opts *opts, int argc, char **argv)
 	}
 	list = ctl_obj(o, "connections");
 	n = list ? json_object_array_length(list) : 0;
-	t = ctl_table_new(9, hdr);
+	t = ctl_table_new(10, hdr);
 	for (i = 0; i < n; i++) {
 		struct json_object *c = json_object_array_get_idx(list, i);
 		char id[24], port[8], age[32], up[32], down[32];
@@ -116,7 +116,8 @@ ctl_cmd_connections(const struct ctl_opts *opts, int argc, char **argv)
 		snprintf(id, sizeof(id), "%lld", (long long)ctl_int(c, "id"));
 		snprintf(port, sizeof(port), "%lld",
 		    (long long)ctl_int(c, "port"));
-		ctl_table_row(t, id, ctl_str(c, "client"), port,
+		ctl_table_row(t, id, ctl_str(c, "client"),
+		    ctl_str(c, "charger"), port,
 		    ctl_str(c, "sni"), ctl_str(c, "upstream"),
 		    ctl_str(c, "state"),
 		    ctl_duration(d ? json_object_get_double(d) : 0, age,

@@ -295,6 +295,8 @@ add_connection(const struct relay_record *rec, void *arg)
 	json_object_object_add(o, "id", json_object_new_int64((int64_t)rec->id));
 	json_object_object_add(o, "client", json_object_new_string(
 	    format_sockaddr(&rec->client.sa, buf, sizeof(buf))));
+	json_object_object_add(o, "charger", rec->charger[0] ?
+	    json_object_new_string(rec->charger) : NULL);
 	json_object_object_add(o, "port", json_object_new_int(rec->port));
 	json_object_object_add(o, "sni", rec->sni ?
 	    json_object_new_string(rec->sni) : NULL);

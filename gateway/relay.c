@@ -119,8 +119,12 @@ struct relay {
 	struct relay_counters	 ctr;
 	uint64_t		 next_id;
 	struct event		*sweep;
-	relay_record_cb		 record_cb;
-	void			*record_arg;
+	struct {
+		relay_record_cb	 fn;
+		void		*arg;
+	}			 record_cbs[RELAY_MAX_RECORD_CBS];
+	relay_namer_fn		 namer;
+	void			*namer_arg;
 	int			 listening;
 	struct log_ratelimit	 rl_refuse, rl_accept, rl_pipe;
 };
@@ -305,6 +309,7 @@ conn_close(struct conn *c, enum relay_close why)
 {
 	struct relay *relay = c->relay;
 	char cl[64], up[64];
+	size_t i;
 
 	conn_set_state(c, RELAY_CLOSE);
 	c->rec.close = why;
@@ -323,8 +328,10 @@ conn_close(struct conn *c, enum relay_close why)
 		    (unsigned long long)c->rec.bytes_up,
 		    (unsigned long long)c->rec.bytes_down);
 	}
-	if (relay->record_cb != NULL)
-		relay->record_cb(&c->rec, relay->record_arg);
+	for (i = 0; i < RELAY_MAX_RECORD_CBS; i++)
+		if (relay->record_cbs[i].fn != NULL)
+			relay->record_cbs[i].fn(&c->rec,
+			    relay->record_cbs[i].arg);
 	conn_free(c);
 }
 
@@ -899,6 +906,7 @@ relay_accept(struct listener *l, int fd, union sockaddr_any *sa)
 	struct relay *relay = l->relay;
 	const struct cfg_relay *r = relay->conf->relay;
 	struct conn *c;
+	const char *name;
 	socklen_t len;
 
 	c = xcalloc(1, sizeof(*c));
@@ -914,6 +922,9 @@ relay_accept(struct listener *l, int fd, union sockaddr_any *sa)
 	getsockname(fd, &c->rec.local.sa, &len);
 	c->rec.port = ntohs(l->addr.sa.sa_family == AF_INET ?
 	    l->addr.sin.sin_port : l->addr.sin6.sin6_port);
+	if (relay->namer != NULL &&
+	    (name = relay->namer(sa, relay->namer_arg)) != NULL)
+		strlcpy(c->rec.charger, name, sizeof(c->rec.charger));
 	TAILQ_INSERT_TAIL(&relay->conns, c, entry);
 	relay->ctr.accepted++;
 	relay->ctr.active++;
@@ -1114,8 +1125,30 @@ relay_new(struct event_base *base, struct resolver *resolver)
 void
 relay_set_record_cb(struct relay *relay, relay_record_cb cb, void *arg)
 {
-	relay->record_cb = cb;
-	relay->record_arg = arg;
+	relay->record_cbs[0].fn = cb;
+	relay->record_cbs[0].arg = arg;
+}
+
+void
+relay_add_record_cb(struct relay *relay, relay_record_cb cb, void *arg)
+{
+	size_t i;
+
+	/* Slot 0 belongs to relay_set_record_cb. */
+	for (i = 1; i < RELAY_MAX_RECORD_CBS; i++)
+		if (relay->record_cbs[i].fn == NULL) {
+			relay->record_cbs[i].fn = cb;
+			relay->record_cbs[i].arg = arg;
+			return;
+		}
+	fatalx("relay: more than %d record callbacks", RELAY_MAX_RECORD_CBS);
+}
+
+void
+relay_set_namer(struct relay *relay, relay_namer_fn fn, void *arg)
+{
+	relay->namer = fn;
+	relay->namer_arg = arg;
 }
 
 int

@@ -69,6 +69,9 @@ enum relay_close {
 	CLOSE_NREASONS
 };
 
+#define RELAY_CHARGER_MAX	64	/* charger id or MAC, with the NUL */
+#define RELAY_MAX_RECORD_CBS	4
+
 /* What the relay knows about one connection: live, or at its end. */
 struct relay_record {
 	uint64_t		 id;
@@ -86,6 +89,9 @@ struct relay_record {
 	uint64_t		 end_mono_ms;	/* 0 while live */
 	uint64_t		 bytes_up;	/* charger -> cloud */
 	uint64_t		 bytes_down;	/* cloud -> charger */
+	/* Who the client is, by its DHCP lease: the charger id, else its
+	 * MAC; "" when the namer knows nothing (set once, at accept). */
+	char			 charger[RELAY_CHARGER_MAX];
 };
 
 struct relay_counters {
@@ -117,7 +123,22 @@ struct relay	*relay_new(struct event_base *, struct resolver *);
  */
 int		 relay_configure(struct relay *, const struct config *,
 		    char *err, size_t errlen);
+/*
+ * Record callbacks: every one added is called, in order, for every
+ * connection's end.  relay_set_record_cb sets the first slot (replacing
+ * what it held); relay_add_record_cb appends to the other
+ * RELAY_MAX_RECORD_CBS - 1 slots, so several consumers coexist whatever
+ * the order they register in.
+ */
 void		 relay_set_record_cb(struct relay *, relay_record_cb, void *);
+void		 relay_add_record_cb(struct relay *, relay_record_cb, void *);
+/*
+ * The namer gives a client address a name (charger id or MAC) at accept
+ * time; the relay copies at most RELAY_CHARGER_MAX - 1 bytes of it into
+ * the record.  It may return NULL.  NULL fn: no naming.
+ */
+typedef const char *(*relay_namer_fn)(const union sockaddr_any *, void *);
+void		 relay_set_namer(struct relay *, relay_namer_fn, void *);
 /* Stop accepting (graceful stop).  Existing connections carry on. */
 void		 relay_stop_listening(struct relay *);
 /* Close every connection now (CLOSE_SHUTDOWN). */
