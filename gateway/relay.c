@@ -524,6 +524,33 @@ set_tcp_options(int fd)
 	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
 }
 
+/*
+ * Is sa one of the relay's own listening addresses?  Connecting there
+ * would loop the connection back into ourselves until the limits stop it:
+ * it happens when wan.resolvers points at the site's own DNS, which
+ * answers every cloud name with the gateway's address.
+ */
+static int
+is_own_address(const struct cfg_relay *r, const union sockaddr_any *sa)
+{
+	const union sockaddr_any *l;
+	size_t i;
+
+	for (i = 0; i < r->nlisten; i++) {
+		l = (const union sockaddr_any *)&r->listen[i].ss;
+		if (l->sa.sa_family != sa->sa.sa_family)
+			continue;
+		if (sa->sa.sa_family == AF_INET &&
+		    l->sin.sin_addr.s_addr == sa->sin.sin_addr.s_addr)
+			return 1;
+		if (sa->sa.sa_family == AF_INET6 &&
+		    memcmp(&l->sin6.sin6_addr, &sa->sin6.sin6_addr,
+		    sizeof(sa->sin6.sin6_addr)) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 static void
 conn_connect_next(struct conn *c)
 {
@@ -547,6 +574,12 @@ conn_connect_next(struct conn *c)
 			return;
 		}
 		sa = (union sockaddr_any *)&c->ans->addrs[c->next_addr++];
+		if (is_own_address(r, sa)) {
+			log_warnx_rl(&c->relay->rl_refuse, "relay: %s resolves "
+			    "to the relay's own address: check wan.resolvers",
+			    r->proxy_host ? r->proxy_host : c->rec.sni);
+			continue;
+		}
 		if (sa->sa.sa_family == AF_INET) {
 			sa->sin.sin_port = htons(r->proxy_host ? r->proxy_port :
 			    config_route(r, c->rec.port)->upstream_port);
