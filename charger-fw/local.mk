@@ -1,2 +1,56 @@
 # charger-fw/: the charger firmware (portable core + HAL).  See doc/hal.md.
-EXTRA_DIST += charger-fw/hal/hal.h
+#
+# libfw.a      the portable core (charger-fw/core): links against a HAL.
+# libfwlinux.a the Linux HAL (charger-fw/hal/linux): evcharger, evprovision.
+# libfwfake.a  the fake HAL (charger-fw/hal/fake): unit tests, fuzz targets.
+
+FW_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(MOSQUITTO_CFLAGS) \
+	$(OPENSSL_CFLAGS) $(JSONC_CFLAGS) $(YAML_CFLAGS)
+FW_DEPLIBS = $(LIBEVENT_LIBS) $(MOSQUITTO_LIBS) $(OPENSSL_LIBS) \
+	$(JSONC_LIBS) $(YAML_LIBS) $(LIBBSD_LIBS)
+
+noinst_LIBRARIES += charger-fw/libfw.a charger-fw/libfwfake.a
+charger_fw_libfw_a_SOURCES = \
+	charger-fw/hal/hal.h \
+	charger-fw/core/fwlog.c charger-fw/core/fwlog.h \
+	charger-fw/core/dhcp.c charger-fw/core/dhcp.h
+charger_fw_libfw_a_CFLAGS = $(FW_CFLAGS)
+
+noinst_LIBRARIES += charger-fw/libfwlinux.a
+charger_fw_libfwlinux_a_SOURCES = \
+	charger-fw/hal/linux/hal_linux.c charger-fw/hal/linux/hal_linux.h \
+	charger-fw/hal/linux/hal_linux_net.c
+charger_fw_libfwlinux_a_CFLAGS = $(FW_CFLAGS)
+
+charger_fw_libfwfake_a_SOURCES = \
+	charger-fw/hal/fake/hal_fake.c charger-fw/hal/fake/hal_fake.h
+charger_fw_libfwfake_a_CFLAGS = $(FW_CFLAGS)
+
+FW_TEST_LIBS = charger-fw/libfw.a charger-fw/libfwfake.a $(FW_DEPLIBS) \
+	$(CMOCKA_LIBS)
+FW_TEST_CFLAGS = $(FW_CFLAGS) $(CMOCKA_CFLAGS)
+
+# Unit tests: one cmocka binary per module, on the fake HAL.
+FW_UNIT_TESTS = \
+	tests/unit/fw/test_dhcp
+
+check_PROGRAMS += $(FW_UNIT_TESTS)
+TESTS += $(FW_UNIT_TESTS)
+
+tests_unit_fw_test_dhcp_SOURCES = tests/unit/fw/test_dhcp.c
+tests_unit_fw_test_dhcp_CFLAGS = $(FW_TEST_CFLAGS)
+tests_unit_fw_test_dhcp_LDADD = $(FW_TEST_LIBS)
+
+# Fuzz targets (see tests/local.mk).  This file is included before
+# tests/local.mk, which assigns FUZZ_TARGETS, so the firmware's targets are
+# listed here and added to the program lists the same way it does.
+FW_FUZZ_TARGETS = tests/fuzz/fuzz_dhcp
+if ENABLE_FUZZING
+noinst_PROGRAMS += $(FW_FUZZ_TARGETS)
+else
+check_PROGRAMS += $(FW_FUZZ_TARGETS)
+endif
+tests_fuzz_fuzz_dhcp_SOURCES = tests/fuzz/fuzz_dhcp.c
+tests_fuzz_fuzz_dhcp_CFLAGS = $(FUZZ_CFLAGS) $(FW_CFLAGS)
+tests_fuzz_fuzz_dhcp_LDFLAGS = $(FUZZ_PROG_LINKFLAGS)
+tests_fuzz_fuzz_dhcp_LDADD = $(FUZZ_MAIN) $(FW_TEST_LIBS)

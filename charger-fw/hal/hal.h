@@ -85,6 +85,8 @@ void	 hal_pkt_close(int fd);
  */
 int	 hal_net_configure(const char *ifname, uint32_t addr, uint32_t mask,
 	    uint32_t router);
+/* Bytes received and sent on the interface since boot (data usage). */
+int	 hal_net_counters(const char *ifname, uint64_t *rx, uint64_t *tx);
 
 /* ------------------------------------------------------------------ */
 /* UDP (SNTP).  TCP is used by libmosquitto and libcurl through the     */
