@@ -13,7 +13,8 @@ noinst_LIBRARIES += charger-fw/libfw.a charger-fw/libfwfake.a
 charger_fw_libfw_a_SOURCES = \
 	charger-fw/hal/hal.h \
 	charger-fw/core/fwlog.c charger-fw/core/fwlog.h \
-	charger-fw/core/dhcp.c charger-fw/core/dhcp.h
+	charger-fw/core/dhcp.c charger-fw/core/dhcp.h \
+	charger-fw/core/dns.c charger-fw/core/dns.h
 charger_fw_libfw_a_CFLAGS = $(FW_CFLAGS)
 
 noinst_LIBRARIES += charger-fw/libfwlinux.a
@@ -32,7 +33,8 @@ FW_TEST_CFLAGS = $(FW_CFLAGS) $(CMOCKA_CFLAGS)
 
 # Unit tests: one cmocka binary per module, on the fake HAL.
 FW_UNIT_TESTS = \
-	tests/unit/fw/test_dhcp
+	tests/unit/fw/test_dhcp \
+	tests/unit/fw/test_dns
 
 check_PROGRAMS += $(FW_UNIT_TESTS)
 TESTS += $(FW_UNIT_TESTS)
@@ -40,6 +42,10 @@ TESTS += $(FW_UNIT_TESTS)
 tests_unit_fw_test_dhcp_SOURCES = tests/unit/fw/test_dhcp.c
 tests_unit_fw_test_dhcp_CFLAGS = $(FW_TEST_CFLAGS)
 tests_unit_fw_test_dhcp_LDADD = $(FW_TEST_LIBS)
+
+tests_unit_fw_test_dns_SOURCES = tests/unit/fw/test_dns.c
+tests_unit_fw_test_dns_CFLAGS = $(FW_TEST_CFLAGS)
+tests_unit_fw_test_dns_LDADD = $(FW_TEST_LIBS)
 
 # Fuzz targets (see tests/local.mk).  This file is included before
 # tests/local.mk, which assigns FUZZ_TARGETS, so the firmware's targets are
