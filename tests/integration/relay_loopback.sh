@@ -39,7 +39,9 @@ port=53
 user=root
 address=/$HUB/127.0.0.10
 address=/$API/127.0.0.20
-address=/zapcloud-api.azurewebsites.net/127.0.0.20
+# The first address refuses connections; the second (IPv6) is nginx.
+address=/zapcloud-api.azurewebsites.net/127.0.0.99
+address=/zapcloud-api.azurewebsites.net/::1
 address=/devices.zaptec.com/127.0.0.30
 address=/evil.example.com/127.0.0.30
 address=/loop.test/127.0.0.1
@@ -84,6 +86,7 @@ http {
 	scgi_temp_path $T/nginx/scgi;
 	server {
 		listen 127.0.0.20:443 ssl;
+		listen [::1]:443 ssl;
 		server_name $API zapcloud-api.azurewebsites.net;
 		ssl_certificate $T/pki/$API.pem;
 		ssl_certificate_key $T/pki/$API.key;
@@ -199,6 +202,13 @@ if grep -q 'Verify return code: 0 (ok)' <<<"$out"; then
 else
 	not_ok "openssl s_client through the relay verifies the real server" "$out"
 fi
+js=$(ctl "$SOCK" --json status)
+check_eq "after a refused first address, the next one (IPv6) was used" \
+    "1 0" "$(json_get "$js" "d['relay']['relayed'] - 3") $(json_get "$js" "d['relay']['refused']['connect-failed']")"
+hits0=$(json_get "$js" "d['resolver']['cache_hits']")
+in_ns "$NS" curl -sS -o /dev/null --cacert "$CA" "https://$API/hello.txt"
+check_eq "a second connection to a name is answered from the TTL cache" \
+    $((hits0 + 1)) "$(json_get "$(status)" "d['resolver']['cache_hits']")"
 out=$(echo | in_ns "$NS" timeout 10 openssl s_client -tls1_2 -connect 127.0.0.1:443 \
     -servername "$API" -CAfile "$CA" -verify_return_error 2>&1)
 grep -q 'Protocol *: TLSv1.2' <<<"$out" &&
