@@ -29,3 +29,8 @@ gateway_evgated_LDADD = $(GATEWAY_LIBS)
 gateway_evgatectl_SOURCES = gateway/evgatectl.c gateway/ctl_relay.c
 gateway_evgatectl_CFLAGS = $(gateway_libevgate_a_CFLAGS)
 gateway_evgatectl_LDADD = $(GATEWAY_LIBS)
+
+# ntp: trusted time (codec, upstream client, server, module glue).
+gateway_libevgate_a_SOURCES += \
+	gateway/ntp_proto.c gateway/ntp_proto.h
+GATEWAY_LIBS += -lm

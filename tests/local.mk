@@ -80,3 +80,14 @@ tests_fuzz_fuzz_control_LDADD = $(FUZZ_LDADD)
 EXTRA_DIST += tests/fuzz/standalone.c tests/fuzz/replay.test tests/fuzz/corpus \
 	tests/integration \
 	tests/unit/data
+
+# ntp: codec, filtering/selection, server, client, configuration.
+GATEWAY_UNIT_TESTS += tests/unit/test_ntp_proto
+tests_unit_test_ntp_proto_SOURCES = tests/unit/test_ntp_proto.c tests/unit/testutil.h
+tests_unit_test_ntp_proto_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_ntp_proto_LDADD = $(UNIT_LIBS)
+FUZZ_TARGETS += tests/fuzz/fuzz_ntp
+tests_fuzz_fuzz_ntp_SOURCES = tests/fuzz/fuzz_ntp.c
+tests_fuzz_fuzz_ntp_CFLAGS = $(FUZZ_CFLAGS)
+tests_fuzz_fuzz_ntp_LDFLAGS = $(FUZZ_PROG_LINKFLAGS)
+tests_fuzz_fuzz_ntp_LDADD = $(FUZZ_LDADD)
