@@ -14,7 +14,8 @@ charger_fw_libfw_a_SOURCES = \
 	charger-fw/hal/hal.h \
 	charger-fw/core/fwlog.c charger-fw/core/fwlog.h \
 	charger-fw/core/dhcp.c charger-fw/core/dhcp.h \
-	charger-fw/core/dns.c charger-fw/core/dns.h
+	charger-fw/core/dns.c charger-fw/core/dns.h \
+	charger-fw/core/sntp.c charger-fw/core/sntp.h
 charger_fw_libfw_a_CFLAGS = $(FW_CFLAGS)
 
 noinst_LIBRARIES += charger-fw/libfwlinux.a
@@ -34,7 +35,8 @@ FW_TEST_CFLAGS = $(FW_CFLAGS) $(CMOCKA_CFLAGS)
 # Unit tests: one cmocka binary per module, on the fake HAL.
 FW_UNIT_TESTS = \
 	tests/unit/fw/test_dhcp \
-	tests/unit/fw/test_dns
+	tests/unit/fw/test_dns \
+	tests/unit/fw/test_sntp
 
 check_PROGRAMS += $(FW_UNIT_TESTS)
 TESTS += $(FW_UNIT_TESTS)
@@ -47,10 +49,14 @@ tests_unit_fw_test_dns_SOURCES = tests/unit/fw/test_dns.c
 tests_unit_fw_test_dns_CFLAGS = $(FW_TEST_CFLAGS)
 tests_unit_fw_test_dns_LDADD = $(FW_TEST_LIBS)
 
+tests_unit_fw_test_sntp_SOURCES = tests/unit/fw/test_sntp.c
+tests_unit_fw_test_sntp_CFLAGS = $(FW_TEST_CFLAGS)
+tests_unit_fw_test_sntp_LDADD = $(FW_TEST_LIBS)
+
 # Fuzz targets (see tests/local.mk).  This file is included before
 # tests/local.mk, which assigns FUZZ_TARGETS, so the firmware's targets are
 # listed here and added to the program lists the same way it does.
-FW_FUZZ_TARGETS = tests/fuzz/fuzz_dhcp
+FW_FUZZ_TARGETS = tests/fuzz/fuzz_dhcp tests/fuzz/fuzz_sntp
 if ENABLE_FUZZING
 noinst_PROGRAMS += $(FW_FUZZ_TARGETS)
 else
@@ -60,3 +66,7 @@ tests_fuzz_fuzz_dhcp_SOURCES = tests/fuzz/fuzz_dhcp.c
 tests_fuzz_fuzz_dhcp_CFLAGS = $(FUZZ_CFLAGS) $(FW_CFLAGS)
 tests_fuzz_fuzz_dhcp_LDFLAGS = $(FUZZ_PROG_LINKFLAGS)
 tests_fuzz_fuzz_dhcp_LDADD = $(FUZZ_MAIN) $(FW_TEST_LIBS)
+tests_fuzz_fuzz_sntp_SOURCES = tests/fuzz/fuzz_sntp.c
+tests_fuzz_fuzz_sntp_CFLAGS = $(FUZZ_CFLAGS) $(FW_CFLAGS)
+tests_fuzz_fuzz_sntp_LDFLAGS = $(FUZZ_PROG_LINKFLAGS)
+tests_fuzz_fuzz_sntp_LDADD = $(FUZZ_MAIN) $(FW_TEST_LIBS)
