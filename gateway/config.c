@@ -764,6 +764,7 @@ static const struct cfg_key root_keys[] = {
 	{ "wan", wan_section, 0 },
 	{ "relay", relay_section, 0 },
 	{ "control", control_section, 0 },
+	{ "log", fleetlog_cfg_section, 0 },
 	{ NULL, NULL, 0 },
 };
 
@@ -813,6 +814,7 @@ config_free(struct config *conf)
 	}
 	free(conf->control.socket);
 	free(conf->control.group);
+	fleetlog_cfg_free(conf->log);
 	free(conf);
 }
 

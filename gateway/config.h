@@ -65,6 +65,7 @@ struct config {
 	uint64_t		 resolver_timeout_ms;
 	struct cfg_relay	*relay;		/* NULL: no relay */
 	struct cfg_control	 control;
+	struct cfg_log		*log;		/* NULL: no fleet log */
 };
 
 /*
@@ -111,5 +112,10 @@ int	cfg_addr(struct cfg_ctx *, yaml_node_t *, uint16_t defport,
 	    struct cfg_sockaddr *);
 /* A list of strings (or one string) into a new array. */
 int	cfg_strlist(struct cfg_ctx *, yaml_node_t *, char ***, size_t *);
+
+/* Sections parsed by their modules (arg: the struct config). */
+struct cfg_log;
+int	fleetlog_cfg_section(struct cfg_ctx *, yaml_node_t *, void *);
+void	fleetlog_cfg_free(struct cfg_log *);
 
 #endif

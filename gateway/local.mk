@@ -30,6 +30,10 @@ gateway_evgatectl_SOURCES = gateway/evgatectl.c gateway/ctl_relay.c
 gateway_evgatectl_CFLAGS = $(gateway_libevgate_a_CFLAGS)
 gateway_evgatectl_LDADD = $(GATEWAY_LIBS)
 
+# Fleet log: events into JSON Lines segments (fleetlog), export and report
+# (export, ctl_log), Prometheus metrics (metrics), shipping (ship).
+gateway_libevgate_a_SOURCES += gateway/fleetlog.c gateway/fleetlog.h
+
 # ntp: trusted time (codec, upstream client, server, module glue).
 gateway_libevgate_a_SOURCES += \
 	gateway/ntp_proto.c gateway/ntp_proto.h

@@ -91,3 +91,14 @@ tests_fuzz_fuzz_ntp_SOURCES = tests/fuzz/fuzz_ntp.c
 tests_fuzz_fuzz_ntp_CFLAGS = $(FUZZ_CFLAGS)
 tests_fuzz_fuzz_ntp_LDFLAGS = $(FUZZ_PROG_LINKFLAGS)
 tests_fuzz_fuzz_ntp_LDADD = $(FUZZ_LDADD)
+
+# Fleet log, export, metrics, shipping.
+GATEWAY_UNIT_TESTS += tests/unit/test_fleetlog
+tests_unit_test_fleetlog_SOURCES = tests/unit/test_fleetlog.c
+tests_unit_test_fleetlog_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_fleetlog_LDADD = $(UNIT_LIBS)
+FUZZ_TARGETS += tests/fuzz/fuzz_segment
+tests_fuzz_fuzz_segment_SOURCES = tests/fuzz/fuzz_segment.c
+tests_fuzz_fuzz_segment_CFLAGS = $(FUZZ_CFLAGS)
+tests_fuzz_fuzz_segment_LDFLAGS = $(FUZZ_PROG_LINKFLAGS)
+tests_fuzz_fuzz_segment_LDADD = $(FUZZ_LDADD)
