@@ -102,3 +102,7 @@ tests_fuzz_fuzz_segment_SOURCES = tests/fuzz/fuzz_segment.c
 tests_fuzz_fuzz_segment_CFLAGS = $(FUZZ_CFLAGS)
 tests_fuzz_fuzz_segment_LDFLAGS = $(FUZZ_PROG_LINKFLAGS)
 tests_fuzz_fuzz_segment_LDADD = $(FUZZ_LDADD)
+GATEWAY_UNIT_TESTS += tests/unit/test_ntp_select
+tests_unit_test_ntp_select_SOURCES = tests/unit/test_ntp_select.c
+tests_unit_test_ntp_select_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_ntp_select_LDADD = $(UNIT_LIBS)
