@@ -1,2 +1,29 @@
-# conf/: example configuration and systemd units.
-EXTRA_DIST += conf/evgated.yaml
+# conf/: example configuration, systemd unit and sysusers file.
+EXTRA_DIST += conf/evgated.yaml conf/evgated.service.in conf/evgate.sysusers
+
+# The unit gets this build's paths.  Its directory and the sysusers
+# directory come from configure (--with-systemdsystemunitdir,
+# --with-sysusersdir).
+systemdsystemunit_DATA = conf/evgated.service
+conf/evgated.service: conf/evgated.service.in Makefile
+	$(AM_V_GEN)mkdir -p conf && sed -e 's|@sbindir[@]|$(sbindir)|g' \
+	    -e 's|@sysconfdir[@]|$(sysconfdir)|g' \
+	    $(srcdir)/conf/evgated.service.in >$@
+CLEANFILES += conf/evgated.service
+
+# The example configuration goes to the documentation, and to
+# SYSCONFDIR/evgate/evgated.yaml only when there is none yet: make install
+# never overwrites an operator's configuration.
+dist_doc_DATA += conf/evgated.yaml
+install-data-local:
+	$(MKDIR_P) '$(DESTDIR)$(sysusersdir)' '$(DESTDIR)$(sysconfdir)/evgate'
+	$(INSTALL_DATA) $(srcdir)/conf/evgate.sysusers \
+	    '$(DESTDIR)$(sysusersdir)/evgate.conf'
+	test -f '$(DESTDIR)$(sysconfdir)/evgate/evgated.yaml' || \
+	    $(INSTALL_DATA) -m 640 $(srcdir)/conf/evgated.yaml \
+	    '$(DESTDIR)$(sysconfdir)/evgate/evgated.yaml'
+uninstall-local:
+	rm -f '$(DESTDIR)$(sysusersdir)/evgate.conf'
+	if cmp -s $(srcdir)/conf/evgated.yaml \
+	    '$(DESTDIR)$(sysconfdir)/evgate/evgated.yaml'; then \
+	    rm -f '$(DESTDIR)$(sysconfdir)/evgate/evgated.yaml'; fi
