@@ -15,7 +15,11 @@ charger_fw_libfw_a_SOURCES = \
 	charger-fw/core/fwlog.c charger-fw/core/fwlog.h \
 	charger-fw/core/dhcp.c charger-fw/core/dhcp.h \
 	charger-fw/core/dns.c charger-fw/core/dns.h \
-	charger-fw/core/sntp.c charger-fw/core/sntp.h
+	charger-fw/core/sntp.c charger-fw/core/sntp.h \
+	charger-fw/core/sas.c charger-fw/core/sas.h \
+	charger-fw/core/method.c charger-fw/core/method.h \
+	charger-fw/core/telemetry.c charger-fw/core/telemetry.h \
+	charger-fw/core/charger.c charger-fw/core/charger.h
 charger_fw_libfw_a_CFLAGS = $(FW_CFLAGS)
 
 noinst_LIBRARIES += charger-fw/libfwlinux.a
@@ -36,7 +40,11 @@ FW_TEST_CFLAGS = $(FW_CFLAGS) $(CMOCKA_CFLAGS)
 FW_UNIT_TESTS = \
 	tests/unit/fw/test_dhcp \
 	tests/unit/fw/test_dns \
-	tests/unit/fw/test_sntp
+	tests/unit/fw/test_sntp \
+	tests/unit/fw/test_sas \
+	tests/unit/fw/test_method \
+	tests/unit/fw/test_telemetry \
+	tests/unit/fw/test_charger
 
 check_PROGRAMS += $(FW_UNIT_TESTS)
 TESTS += $(FW_UNIT_TESTS)
@@ -53,10 +61,24 @@ tests_unit_fw_test_sntp_SOURCES = tests/unit/fw/test_sntp.c
 tests_unit_fw_test_sntp_CFLAGS = $(FW_TEST_CFLAGS)
 tests_unit_fw_test_sntp_LDADD = $(FW_TEST_LIBS)
 
+tests_unit_fw_test_sas_SOURCES = tests/unit/fw/test_sas.c
+tests_unit_fw_test_sas_CFLAGS = $(FW_TEST_CFLAGS)
+tests_unit_fw_test_sas_LDADD = $(FW_TEST_LIBS)
+tests_unit_fw_test_method_SOURCES = tests/unit/fw/test_method.c
+tests_unit_fw_test_method_CFLAGS = $(FW_TEST_CFLAGS)
+tests_unit_fw_test_method_LDADD = $(FW_TEST_LIBS)
+tests_unit_fw_test_telemetry_SOURCES = tests/unit/fw/test_telemetry.c
+tests_unit_fw_test_telemetry_CFLAGS = $(FW_TEST_CFLAGS)
+tests_unit_fw_test_telemetry_LDADD = $(FW_TEST_LIBS)
+tests_unit_fw_test_charger_SOURCES = tests/unit/fw/test_charger.c
+tests_unit_fw_test_charger_CFLAGS = $(FW_TEST_CFLAGS)
+tests_unit_fw_test_charger_LDADD = $(FW_TEST_LIBS)
+
 # Fuzz targets (see tests/local.mk).  This file is included before
 # tests/local.mk, which assigns FUZZ_TARGETS, so the firmware's targets are
 # listed here and added to the program lists the same way it does.
-FW_FUZZ_TARGETS = tests/fuzz/fuzz_dhcp tests/fuzz/fuzz_sntp
+FW_FUZZ_TARGETS = tests/fuzz/fuzz_dhcp tests/fuzz/fuzz_sntp \
+	tests/fuzz/fuzz_method
 if ENABLE_FUZZING
 noinst_PROGRAMS += $(FW_FUZZ_TARGETS)
 else
@@ -70,3 +92,7 @@ tests_fuzz_fuzz_sntp_SOURCES = tests/fuzz/fuzz_sntp.c
 tests_fuzz_fuzz_sntp_CFLAGS = $(FUZZ_CFLAGS) $(FW_CFLAGS)
 tests_fuzz_fuzz_sntp_LDFLAGS = $(FUZZ_PROG_LINKFLAGS)
 tests_fuzz_fuzz_sntp_LDADD = $(FUZZ_MAIN) $(FW_TEST_LIBS)
+tests_fuzz_fuzz_method_SOURCES = tests/fuzz/fuzz_method.c
+tests_fuzz_fuzz_method_CFLAGS = $(FUZZ_CFLAGS) $(FW_CFLAGS)
+tests_fuzz_fuzz_method_LDFLAGS = $(FUZZ_PROG_LINKFLAGS)
+tests_fuzz_fuzz_method_LDADD = $(FUZZ_MAIN) $(FW_TEST_LIBS)
