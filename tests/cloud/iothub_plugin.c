@@ -211,6 +211,19 @@ iothub_message(int event, void *event_data, void *userdata)
 
 	if (ed->topic == NULL)
 		return MOSQ_ERR_SUCCESS;
+	/*
+	 * The hub closes the connection of a device that publishes at QoS 2.
+	 * mosquitto 2.0.11's max_qos does not do that for MQTT 3.1.1
+	 * clients (it completes the QoS 2 flow); an error from this callback
+	 * makes the broker drop the client instead.
+	 */
+	if (ed->qos > 1 && iothub_is_device(ed->client)) {
+		iothub.refused++;
+		mosquitto_log_printf(MOSQ_LOG_NOTICE, "iothub: %s published "
+		    "at QoS %d: disconnecting it, as the hub does",
+		    mosquitto_client_id(ed->client), ed->qos);
+		return MOSQ_ERR_PROTOCOL;
+	}
 	if (strncmp(ed->topic, IOTHUB_PREFIX, strlen(IOTHUB_PREFIX)) == 0 &&
 	    iothub_is_device(ed->client))
 		return iothub_up(ed);

@@ -422,6 +422,7 @@ log_type error
 log_type warning
 log_type notice
 log_type information
+log_type subscribe
 log_timestamp_format %Y-%m-%dT%H:%M:%S
 
 listener 8883 $WORLD_HUB_ADDR
