@@ -39,3 +39,4 @@ gateway_libevgate_a_SOURCES += \
 	gateway/ntp_proto.c gateway/ntp_proto.h
 GATEWAY_LIBS += -lm
 gateway_libevgate_a_SOURCES += gateway/ntp_select.c gateway/ntp_select.h
+gateway_libevgate_a_SOURCES += gateway/ntp_server.c gateway/ntp_server.h

@@ -106,3 +106,7 @@ GATEWAY_UNIT_TESTS += tests/unit/test_ntp_select
 tests_unit_test_ntp_select_SOURCES = tests/unit/test_ntp_select.c
 tests_unit_test_ntp_select_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_ntp_select_LDADD = $(UNIT_LIBS)
+GATEWAY_UNIT_TESTS += tests/unit/test_ntp_server
+tests_unit_test_ntp_server_SOURCES = tests/unit/test_ntp_server.c tests/unit/testutil.h
+tests_unit_test_ntp_server_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_ntp_server_LDADD = $(UNIT_LIBS)
