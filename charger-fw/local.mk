@@ -96,3 +96,6 @@ tests_fuzz_fuzz_method_SOURCES = tests/fuzz/fuzz_method.c
 tests_fuzz_fuzz_method_CFLAGS = $(FUZZ_CFLAGS) $(FW_CFLAGS)
 tests_fuzz_fuzz_method_LDFLAGS = $(FUZZ_PROG_LINKFLAGS)
 tests_fuzz_fuzz_method_LDADD = $(FUZZ_MAIN) $(FW_TEST_LIBS)
+
+# Signed A/B firmware updates: rules kept with that work (issue 7).
+include $(top_srcdir)/charger-fw/fwupdate.mk
