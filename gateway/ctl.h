@@ -15,6 +15,7 @@ struct json_object;
 struct ctl_opts {
 	const char	*socket;
 	int		 json;		/* --json: print the reply as JSON */
+	const char	*config;	/* -c FILE, or NULL */
 };
 
 /*
@@ -51,5 +52,7 @@ void	 ctl_table_free(struct ctl_table *);
 int	 ctl_cmd_status(const struct ctl_opts *, int, char **);
 int	 ctl_cmd_connections(const struct ctl_opts *, int, char **);
 int	 ctl_cmd_reload(const struct ctl_opts *, int, char **);
+int	 ctl_cmd_export(const struct ctl_opts *, int, char **);	/* ctl_log.c */
+int	 ctl_cmd_report(const struct ctl_opts *, int, char **);
 
 #endif

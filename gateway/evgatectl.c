@@ -21,6 +21,10 @@ static const struct ctl_command {
 	{ "status", ctl_cmd_status,
 	    "uptime, configuration state and last reload error, counters" },
 	{ "connections", ctl_cmd_connections, "live relayed connections" },
+	{ "export", ctl_cmd_export,
+	    "fleet log events as CSV or JSON Lines (--from, --to, --charger)" },
+	{ "report", ctl_cmd_report,
+	    "per charger per day: online time, data, refusals (text/csv/html)" },
 	{ "reload", ctl_cmd_reload,
 	    "re-read the configuration (a bad file keeps the old one)" },
 	{ NULL, NULL, NULL },
@@ -76,6 +80,7 @@ main(int argc, char *argv[])
 			break;
 		case 'c':
 			confpath = optarg;
+			opts.config = optarg;
 			break;
 		case 'V':
 			printf("evgatectl %s\n", VERSION);

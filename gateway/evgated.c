@@ -22,6 +22,7 @@
 #include "control.h"
 #include "events.h"
 #include "evgated.h"
+#include "fleetlog.h"
 #include "log.h"
 #include "relay.h"
 #include "resolver.h"
@@ -93,8 +94,21 @@ apply_config(struct evgated *d, struct config *conf, char *err, size_t len)
 	resolver_configure(d->resolver, conf);
 	if (control_listen(d->control, &conf->control, err, len) == -1)
 		log_warnx("%s (keeping the previous control socket)", err);
+	if (fleetlog_configure(d->fleetlog, conf, err, len) == -1)
+		log_warnx("%s (keeping the previous log directory)", err);
 	check_limits(d, conf);
 	return 0;
+}
+
+static void
+daemon_event(const char *state)
+{
+	struct json_object *ev = json_object_new_object();
+
+	json_object_object_add(ev, "state", json_object_new_string(state));
+	json_object_object_add(ev, "version", json_object_new_string(VERSION));
+	json_object_object_add(ev, "pid", json_object_new_int(getpid()));
+	events_emit(EVENT_DAEMON, ev);
 }
 
 static void
@@ -485,6 +499,14 @@ main(int argc, char *argv[])
 	control_register(d.control, "reload", cmd_reload, &d);
 	evgated_status_add(&d, "relay", status_relay, &d);
 	evgated_status_add(&d, "resolver", status_resolver, &d);
+	/* The fleet log first: it records everything from here on. */
+	d.fleetlog = fleetlog_new(d.base);
+	if (fleetlog_configure(d.fleetlog, d.conf, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	events_set_sink(fleetlog_append, d.fleetlog);
+	relay_add_record_cb(d.relay, fleetlog_relay_record, d.fleetlog);
+	evgated_status_add(&d, "log", fleetlog_status, d.fleetlog);
+	daemon_event("started");
 
 	if (relay_configure(d.relay, d.conf, err, sizeof(err)) == -1)
 		fatalx("%s", err);
@@ -507,6 +529,9 @@ main(int argc, char *argv[])
 
 	log_info("evgated stopped");
 	relay_free(d.relay);
+	daemon_event("stopped");
+	events_set_sink(NULL, NULL);
+	fleetlog_free(d.fleetlog);
 	resolver_free(d.resolver);
 	control_free(d.control);
 	if (d.drain_timer)

@@ -13,6 +13,7 @@ struct config;
 struct relay;
 struct resolver;
 struct control;
+struct fleetlog;
 struct json_object;
 
 /* A module's part of the status (a new object), see evgated_status_add. */
@@ -27,6 +28,7 @@ struct evgated {
 	struct resolver		*resolver;
 	struct relay		*relay;
 	struct control		*control;
+	struct fleetlog		*fleetlog;	/* the events sink */
 	uint64_t		 start_wall_ms;
 	uint64_t		 start_mono_ms;
 	uint64_t		 loaded_wall_ms;	/* when conf was loaded */

@@ -866,6 +866,7 @@ fl_write_some(struct fleetlog *fl, const char **what)
 		goto undo;
 	}
 	/* Committed: these events are on disk. */
+	fl->st.bytes += size - fl->seg_size;
 	fl->seg_size = size;
 	fl->segs[fl->nsegs - 1].size = size;
 	fl->segs[fl->nsegs - 1].mtime = (int64_t)(fl->clock(fl->clock_arg) /

@@ -32,7 +32,8 @@ gateway_evgatectl_LDADD = $(GATEWAY_LIBS)
 
 # Fleet log: events into JSON Lines segments (fleetlog), export and report
 # (export, ctl_log), Prometheus metrics (metrics), shipping (ship).
-gateway_libevgate_a_SOURCES += gateway/fleetlog.c gateway/fleetlog.h
+gateway_libevgate_a_SOURCES += gateway/fleetlog.c gateway/fleetlog.h \
+	gateway/export.c gateway/export.h
 
 # ntp: trusted time (codec, upstream client, server, module glue).
 gateway_libevgate_a_SOURCES += \
@@ -40,3 +41,4 @@ gateway_libevgate_a_SOURCES += \
 GATEWAY_LIBS += -lm
 gateway_libevgate_a_SOURCES += gateway/ntp_select.c gateway/ntp_select.h
 gateway_libevgate_a_SOURCES += gateway/ntp_server.c gateway/ntp_server.h
+gateway_evgatectl_SOURCES += gateway/ctl_log.c

@@ -110,3 +110,7 @@ GATEWAY_UNIT_TESTS += tests/unit/test_ntp_server
 tests_unit_test_ntp_server_SOURCES = tests/unit/test_ntp_server.c tests/unit/testutil.h
 tests_unit_test_ntp_server_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_ntp_server_LDADD = $(UNIT_LIBS)
+GATEWAY_UNIT_TESTS += tests/unit/test_export
+tests_unit_test_export_SOURCES = tests/unit/test_export.c
+tests_unit_test_export_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_export_LDADD = $(UNIT_LIBS)

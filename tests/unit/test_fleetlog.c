@@ -339,6 +339,7 @@ test_batch_commit(void **state)
 	assert_int_equal(st.written, 100);
 	assert_int_equal(st.batches, 1);
 	assert_int_equal(st.segments, 1);
+	assert_true(st.bytes > 100 * 50);
 	assert_string_equal(fleetlog_state_str(st.state), "ok");
 	assert_int_equal(check_all(fx), 100);
 
