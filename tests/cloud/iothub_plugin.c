@@ -21,18 +21,31 @@
  * It also binds a device's MQTT client id to its username, as the hub
  * does ("{hub}/{id}/?api-version=..." must connect as client id "{id}"):
  * without that, the ACL's %c patterns would let a device with valid
- * credentials claim another device's topics.  The password itself is
- * checked by the broker's password_file (this plugin defers).
+ * credentials claim another device's topics.  A plain password is checked
+ * by the broker's password_file (this plugin defers).  A password that is
+ * a SharedAccessSignature token, as real hubs take, is checked here
+ * against the device's key from the sas_keys file ("ID BASE64KEY" per
+ * line): resource {hub}/devices/{id}, HMAC-SHA256 signature, and an
+ * expiry in the future, so a device whose clock is wrong is refused, as
+ * by the real hub.
  *
  * Options (plugin_opt_*): hub (the hub's host name, default
  * zapcloud.azure-devices.net), admin (the cloud tool's username, default
- * evcloud).
+ * evcloud), sas_keys (file of device keys; without it SAS tokens are
+ * refused).
  *
  * Built without sanitizers: it is dlopen()ed by the system's mosquitto.
  */
+#include <ctype.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
@@ -47,6 +60,7 @@ struct iothub {
 	mosquitto_plugin_id_t *pid;
 	char hub[256];
 	char admin[128];
+	char sas_keys[512];
 	unsigned long up, down, refused;
 };
 
@@ -121,6 +135,148 @@ iothub_id_ok(const char *id, size_t n)
 	return true;
 }
 
+#define SAS_PREFIX "SharedAccessSignature "
+
+/* Percent-decoding of at most outlen - 1 bytes; -1 on a bad escape. */
+static int
+iothub_urldecode(const char *in, size_t n, char *out, size_t outlen)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < n; i++) {
+		char c = in[i];
+
+		if (c == '%') {
+			char hex[3];
+
+			if (i + 2 >= n)
+				return -1;
+			if (!isxdigit((unsigned char)in[i + 1]) ||
+			    !isxdigit((unsigned char)in[i + 2]))
+				return -1;
+			hex[0] = in[i + 1];
+			hex[1] = in[i + 2];
+			hex[2] = '\0';
+			c = (char)strtol(hex, NULL, 16);
+			i += 2;
+		}
+		if (o + 1 >= outlen)
+			return -1;
+		out[o++] = c;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+/* The device's base64 key from the sas_keys file; -1 if none. */
+static int
+iothub_sas_key(const char *id, char *key, size_t keylen)
+{
+	char line[512], *sp;
+	FILE *fp;
+	int rc = -1;
+
+	if (iothub.sas_keys[0] == '\0' ||
+	    (fp = fopen(iothub.sas_keys, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		line[strcspn(line, "\r\n")] = '\0';
+		if ((sp = strchr(line, ' ')) == NULL)
+			continue;
+		*sp++ = '\0';
+		if (strcmp(line, id) == 0 && strlen(sp) < keylen) {
+			memcpy(key, sp, strlen(sp) + 1);
+			rc = 0;
+			break;
+		}
+	}
+	fclose(fp);
+	return rc;
+}
+
+/*
+ * SharedAccessSignature sr={urlenc(hub/devices/id)}&sig={urlenc(base64(
+ * HMAC-SHA256(base64dec(key), sr + "\n" + se)))}&se={expiry}, fields in
+ * any order.  Returns MOSQ_ERR_SUCCESS or MOSQ_ERR_AUTH (logged).
+ */
+static int
+iothub_sas_check(const char *id, const char *token)
+{
+	const char *p = token + strlen(SAS_PREFIX), *f, *sr = NULL;
+	const char *sig = NULL, *se = NULL;
+	size_t srlen = 0, siglen = 0, selen = 0, n;
+	char buf[512], want[512], keyb64[256], tosign[600], sigdec[128];
+	unsigned char key[192], mac[EVP_MAX_MD_SIZE], macb64[128];
+	unsigned int maclen = 0;
+	long long expiry;
+	int keylen;
+	time_t now = time(NULL);
+
+	for (f = p; *f != '\0'; f += n + (f[n] == '&')) {
+		n = strcspn(f, "&");
+		if (strncmp(f, "sr=", 3) == 0)
+			sr = f + 3, srlen = n - 3;
+		else if (strncmp(f, "sig=", 4) == 0)
+			sig = f + 4, siglen = n - 4;
+		else if (strncmp(f, "se=", 3) == 0)
+			se = f + 3, selen = n - 3;
+		else if (strncmp(f, "skn=", 4) != 0)
+			goto bad;
+	}
+	if (sr == NULL || sig == NULL || se == NULL || selen == 0 ||
+	    selen > 19 || strspn(se, "0123456789") < selen)
+		goto bad;
+	memcpy(buf, se, selen);
+	buf[selen] = '\0';
+	expiry = strtoll(buf, NULL, 10);
+	if (iothub_urldecode(sr, srlen, buf, sizeof(buf)) == -1)
+		goto bad;
+	snprintf(want, sizeof(want), "%s/devices/%s", iothub.hub, id);
+	if (strcasecmp(buf, want) != 0) {
+		mosquitto_log_printf(MOSQ_LOG_NOTICE, "iothub: %s: SAS token "
+		    "for another resource (%s)", id, buf);
+		return MOSQ_ERR_AUTH;
+	}
+	if ((long long)now >= expiry) {
+		mosquitto_log_printf(MOSQ_LOG_NOTICE, "iothub: %s: SAS token "
+		    "expired at %lld, now %lld: is the device's clock right?",
+		    id, expiry, (long long)now);
+		return MOSQ_ERR_AUTH;
+	}
+	if (iothub_sas_key(id, keyb64, sizeof(keyb64)) == -1) {
+		mosquitto_log_printf(MOSQ_LOG_NOTICE, "iothub: %s: no SAS key "
+		    "for this device", id);
+		return MOSQ_ERR_AUTH;
+	}
+	n = strlen(keyb64);
+	if (n == 0 || n % 4 != 0 || n / 4 * 3 > sizeof(key) ||
+	    (keylen = EVP_DecodeBlock(key, (unsigned char *)keyb64,
+	    (int)n)) < 0)
+		goto bad;
+	keylen -= (keyb64[n - 1] == '=') + (n > 1 && keyb64[n - 2] == '=');
+	if (srlen + 1 + selen >= sizeof(tosign))
+		goto bad;
+	memcpy(tosign, sr, srlen);
+	tosign[srlen] = '\n';
+	memcpy(tosign + srlen + 1, se, selen);
+	if (HMAC(EVP_sha256(), key, keylen, (unsigned char *)tosign,
+	    srlen + 1 + selen, mac, &maclen) == NULL)
+		goto bad;
+	EVP_EncodeBlock(macb64, mac, (int)maclen);
+	if (iothub_urldecode(sig, siglen, sigdec, sizeof(sigdec)) == -1 ||
+	    strlen(sigdec) != strlen((char *)macb64) ||
+	    CRYPTO_memcmp(sigdec, macb64, strlen(sigdec)) != 0) {
+		mosquitto_log_printf(MOSQ_LOG_NOTICE, "iothub: %s: SAS "
+		    "signature does not match the device key", id);
+		return MOSQ_ERR_AUTH;
+	}
+	return MOSQ_ERR_SUCCESS;
+bad:
+	mosquitto_log_printf(MOSQ_LOG_NOTICE, "iothub: %s: malformed SAS "
+	    "token", id);
+	return MOSQ_ERR_AUTH;
+}
+
 static int
 iothub_basic_auth(int event, void *event_data, void *userdata)
 {
@@ -136,6 +292,13 @@ iothub_basic_auth(int event, void *event_data, void *userdata)
 		mosquitto_log_printf(MOSQ_LOG_NOTICE, "iothub: refused client "
 		    "id \"%s\" for device \"%s\": they must be equal",
 		    cid ? cid : "", id);
+		return MOSQ_ERR_AUTH;
+	}
+	if (ed->password != NULL &&
+	    strncmp(ed->password, SAS_PREFIX, strlen(SAS_PREFIX)) == 0) {
+		if (iothub_sas_check(id, ed->password) == MOSQ_ERR_SUCCESS)
+			return MOSQ_ERR_SUCCESS;
+		iothub.refused++;
 		return MOSQ_ERR_AUTH;
 	}
 	/* Identity is consistent; the password file checks the secret. */
@@ -260,6 +423,9 @@ mosquitto_plugin_init(mosquitto_plugin_id_t *pid, void **userdata,
 			    opts[i].value);
 		else if (strcmp(opts[i].key, "admin") == 0)
 			snprintf(iothub.admin, sizeof(iothub.admin), "%s",
+			    opts[i].value);
+		else if (strcmp(opts[i].key, "sas_keys") == 0)
+			snprintf(iothub.sas_keys, sizeof(iothub.sas_keys), "%s",
 			    opts[i].value);
 		else {
 			mosquitto_log_printf(MOSQ_LOG_ERR,

@@ -16,7 +16,8 @@ EXTRA_tests_cloud_evcloud_DEPENDENCIES = tests/cloud/iothub_plugin.so
 # iothub_plugin.so: loaded by the system's mosquitto (dlopen), so it is
 # built as a plain shared object, never with the sanitizer flags (an
 # ASan-instrumented object cannot be loaded into an uninstrumented
-# process).  The broker's plugin headers come from Debian's mosquitto-dev.
+# process).  The broker's plugin headers come from Debian's mosquitto-dev;
+# OpenSSL checks SAS tokens.
 IOTHUB_PLUGIN_SRC = $(srcdir)/tests/cloud/iothub_plugin.c
 tests/cloud/iothub_plugin.so: tests/cloud/iothub_plugin.c
 	@$(MKDIR_P) tests/cloud
@@ -25,7 +26,8 @@ tests/cloud/iothub_plugin.so: tests/cloud/iothub_plugin.c
 	    echo "tests/cloud: <mosquitto_plugin.h> not found: install the" \
 	    "Debian package mosquitto-dev (or run scripts/setup)" >&2; exit 1; }
 	$(AM_V_CC)$(CC) $(WARN_CFLAGS) $(CPPFLAGS) $(CFLAGS) \
-	    $(MOSQUITTO_CFLAGS) -fPIC -shared -o $@ $(IOTHUB_PLUGIN_SRC)
+	    $(MOSQUITTO_CFLAGS) $(OPENSSL_CFLAGS) -fPIC -shared \
+	    -o $@ $(IOTHUB_PLUGIN_SRC) $(OPENSSL_LIBS)
 
 CLEANFILES += tests/cloud/iothub_plugin.so
 EXTRA_DIST += tests/cloud/iothub_plugin.c

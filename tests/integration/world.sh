@@ -338,6 +338,35 @@ world_provision() {
 	world_reload_hub
 }
 
+# world_provision_sas ID KEY: the hub accepts SharedAccessSignature
+# tokens made with KEY (base64) for device ID, as real hubs do (checked
+# by the iothub plugin: resource, signature, expiry); the key is kept in
+# $W/devices/ID.key.
+world_provision_sas() {
+	local id=$1 key=$2
+	mkdir -p "$W/devices"
+	(umask 077 && echo "$key" >"$W/devices/$id.key") || return 1
+	# Rewritten in place: the file keeps the owner and mode mosquitto
+	# needs to read it.
+	{ grep -v "^$id " "$W/cloud/sas-keys"; echo "$id $key"; } \
+	    >"$W/cloud/sas-keys.new" &&
+	cat "$W/cloud/sas-keys.new" >"$W/cloud/sas-keys" &&
+	rm -f "$W/cloud/sas-keys.new"
+}
+
+# world_sas_token ID KEY EXPIRY: a SAS token as a device makes it (EXPIRY
+# in Unix seconds), on stdout.
+world_sas_token() {
+	python3 - "$WORLD_HUB" "$1" "$2" "$3" <<'PY'
+import base64, hashlib, hmac, sys, urllib.parse
+hub, dev, key, se = sys.argv[1:5]
+sr = urllib.parse.quote(f"{hub}/devices/{dev}", safe="")
+sig = base64.b64encode(hmac.new(base64.b64decode(key),
+    f"{sr}\n{se}".encode(), hashlib.sha256).digest()).decode()
+print(f"SharedAccessSignature sr={sr}&sig={urllib.parse.quote(sig, safe='')}&se={se}")
+PY
+}
+
 world_reload_hub() {
 	local pid
 	pid=$(world_pid mosquitto) || return 0
@@ -389,6 +418,8 @@ pattern read devices/%c/messages/devicebound/#
 pattern write \$iothub/#
 EOF
 	chgrp "$grp" "$W/cloud/acl" && chmod 640 "$W/cloud/acl"
+	: >"$W/cloud/sas-keys"
+	chgrp "$grp" "$W/cloud/sas-keys" && chmod 640 "$W/cloud/sas-keys"
 
 	# TLS 1.2 at most, as the hub's classic endpoint: mosquitto's own
 	# tls_version is only a minimum, so cap it through OpenSSL's
@@ -413,6 +444,7 @@ acl_file $W/cloud/acl
 plugin $IOTHUB_PLUGIN
 plugin_opt_hub $WORLD_HUB
 plugin_opt_admin $WORLD_ADMIN
+plugin_opt_sas_keys $W/cloud/sas-keys
 max_qos 1
 # 256 KiB messages, as the hub, plus room for the topic and header
 max_packet_size 266240
