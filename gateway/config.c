@@ -765,6 +765,7 @@ static const struct cfg_key root_keys[] = {
 	{ "relay", relay_section, 0 },
 	{ "control", control_section, 0 },
 	{ "log", fleetlog_cfg_section, 0 },
+	{ "metrics", metrics_cfg_section, 0 },
 	{ NULL, NULL, 0 },
 };
 
@@ -815,6 +816,7 @@ config_free(struct config *conf)
 	free(conf->control.socket);
 	free(conf->control.group);
 	fleetlog_cfg_free(conf->log);
+	metrics_cfg_free(conf->metrics);
 	free(conf);
 }
 

@@ -24,6 +24,7 @@
 #include "evgated.h"
 #include "fleetlog.h"
 #include "log.h"
+#include "metrics.h"
 #include "relay.h"
 #include "resolver.h"
 #include "sdnotify.h"
@@ -96,6 +97,8 @@ apply_config(struct evgated *d, struct config *conf, char *err, size_t len)
 		log_warnx("%s (keeping the previous control socket)", err);
 	if (fleetlog_configure(d->fleetlog, conf, err, len) == -1)
 		log_warnx("%s (keeping the previous log directory)", err);
+	if (metrics_configure(d->metrics, conf, err, len) == -1)
+		log_warnx("%s (keeping the previous metrics address)", err);
 	check_limits(d, conf);
 	return 0;
 }
@@ -291,6 +294,13 @@ evgated_status(struct evgated *d)
 		json_object_object_add(o, d->status[i].name,
 		    d->status[i].fn(d->status[i].arg));
 	return o;
+}
+
+/* What a metrics scrape reads: the whole status. */
+static struct json_object *
+metrics_status_cb(void *arg)
+{
+	return evgated_status(arg);
 }
 
 static struct json_object *
@@ -507,6 +517,10 @@ main(int argc, char *argv[])
 	relay_add_record_cb(d.relay, fleetlog_relay_record, d.fleetlog);
 	evgated_status_add(&d, "log", fleetlog_status, d.fleetlog);
 	daemon_event("started");
+	d.metrics = metrics_new(d.base, metrics_status_cb, &d);
+	evgated_status_add(&d, "metrics", metrics_status, d.metrics);
+	if (metrics_configure(d.metrics, d.conf, err, sizeof(err)) == -1)
+		fatalx("%s", err);
 
 	if (relay_configure(d.relay, d.conf, err, sizeof(err)) == -1)
 		fatalx("%s", err);
@@ -530,6 +544,7 @@ main(int argc, char *argv[])
 	log_info("evgated stopped");
 	relay_free(d.relay);
 	daemon_event("stopped");
+	metrics_free(d.metrics);
 	events_set_sink(NULL, NULL);
 	fleetlog_free(d.fleetlog);
 	resolver_free(d.resolver);

@@ -14,6 +14,7 @@ struct relay;
 struct resolver;
 struct control;
 struct fleetlog;
+struct metrics;
 struct json_object;
 
 /* A module's part of the status (a new object), see evgated_status_add. */
@@ -29,6 +30,7 @@ struct evgated {
 	struct relay		*relay;
 	struct control		*control;
 	struct fleetlog		*fleetlog;	/* the events sink */
+	struct metrics		*metrics;	/* Prometheus endpoint */
 	uint64_t		 start_wall_ms;
 	uint64_t		 start_mono_ms;
 	uint64_t		 loaded_wall_ms;	/* when conf was loaded */

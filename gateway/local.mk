@@ -33,7 +33,8 @@ gateway_evgatectl_LDADD = $(GATEWAY_LIBS)
 # Fleet log: events into JSON Lines segments (fleetlog), export and report
 # (export, ctl_log), Prometheus metrics (metrics), shipping (ship).
 gateway_libevgate_a_SOURCES += gateway/fleetlog.c gateway/fleetlog.h \
-	gateway/export.c gateway/export.h
+	gateway/export.c gateway/export.h \
+	gateway/metrics.c gateway/metrics.h
 
 # ntp: trusted time (codec, upstream client, server, module glue).
 gateway_libevgate_a_SOURCES += \

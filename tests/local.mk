@@ -114,3 +114,7 @@ GATEWAY_UNIT_TESTS += tests/unit/test_export
 tests_unit_test_export_SOURCES = tests/unit/test_export.c
 tests_unit_test_export_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_export_LDADD = $(UNIT_LIBS)
+GATEWAY_UNIT_TESTS += tests/unit/test_metrics
+tests_unit_test_metrics_SOURCES = tests/unit/test_metrics.c
+tests_unit_test_metrics_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_metrics_LDADD = $(UNIT_LIBS)
