@@ -31,3 +31,5 @@ tests/cloud/iothub_plugin.so: tests/cloud/iothub_plugin.c
 
 CLEANFILES += tests/cloud/iothub_plugin.so
 EXTRA_DIST += tests/cloud/iothub_plugin.c
+# The world's guide (the world itself is tests/integration/world.sh).
+EXTRA_DIST += doc/testworld.md
