@@ -120,10 +120,19 @@ world_spawn() {
 	world_log "started $name (pid $pid) in $ns"
 }
 
+# world_alive PID: the process exists and is not a zombie (a child of this
+# shell that has exited but not been reaped yet).
+world_alive() {
+	local st
+	# The state follows the command name, which is in parentheses.
+	st=$(sed 's/.*) //; s/ .*//' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
 world_pid() {	# world_pid NAME: pid of a running world process, or fail
 	local pid
 	pid=$(cat "$W/run/$1.pid" 2>/dev/null) || return 1
-	kill -0 "$pid" 2>/dev/null && echo "$pid"
+	world_alive "$pid" && echo "$pid"
 }
 
 world_stop() {	# world_stop NAME [SECONDS]: SIGTERM, then SIGKILL
@@ -131,7 +140,7 @@ world_stop() {	# world_stop NAME [SECONDS]: SIGTERM, then SIGKILL
 	pid=$(world_pid "$1") || return 0
 	kill -TERM "$pid" 2>/dev/null
 	for ((i = 0; i < ${2:-5} * 10; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
+		world_alive "$pid" || break
 		sleep 0.1
 	done
 	kill -KILL "$pid" 2>/dev/null
