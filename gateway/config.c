@@ -766,6 +766,7 @@ static const struct cfg_key root_keys[] = {
 	{ "control", control_section, 0 },
 	{ "log", fleetlog_cfg_section, 0 },
 	{ "metrics", metrics_cfg_section, 0 },
+	{ "ship", ship_cfg_section, 0 },
 	{ NULL, NULL, 0 },
 };
 
@@ -777,6 +778,9 @@ config_check(struct cfg_ctx *ctx, yaml_node_t *root, struct config *conf)
 	    conf->relay->proxy_host == NULL)
 		return cfg_error(ctx, root, "relay needs wan.resolvers (or "
 		    "relay.upstream_proxy) to reach the cloud");
+	if (conf->ship != NULL && conf->log == NULL)
+		return cfg_error(ctx, root, "ship sends the fleet log: it "
+		    "needs a log section");
 	return 0;
 }
 
@@ -817,6 +821,7 @@ config_free(struct config *conf)
 	free(conf->control.group);
 	fleetlog_cfg_free(conf->log);
 	metrics_cfg_free(conf->metrics);
+	ship_cfg_free(conf->ship);
 	free(conf);
 }
 

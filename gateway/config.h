@@ -67,6 +67,7 @@ struct config {
 	struct cfg_control	 control;
 	struct cfg_log		*log;		/* NULL: no fleet log */
 	struct cfg_metrics	*metrics;	/* NULL: no metrics endpoint */
+	struct cfg_ship		*ship;		/* NULL: no shipping */
 };
 
 /*
@@ -121,5 +122,8 @@ void	fleetlog_cfg_free(struct cfg_log *);
 struct cfg_metrics;
 int	metrics_cfg_section(struct cfg_ctx *, yaml_node_t *, void *);
 void	metrics_cfg_free(struct cfg_metrics *);
+struct cfg_ship;
+int	ship_cfg_section(struct cfg_ctx *, yaml_node_t *, void *);
+void	ship_cfg_free(struct cfg_ship *);
 
 #endif

@@ -28,6 +28,7 @@
 #include "relay.h"
 #include "resolver.h"
 #include "sdnotify.h"
+#include "ship.h"
 #include "util.h"
 
 #define DRAIN_POLL_MS	200
@@ -99,6 +100,8 @@ apply_config(struct evgated *d, struct config *conf, char *err, size_t len)
 		log_warnx("%s (keeping the previous log directory)", err);
 	if (metrics_configure(d->metrics, conf, err, len) == -1)
 		log_warnx("%s (keeping the previous metrics address)", err);
+	if (ship_configure(d->ship, conf, err, len) == -1)
+		log_warnx("%s (shipping goes on as before)", err);
 	check_limits(d, conf);
 	return 0;
 }
@@ -521,6 +524,11 @@ main(int argc, char *argv[])
 	evgated_status_add(&d, "metrics", metrics_status, d.metrics);
 	if (metrics_configure(d.metrics, d.conf, err, sizeof(err)) == -1)
 		fatalx("%s", err);
+	d.ship = ship_new(d.base, d.fleetlog);
+	fleetlog_set_commit_cb(d.fleetlog, ship_committed, d.ship);
+	evgated_status_add(&d, "ship", ship_status, d.ship);
+	if (ship_configure(d.ship, d.conf, err, sizeof(err)) == -1)
+		fatalx("%s", err);
 
 	if (relay_configure(d.relay, d.conf, err, sizeof(err)) == -1)
 		fatalx("%s", err);
@@ -545,6 +553,8 @@ main(int argc, char *argv[])
 	relay_free(d.relay);
 	daemon_event("stopped");
 	metrics_free(d.metrics);
+	ship_free(d.ship);
+	fleetlog_set_commit_cb(d.fleetlog, NULL, NULL);
 	events_set_sink(NULL, NULL);
 	fleetlog_free(d.fleetlog);
 	resolver_free(d.resolver);

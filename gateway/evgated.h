@@ -15,6 +15,7 @@ struct resolver;
 struct control;
 struct fleetlog;
 struct metrics;
+struct ship;
 struct json_object;
 
 /* A module's part of the status (a new object), see evgated_status_add. */
@@ -31,6 +32,7 @@ struct evgated {
 	struct control		*control;
 	struct fleetlog		*fleetlog;	/* the events sink */
 	struct metrics		*metrics;	/* Prometheus endpoint */
+	struct ship		*ship;		/* to a fleet collector */
 	uint64_t		 start_wall_ms;
 	uint64_t		 start_mono_ms;
 	uint64_t		 loaded_wall_ms;	/* when conf was loaded */

@@ -34,7 +34,10 @@ gateway_evgatectl_LDADD = $(GATEWAY_LIBS)
 # (export, ctl_log), Prometheus metrics (metrics), shipping (ship).
 gateway_libevgate_a_SOURCES += gateway/fleetlog.c gateway/fleetlog.h \
 	gateway/export.c gateway/export.h \
-	gateway/metrics.c gateway/metrics.h
+	gateway/metrics.c gateway/metrics.h \
+	gateway/ship.c gateway/ship.h
+gateway_libevgate_a_CFLAGS += $(CURL_CFLAGS) $(ZLIB_CFLAGS)
+GATEWAY_LIBS += $(CURL_LIBS) $(ZLIB_LIBS)
 
 # ntp: trusted time (codec, upstream client, server, module glue).
 gateway_libevgate_a_SOURCES += \

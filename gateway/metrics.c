@@ -128,8 +128,8 @@ static const struct metric_def table[] = {
 	    "Segments deleted by retention."),
 
 	/* shipping */
-	GEQ("ship.state", "evgate_ship_up",
-	    "1 when the last push to the collector succeeded.", "ok"),
+	G("ship.healthy", "evgate_ship_up",
+	    "1 unless the last push to the collector failed."),
 	G("ship.acked_seq", "evgate_ship_acked_seq",
 	    "Last event the collector acknowledged."),
 	G("ship.lag", "evgate_ship_lag_events",

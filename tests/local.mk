@@ -118,3 +118,7 @@ GATEWAY_UNIT_TESTS += tests/unit/test_metrics
 tests_unit_test_metrics_SOURCES = tests/unit/test_metrics.c
 tests_unit_test_metrics_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_metrics_LDADD = $(UNIT_LIBS)
+GATEWAY_UNIT_TESTS += tests/unit/test_ship
+tests_unit_test_ship_SOURCES = tests/unit/test_ship.c
+tests_unit_test_ship_CFLAGS = $(UNIT_CFLAGS) $(ZLIB_CFLAGS)
+tests_unit_test_ship_LDADD = $(UNIT_LIBS)
