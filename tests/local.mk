@@ -110,10 +110,44 @@ GATEWAY_UNIT_TESTS += tests/unit/test_ntp_server
 tests_unit_test_ntp_server_SOURCES = tests/unit/test_ntp_server.c tests/unit/testutil.h
 tests_unit_test_ntp_server_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_ntp_server_LDADD = $(UNIT_LIBS)
+
+# Benchmark load generators and the sink (scripts/bench; see
+# doc/performance.md).  check_PROGRAMS so that make check builds them for
+# tests/integration/bench_smoke.sh; scripts/bench builds them -O2 in
+# build-bench/.  Another bench program joins with
+#	BENCH_PROGS += tests/bench/X
+#	tests_bench_X_SOURCES = tests/bench/X.c $(BENCH_COMMON)
+#	tests_bench_X_CFLAGS = $(BENCH_CFLAGS)
+#	tests_bench_X_LDADD = $(BENCH_LIBS)
+BENCH_COMMON = tests/bench/bench.c tests/bench/bench.h
+BENCH_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(OPENSSL_CFLAGS)
+BENCH_LIBS = $(LIBEVENT_LIBS) $(OPENSSL_LIBS) $(LIBBSD_LIBS)
+BENCH_PROGS = tests/bench/bench_sink tests/bench/bench_bulk \
+	tests/bench/bench_rate tests/bench/bench_idle tests/bench/bench_ping
+check_PROGRAMS += $(BENCH_PROGS)
+tests_bench_bench_sink_SOURCES = tests/bench/bench_sink.c $(BENCH_COMMON)
+tests_bench_bench_sink_CFLAGS = $(BENCH_CFLAGS)
+tests_bench_bench_sink_LDADD = $(BENCH_LIBS)
+tests_bench_bench_bulk_SOURCES = tests/bench/bench_bulk.c $(BENCH_COMMON)
+tests_bench_bench_bulk_CFLAGS = $(BENCH_CFLAGS)
+tests_bench_bench_bulk_LDADD = $(BENCH_LIBS)
+tests_bench_bench_rate_SOURCES = tests/bench/bench_rate.c $(BENCH_COMMON)
+tests_bench_bench_rate_CFLAGS = $(BENCH_CFLAGS)
+tests_bench_bench_rate_LDADD = $(BENCH_LIBS)
+tests_bench_bench_idle_SOURCES = tests/bench/bench_idle.c $(BENCH_COMMON)
+tests_bench_bench_idle_CFLAGS = $(BENCH_CFLAGS)
+tests_bench_bench_idle_LDADD = $(BENCH_LIBS)
+tests_bench_bench_ping_SOURCES = tests/bench/bench_ping.c $(BENCH_COMMON)
+tests_bench_bench_ping_CFLAGS = $(BENCH_CFLAGS)
+tests_bench_bench_ping_LDADD = $(BENCH_LIBS)
+EXTRA_DIST += tests/bench/lib.sh tests/bench/profile.sh
 GATEWAY_UNIT_TESTS += tests/unit/test_export
 tests_unit_test_export_SOURCES = tests/unit/test_export.c
 tests_unit_test_export_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_export_LDADD = $(UNIT_LIBS)
+# scripts/bench builds these with: make bench-programs
+bench-programs: $(BENCH_PROGS)
+.PHONY: bench-programs
 GATEWAY_UNIT_TESTS += tests/unit/test_metrics
 tests_unit_test_metrics_SOURCES = tests/unit/test_metrics.c
 tests_unit_test_metrics_CFLAGS = $(UNIT_CFLAGS)
