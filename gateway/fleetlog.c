@@ -137,6 +137,18 @@ log_segment_mb(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
 }
 
 static int
+log_queue(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+{
+	struct cfg_log *l = arg;
+	unsigned long v;
+
+	if (cfg_uint(ctx, node, 10, 10000000, &v) == -1)
+		return -1;
+	l->queue_max = (unsigned)v;
+	return 0;
+}
+
+static int
 log_fsync(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
 {
 	struct cfg_log *l = arg;
@@ -153,6 +165,7 @@ fleetlog_cfg_section(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
 		{ "max_mb", log_max_mb, 0 },
 		{ "segment_mb", log_segment_mb, 0 },
 		{ "fsync_interval", log_fsync, 0 },
+		{ "queue_max", log_queue, 0 },
 		{ NULL, NULL, 0 },
 	};
 	struct config *conf = arg;
@@ -163,6 +176,7 @@ fleetlog_cfg_section(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
 	l->max_bytes = 1024ULL * 1024 * 1024;
 	l->segment_bytes = 16ULL * 1024 * 1024;
 	l->fsync_ms = 1000;
+	l->queue_max = FLEETLOG_QUEUE_MAX;
 	if (cfg_map(ctx, node, keys, l) == -1)
 		return -1;
 	if (l->dir == NULL)
@@ -1130,6 +1144,7 @@ fleetlog_configure(struct fleetlog *fl, const struct config *conf, char *err,
 	free(fl->conf.dir);
 	fl->conf = *c;
 	fl->conf.dir = xstrdup(c->dir);
+	fl->queue_max = c->queue_max ? c->queue_max : FLEETLOG_QUEUE_MAX;
 	fl->enabled = 1;
 	if (fl->st.state == FLEETLOG_OFF)
 		fl->st.state = FLEETLOG_OK;

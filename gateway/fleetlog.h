@@ -52,6 +52,7 @@ struct cfg_log {
 	uint64_t	 max_bytes;		/* all segments together */
 	uint64_t	 segment_bytes;		/* rotate at this size */
 	uint64_t	 fsync_ms;		/* batch interval */
+	unsigned	 queue_max;		/* events waiting for the disk */
 };
 
 enum fleetlog_state {

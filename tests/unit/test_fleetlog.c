@@ -819,7 +819,8 @@ test_config(void **state)
 	struct config *c;
 
 	c = load("log: {dir: /srv/log, retention_days: 30, max_mb: 64,\n"
-	    "      segment_mb: 4, fsync_interval: 250ms}\n", err, sizeof(err));
+	    "      segment_mb: 4, fsync_interval: 250ms, queue_max: 500}\n",
+	    err, sizeof(err));
 	if (c == NULL)
 		fail_msg("%s", err);
 	assert_non_null(c->log);
@@ -828,6 +829,7 @@ test_config(void **state)
 	assert_int_equal(c->log->max_bytes, 64 << 20);
 	assert_int_equal(c->log->segment_bytes, 4 << 20);
 	assert_int_equal(c->log->fsync_ms, 250);
+	assert_int_equal(c->log->queue_max, 500);
 	config_free(c);
 
 	c = load("log: {}\n", err, sizeof(err));
@@ -837,6 +839,7 @@ test_config(void **state)
 	assert_int_equal(c->log->max_bytes, 1024 << 20);
 	assert_int_equal(c->log->segment_bytes, 16 << 20);
 	assert_int_equal(c->log->fsync_ms, 1000);
+	assert_int_equal(c->log->queue_max, FLEETLOG_QUEUE_MAX);
 	config_free(c);
 
 	c = load("site: {name: x}\n", err, sizeof(err));
