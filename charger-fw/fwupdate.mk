@@ -2,10 +2,16 @@
 # Included at the end of charger-fw/local.mk; see doc/firmware-updates.md.
 #
 # manifest.c  strict manifest parser + Ed25519 verification (libfw.a)
+# fwupdate.c  the update engine: A/B slots, resume, self-test, rollback
+# fwfetch.c   HTTPS downloads: libcurl multi_socket on the libevent loop
 # evfw-sign   the vendor's signing tool (installed: operators run it)
 
 charger_fw_libfw_a_SOURCES += \
-	charger-fw/core/manifest.c charger-fw/core/manifest.h
+	charger-fw/core/manifest.c charger-fw/core/manifest.h \
+	charger-fw/core/fwupdate.c charger-fw/core/fwupdate.h \
+	charger-fw/core/fwfetch.c charger-fw/core/fwfetch.h
+charger_fw_libfw_a_CFLAGS += $(CURL_CFLAGS)
+FW_DEPLIBS += $(CURL_LIBS)
 
 bin_PROGRAMS += charger-fw/tools/evfw-sign
 charger_fw_tools_evfw_sign_SOURCES = charger-fw/tools/evfw-sign.c
@@ -13,11 +19,20 @@ charger_fw_tools_evfw_sign_CFLAGS = $(FW_CFLAGS)
 charger_fw_tools_evfw_sign_LDADD = charger-fw/libfw.a $(OPENSSL_LIBS) \
 	$(LIBBSD_LIBS)
 
-check_PROGRAMS += tests/unit/fw/test_manifest
-TESTS += tests/unit/fw/test_manifest
+check_PROGRAMS += tests/unit/fw/test_manifest tests/unit/fw/test_fwupdate
+TESTS += tests/unit/fw/test_manifest tests/unit/fw/test_fwupdate
 tests_unit_fw_test_manifest_SOURCES = tests/unit/fw/test_manifest.c
 tests_unit_fw_test_manifest_CFLAGS = $(FW_TEST_CFLAGS)
 tests_unit_fw_test_manifest_LDADD = $(FW_TEST_LIBS)
+
+# The engine on the fake HAL; the HAL calls that make something durable
+# are wrapped so the test can cut the power after any one of them.
+tests_unit_fw_test_fwupdate_SOURCES = tests/unit/fw/test_fwupdate.c
+tests_unit_fw_test_fwupdate_CFLAGS = $(FW_TEST_CFLAGS)
+tests_unit_fw_test_fwupdate_LDFLAGS = $(AM_LDFLAGS) \
+	-Wl,--wrap=hal_kv_set,--wrap=hal_kv_del,--wrap=hal_boot_state_set \
+	-Wl,--wrap=hal_slot_write,--wrap=hal_slot_erase,--wrap=hal_slot_sync
+tests_unit_fw_test_fwupdate_LDADD = $(FW_TEST_LIBS)
 
 # Fuzz target (replayed over tests/fuzz/corpus/manifest by make check).
 if ENABLE_FUZZING
