@@ -765,6 +765,7 @@ static const struct cfg_key root_keys[] = {
 	{ "relay", relay_section, 0 },
 	{ "control", control_section, 0 },
 	{ "log", fleetlog_cfg_section, 0 },
+	{ "ntp", ntp_cfg_section, 0 },
 	{ "metrics", metrics_cfg_section, 0 },
 	{ "ship", ship_cfg_section, 0 },
 	{ NULL, NULL, 0 },
@@ -774,6 +775,8 @@ static const struct cfg_key root_keys[] = {
 static int
 config_check(struct cfg_ctx *ctx, yaml_node_t *root, struct config *conf)
 {
+	if (ntp_cfg_check(ctx, root, conf) == -1)
+		return -1;
 	if (conf->relay != NULL && conf->nresolvers == 0 &&
 	    conf->relay->proxy_host == NULL)
 		return cfg_error(ctx, root, "relay needs wan.resolvers (or "
@@ -820,6 +823,7 @@ config_free(struct config *conf)
 	free(conf->control.socket);
 	free(conf->control.group);
 	fleetlog_cfg_free(conf->log);
+	ntp_cfg_free(conf->ntp);
 	metrics_cfg_free(conf->metrics);
 	ship_cfg_free(conf->ship);
 	free(conf);

@@ -66,6 +66,7 @@ struct config {
 	struct cfg_relay	*relay;		/* NULL: no relay */
 	struct cfg_control	 control;
 	struct cfg_log		*log;		/* NULL: no fleet log */
+	struct cfg_ntp		*ntp;		/* NULL: no time service */
 	struct cfg_metrics	*metrics;	/* NULL: no metrics endpoint */
 	struct cfg_ship		*ship;		/* NULL: no shipping */
 };
@@ -119,6 +120,10 @@ int	cfg_strlist(struct cfg_ctx *, yaml_node_t *, char ***, size_t *);
 struct cfg_log;
 int	fleetlog_cfg_section(struct cfg_ctx *, yaml_node_t *, void *);
 void	fleetlog_cfg_free(struct cfg_log *);
+struct cfg_ntp;						/* ntp.c */
+int	ntp_cfg_section(struct cfg_ctx *, yaml_node_t *, void *);
+int	ntp_cfg_check(struct cfg_ctx *, yaml_node_t *, struct config *);
+void	ntp_cfg_free(struct cfg_ntp *);
 struct cfg_metrics;
 int	metrics_cfg_section(struct cfg_ctx *, yaml_node_t *, void *);
 void	metrics_cfg_free(struct cfg_metrics *);

@@ -25,6 +25,8 @@ static const struct ctl_command {
 	    "fleet log events as CSV or JSON Lines (--from, --to, --charger)" },
 	{ "report", ctl_cmd_report,
 	    "per charger per day: online time, data, refusals (text/csv/html)" },
+	{ "time", ctl_cmd_time,
+	    "time service: sync state, upstream servers, requests served" },
 	{ "reload", ctl_cmd_reload,
 	    "re-read the configuration (a bad file keeps the old one)" },
 	{ NULL, NULL, NULL },

@@ -24,6 +24,7 @@
 #include "evgated.h"
 #include "fleetlog.h"
 #include "log.h"
+#include "ntp.h"
 #include "metrics.h"
 #include "relay.h"
 #include "resolver.h"
@@ -91,9 +92,14 @@ check_limits(struct evgated *d, const struct config *conf)
 static int
 apply_config(struct evgated *d, struct config *conf, char *err, size_t len)
 {
-	if (relay_configure(d->relay, conf, err, len) == -1)
+	if (ntp_prepare(d->ntp, conf, err, len) == -1)
 		return -1;
+	if (relay_configure(d->relay, conf, err, len) == -1) {
+		ntp_abort(d->ntp);
+		return -1;
+	}
 	resolver_configure(d->resolver, conf);
+	ntp_commit(d->ntp, conf);
 	if (control_listen(d->control, &conf->control, err, len) == -1)
 		log_warnx("%s (keeping the previous control socket)", err);
 	if (fleetlog_configure(d->fleetlog, conf, err, len) == -1)
@@ -512,6 +518,9 @@ main(int argc, char *argv[])
 	control_register(d.control, "reload", cmd_reload, &d);
 	evgated_status_add(&d, "relay", status_relay, &d);
 	evgated_status_add(&d, "resolver", status_resolver, &d);
+	d.ntp = ntp_new(d.base, d.resolver);
+	control_register(d.control, "time", ntp_cmd_time, d.ntp);
+	evgated_status_add(&d, "ntp", ntp_status, d.ntp);
 	/* The fleet log first: it records everything from here on. */
 	d.fleetlog = fleetlog_new(d.base);
 	if (fleetlog_configure(d.fleetlog, d.conf, err, sizeof(err)) == -1)
@@ -530,9 +539,12 @@ main(int argc, char *argv[])
 	if (ship_configure(d.ship, d.conf, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 
+	if (ntp_prepare(d.ntp, d.conf, err, sizeof(err)) == -1)
+		fatalx("%s", err);
 	if (relay_configure(d.relay, d.conf, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	resolver_configure(d.resolver, d.conf);
+	ntp_commit(d.ntp, d.conf);
 	if (control_listen(d.control, &d.conf->control, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	check_limits(&d, d.conf);
@@ -551,6 +563,7 @@ main(int argc, char *argv[])
 
 	log_info("evgated stopped");
 	relay_free(d.relay);
+	ntp_free(d.ntp);
 	daemon_event("stopped");
 	metrics_free(d.metrics);
 	ship_free(d.ship);

@@ -11,6 +11,7 @@ struct event_base;
 struct event;
 struct config;
 struct relay;
+struct ntp;
 struct resolver;
 struct control;
 struct fleetlog;
@@ -29,6 +30,7 @@ struct evgated {
 	const char		*conf_path;
 	struct resolver		*resolver;
 	struct relay		*relay;
+	struct ntp		*ntp;		/* time service */
 	struct control		*control;
 	struct fleetlog		*fleetlog;	/* the events sink */
 	struct metrics		*metrics;	/* Prometheus endpoint */

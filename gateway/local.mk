@@ -46,3 +46,7 @@ GATEWAY_LIBS += -lm
 gateway_libevgate_a_SOURCES += gateway/ntp_select.c gateway/ntp_select.h
 gateway_libevgate_a_SOURCES += gateway/ntp_server.c gateway/ntp_server.h
 gateway_evgatectl_SOURCES += gateway/ctl_log.c
+gateway_libevgate_a_SOURCES += gateway/ntp_client.c gateway/ntp_client.h \
+	gateway/ntp.c gateway/ntp.h
+GATEWAY_LIBS += $(OPENSSL_LIBS)
+gateway_evgatectl_SOURCES += gateway/ctl_time.c

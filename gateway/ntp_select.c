@@ -55,15 +55,6 @@ ntp_filter_best(const struct ntp_filter *f, struct ntp_sample *best,
 	return 0;
 }
 
-void
-ntp_filter_shift(struct ntp_filter *f, double delta)
-{
-	size_t i;
-
-	for (i = 0; i < f->n; i++)
-		f->s[i].offset -= delta;
-}
-
 /* --- selection ------------------------------------------------------- */
 
 struct edge {
@@ -264,14 +255,4 @@ ntp_track_predict(const struct ntp_track *tr, double t)
 	if (tr->n == 0)
 		return 0;
 	return tr->last_off + tr->freq * (t - tr->last_t);
-}
-
-void
-ntp_track_shift(struct ntp_track *tr, double delta)
-{
-	size_t i;
-
-	for (i = 0; i < tr->n; i++)
-		tr->off[i] -= delta;
-	tr->last_off -= delta;
 }

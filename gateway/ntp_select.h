@@ -54,8 +54,6 @@ void	ntp_filter_add(struct ntp_filter *, const struct ntp_sample *);
  */
 int	ntp_filter_best(const struct ntp_filter *, struct ntp_sample *,
 	    double *jitter);
-/* The local clock stepped by delta: every offset held moves by -delta. */
-void	ntp_filter_shift(struct ntp_filter *, double delta);
 
 /* A server that passed the sanity checks, as selection sees it. */
 struct ntp_cand {
@@ -105,7 +103,5 @@ void	ntp_track_reset(struct ntp_track *);
 int	ntp_track_add(struct ntp_track *, double t, double offset);
 /* The offset predicted for t; 0 before the first point. */
 double	ntp_track_predict(const struct ntp_track *, double t);
-/* The local clock stepped by delta: every offset held moves by -delta. */
-void	ntp_track_shift(struct ntp_track *, double delta);
 
 #endif
