@@ -376,9 +376,10 @@ iothub_message(int event, void *event_data, void *userdata)
 		return MOSQ_ERR_SUCCESS;
 	/*
 	 * The hub closes the connection of a device that publishes at QoS 2.
-	 * mosquitto 2.0.11's max_qos does not do that for MQTT 3.1.1
-	 * clients (it completes the QoS 2 flow); an error from this callback
-	 * makes the broker drop the client instead.
+	 * mosquitto's listener option max_qos 1 does that too, but 2.0.11
+	 * loses it when it reloads its configuration (SIGHUP, e.g. after a
+	 * device is provisioned); an error from this callback makes the
+	 * broker drop the client in any case.
 	 */
 	if (ed->qos > 1 && iothub_is_device(ed->client)) {
 		iothub.refused++;

@@ -545,8 +545,13 @@ evc_cmd_serve(const struct evc_opts *o)
 	memset(&s, 0, sizeof(s));
 	s.o = o;
 	LIST_INIT(&s.devs);
-	if ((s.m = evc_connect(o, "evcloud-serve", o->user, true, true, &s)) ==
-	    NULL)
+	/*
+	 * A persistent session (clean session off): while serve reconnects,
+	 * the broker keeps its subscriptions and queues what devices send at
+	 * QoS 1, so nothing is lost from the records.
+	 */
+	if ((s.m = evc_connect(o, "evcloud-serve", o->user, false, true,
+	    &s)) == NULL)
 		return 1;
 	mosquitto_connect_callback_set(s.m, on_connect);
 	mosquitto_subscribe_callback_set(s.m, on_subscribe);

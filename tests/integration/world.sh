@@ -232,7 +232,6 @@ world_charger_add() {
 		echo "127.0.0.1 localhost" >"/etc/netns/$ns/hosts"
 	fi
 	world_charger_addr "$i" || { world_err "$id: no address"; return 1; }
-	world_provision "$id" "$(openssl rand -hex 16)" || return 1
 	printf '%s %s %s %s\n' "$i" "$id" "$(world_mac "$i")" "$ns" \
 	    >>"$W/chargers"
 }
@@ -339,12 +338,27 @@ world_device_ready() {
 # re-reads it), and the secret is kept in $W/devices/ID.secret for the
 # device to use.
 world_provision() {
-	local id=$1 secret=$2
+	local id=$1 secret=$2 pw=$W/cloud/passwd
 	mkdir -p "$W/devices"
+	# The broker re-reads the file when it gets SIGHUP, at a moment of its
+	# choosing: it must never see it half written (it would drop every
+	# client missing from it), so edit a copy and rename.
 	(umask 077 && echo "$secret" >"$(world_secret_file "$id")") &&
-	mosquitto_passwd -b "$W/cloud/passwd" "$(world_user "$id")" \
-	    "$secret" || { world_err "provision $id failed"; return 1; }
+	cp -p "$pw" "$pw.new" &&
+	mosquitto_passwd -b "$pw.new" "$(world_user "$id")" "$secret" &&
+	mv "$pw.new" "$pw" || { world_err "provision $id failed"; return 1; }
 	world_reload_hub
+}
+
+# Every charger's identity, made in production (before the hub starts, so
+# that it needs no reload: mosquitto 2.0.11 forgets listener settings
+# such as max_qos when it reloads).
+world_identities() {
+	local i
+	for ((i = 1; i <= WORLD_N; i++)); do
+		world_provision "$(world_id "$i")" "$(openssl rand -hex 16)" ||
+		    return 1
+	done
 }
 
 # world_provision_sas ID KEY: the hub accepts SharedAccessSignature
@@ -454,7 +468,6 @@ plugin $IOTHUB_PLUGIN
 plugin_opt_hub $WORLD_HUB
 plugin_opt_admin $WORLD_ADMIN
 plugin_opt_sas_keys $W/cloud/sas-keys
-max_qos 1
 # 256 KiB messages, as the hub, plus room for the topic and header
 max_packet_size 266240
 persistence false
@@ -471,11 +484,13 @@ cafile $W/pki/ca.pem
 certfile $W/pki/$WORLD_HUB.pem
 keyfile $W/pki/$WORLD_HUB.key
 tls_version tlsv1.2
+# A listener setting: given before any "listener" it would make mosquitto
+# open a default listener on 1883 and not apply here.
+max_qos 1
 EOF
 }
 
 world_hub_start() {
-	world_hub_config || return 1
 	world_spawn "$WNS_INET" mosquitto env \
 	    OPENSSL_CONF="$W/cloud/openssl-tls12.cnf" \
 	    mosquitto -c "$W/cloud/mosquitto.conf"
@@ -600,6 +615,7 @@ world_cloud_start() {
 world_inet_up() {
 	local a f
 	world_pki || { world_err "test CA failed"; return 1; }
+	world_hub_config && world_identities || return 1
 	world_dns_start && world_web_start && world_hub_start || return 1
 	for a in $WORLD_NTP_ADDRS; do world_ntp_start "$a" || return 1; done
 	world_cloud_start || return 1
