@@ -18,8 +18,10 @@
 
 #include <cmocka.h>
 #include <openssl/evp.h>
+#include <yaml.h>
 
 #include "core/fwupdate.h"
+#include "core/fwupdate_conf.h"
 #include "core/telemetry.h"
 #include "hal/fake/hal_fake.h"
 
@@ -1446,6 +1448,93 @@ test_reports(void **state)
 	assert_true(nreports < 40);
 }
 
+/* The "firmware:" section of evcharger.yaml. */
+static int
+conf(const char *yaml, struct fwupdate_conf *c, char *err)
+{
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	yaml_node_t *root, *k, *v;
+	yaml_node_pair_t *p;
+	int rv = -2;
+
+	fwupdate_conf_defaults(c);
+	err[0] = '\0';
+	assert_true(yaml_parser_initialize(&parser));
+	yaml_parser_set_input_string(&parser, (const unsigned char *)yaml,
+	    strlen(yaml));
+	assert_true(yaml_parser_load(&parser, &doc));
+	root = yaml_document_get_root_node(&doc);
+	for (p = root->data.mapping.pairs.start;
+	    p < root->data.mapping.pairs.top; p++) {
+		k = yaml_document_get_node(&doc, p->key);
+		v = yaml_document_get_node(&doc, p->value);
+		if (strcmp((char *)k->data.scalar.value, "firmware") == 0)
+			rv = fwupdate_conf_parse(&doc, v, "c.yaml", c, err, 256);
+	}
+	yaml_document_delete(&doc);
+	yaml_parser_delete(&parser);
+	return rv;
+}
+
+static void
+test_conf(void **state)
+{
+	struct fwupdate_conf c;
+	char err[256];
+	char hex[65], y[1024];
+
+	manifest_hex(pubs[0], 32, hex);
+	fwupdate_conf_defaults(&c);
+	assert_string_equal(c.product, FWUPDATE_DEFAULT_PRODUCT);
+	assert_int_equal(c.nkeys, 0);
+	assert_int_equal(c.selftest_s, 300);
+
+	snprintf(y, sizeof(y), "firmware:\n  product: evc-x\n"
+	    "  ca_file: /etc/ca.pem\n  selftest: 120\n"
+	    "  low_speed_limit: 100\n  low_speed_time: 30\n"
+	    "  keys:\n    - id: vendor-2026a\n      key: %s\n"
+	    "    - {id: vendor-2027a, key: %s}\n", hex, hex);
+	assert_int_equal(conf(y, &c, err), 0);
+	assert_string_equal(c.product, "evc-x");
+	assert_string_equal(c.ca_file, "/etc/ca.pem");
+	assert_int_equal(c.selftest_s, 120);
+	assert_int_equal(c.low_speed_bps, 100);
+	assert_int_equal(c.low_speed_s, 30);
+	assert_int_equal(c.nkeys, 2);
+	assert_string_equal(c.keys[1].id, "vendor-2027a");
+	assert_memory_equal(c.keys[0].pub, pubs[0], 32);
+
+	/* Errors name file:line:column. */
+	assert_int_equal(conf("firmware:\n  prodcut: x\n", &c, err), -1);
+	assert_string_equal(err, "c.yaml:2:3: unknown key \"firmware.prodcut\"");
+	assert_int_equal(conf("firmware:\n  selftest: 5\n", &c, err), -1);
+	assert_string_equal(err, "c.yaml:2:13: firmware.selftest: \"5\" is not "
+	    "a number in 10..3600");
+	assert_int_equal(conf("firmware:\n  keys:\n    - id: k\n"
+	    "      key: abcd\n", &c, err), -1);
+	assert_string_equal(err, "c.yaml:4:12: firmware.keys.key: want the 64 "
+	    "hex digits of an Ed25519 public key (evfw-sign pubkey)");
+	snprintf(y, sizeof(y), "firmware:\n  keys:\n    - id: k\n"
+	    "      key: %s\n    - id: k\n      key: %s\n", hex, hex);
+	assert_int_equal(conf(y, &c, err), -1);
+	assert_string_equal(err, "c.yaml:5:7: firmware.keys: id \"k\" twice");
+	assert_int_equal(conf("firmware:\n  keys:\n    - id: k\n", &c, err),
+	    -1);
+	assert_non_null(strstr(err, "needs an id and a key"));
+	assert_int_equal(conf("firmware:\n  keys: x\n", &c, err), -1);
+	assert_int_equal(conf("firmware:\n  product: a/b\n", &c, err), -1);
+	assert_int_equal(conf("firmware: [1]\n", &c, err), -1);
+	snprintf(y, sizeof(y), "firmware:\n  keys:\n"
+	    "    - {id: a, key: %s}\n    - {id: b, key: %s}\n"
+	    "    - {id: c, key: %s}\n    - {id: d, key: %s}\n"
+	    "    - {id: e, key: %s}\n", hex, hex, hex, hex, hex);
+	assert_int_equal(conf(y, &c, err), -1);
+	assert_non_null(strstr(err, "at most 4 keys"));
+	/* A failed parse leaves the defaults. */
+	assert_int_equal(c.nkeys, 0);
+}
+
 static int
 group_setup(void **state)
 {
@@ -1502,6 +1591,7 @@ main(void)
 		T(test_manifest_url),
 		T(test_twin_desired),
 		T(test_reports),
+		T(test_conf),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
