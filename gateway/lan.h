@@ -1,0 +1,100 @@
+/*
+ * lan: the configuration of the site services on the chargers' network,
+ * i.e. the sections lan, dhcp, dns and dnsmasq of evgated.yaml.
+ *
+ * The parsers use config.h's cfg_* helpers, so every error names
+ * file:line:column.  Rules that need more than one section (a reservation
+ * inside lan.address's subnet, the range clear of the gateway's own
+ * address, relay.listen including lan.address, ...) run in
+ * lan_config_check() once the whole file is read.  The result is part of
+ * the immutable struct config: dnsmasq.c turns it into dnsmasq's files,
+ * leases.c takes the reservations from it.
+ */
+#ifndef EVG_LAN_H
+#define EVG_LAN_H
+
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <yaml.h>
+
+struct cfg_ctx;
+struct config;
+
+#define LAN_ID_MAX	63	/* charger id: [A-Za-z0-9][A-Za-z0-9._-]* */
+#define LAN_MAX_CHARGERS 65536
+
+/* lan: the interface facing the chargers and the gateway's address on it. */
+struct cfg_lan {
+	char		*interface;
+	struct in_addr	 addr;		/* the gateway's own address */
+	struct in_addr	 mask;
+	unsigned	 prefix;	/* 8..30 */
+	char		*text;		/* "10.42.0.1/24", as written */
+	yaml_mark_t	 mark;		/* where lan.address is, for errors */
+};
+
+/* dhcp.chargers[]: a known charger and, optionally, its own address. */
+struct cfg_charger {
+	char		*id;
+	uint8_t		 mac[6];
+	struct in_addr	 addr;		/* INADDR_ANY: any from the range */
+	yaml_mark_t	 addr_mark;
+};
+
+struct cfg_dhcp {
+	struct in_addr	 range_lo, range_hi;	/* inclusive */
+	yaml_mark_t	 range_mark;
+	uint64_t	 lease_ms;
+	int		 known_only;	/* only listed MACs get a lease */
+	struct cfg_charger *chargers;
+	size_t		 ncharger;
+};
+
+struct cfg_dns {
+	unsigned	 cache_size;
+	char		**steer;	/* answered with lan.address */
+	size_t		 nsteer;
+	char		**pass_through;	/* resolved through wan.resolvers */
+	size_t		 npass;
+};
+
+/* How evgated runs dnsmasq (defaults suit Debian's dnsmasq-base). */
+struct cfg_dnsmasq {
+	char		*binary;	/* /usr/sbin/dnsmasq */
+	char		*user;		/* dnsmasq; also runs the lease hook */
+	char		*state_dir;	/* lease database */
+	char		*run_dir;	/* generated files, lease socket */
+	char		*hook;		/* the dhcp-script */
+};
+
+/* Section parsers for config.c's root_keys (arg: the struct config). */
+int	lan_section(struct cfg_ctx *, yaml_node_t *, void *);
+int	lan_dhcp_section(struct cfg_ctx *, yaml_node_t *, void *);
+int	lan_dns_section(struct cfg_ctx *, yaml_node_t *, void *);
+int	lan_dnsmasq_section(struct cfg_ctx *, yaml_node_t *, void *);
+/* Cross-section rules, and defaults for a missing dnsmasq section. */
+int	lan_config_check(struct cfg_ctx *, yaml_node_t *root, struct config *);
+/* Free what the sections above allocated. */
+void	lan_config_free(struct config *);
+
+/* Is addr inside lan's subnet (network and broadcast excluded)? */
+int	lan_contains(const struct cfg_lan *, struct in_addr);
+/* The reservation for a MAC, or NULL. */
+const struct cfg_charger *lan_charger_by_mac(const struct cfg_dhcp *,
+	    const uint8_t mac[6]);
+/* Number of addresses dnsmasq may hand out: the range plus reservations
+ * outside it. */
+size_t	lan_pool_size(const struct cfg_dhcp *);
+
+/*
+ * Parse "aa:bb:cc:dd:ee:ff" (exactly, hex either case) into mac.  Pure;
+ * s need not be NUL-terminated.  0 or -1.
+ */
+int	lan_parse_mac(const char *s, size_t len, uint8_t mac[6]);
+/* "02:42:00:00:00:01" into buf (at least 18 bytes); returns buf. */
+const char *lan_format_mac(const uint8_t mac[6], char *buf, size_t len);
+/* A valid charger id?  NULL or the reason. */
+const char *lan_check_id(const char *s, size_t len);
+
+#endif
