@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "config.h"
+#include "lan.h"
 #include "log.h"
 #include "match.h"
 #include "util.h"
@@ -764,6 +765,10 @@ static const struct cfg_key root_keys[] = {
 	{ "wan", wan_section, 0 },
 	{ "relay", relay_section, 0 },
 	{ "control", control_section, 0 },
+	{ "lan", lan_section, 0 },
+	{ "dhcp", lan_dhcp_section, 0 },
+	{ "dns", lan_dns_section, 0 },
+	{ "dnsmasq", lan_dnsmasq_section, 0 },
 	{ "log", fleetlog_cfg_section, 0 },
 	{ "ntp", ntp_cfg_section, 0 },
 	{ "metrics", metrics_cfg_section, 0 },
@@ -784,6 +789,8 @@ config_check(struct cfg_ctx *ctx, yaml_node_t *root, struct config *conf)
 	if (conf->ship != NULL && conf->log == NULL)
 		return cfg_error(ctx, root, "ship sends the fleet log: it "
 		    "needs a log section");
+	if (lan_config_check(ctx, root, conf) == -1)
+		return -1;
 	return 0;
 }
 
@@ -822,6 +829,7 @@ config_free(struct config *conf)
 	}
 	free(conf->control.socket);
 	free(conf->control.group);
+	lan_config_free(conf);
 	fleetlog_cfg_free(conf->log);
 	ntp_cfg_free(conf->ntp);
 	metrics_cfg_free(conf->metrics);

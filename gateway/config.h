@@ -57,6 +57,11 @@ struct cfg_control {
 	unsigned	 mode;		/* permission bits, default 0660 */
 };
 
+struct cfg_lan;		/* lan.h: lan, dhcp, dns, dnsmasq sections */
+struct cfg_dhcp;
+struct cfg_dns;
+struct cfg_dnsmasq;
+
 struct config {
 	char			*path;
 	char			*site_name;
@@ -65,6 +70,10 @@ struct config {
 	uint64_t		 resolver_timeout_ms;
 	struct cfg_relay	*relay;		/* NULL: no relay */
 	struct cfg_control	 control;
+	struct cfg_lan		*lan;		/* NULL: no DHCP/DNS service */
+	struct cfg_dhcp		*dhcp;		/* NULL: no DHCP */
+	struct cfg_dns		*dns;		/* NULL: no DNS */
+	struct cfg_dnsmasq	*dnsmasq;	/* set (defaults) when lan is */
 	struct cfg_log		*log;		/* NULL: no fleet log */
 	struct cfg_ntp		*ntp;		/* NULL: no time service */
 	struct cfg_metrics	*metrics;	/* NULL: no metrics endpoint */

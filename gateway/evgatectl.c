@@ -21,6 +21,8 @@ static const struct ctl_command {
 	{ "status", ctl_cmd_status,
 	    "uptime, configuration state and last reload error, counters" },
 	{ "connections", ctl_cmd_connections, "live relayed connections" },
+	{ "chargers", ctl_cmd_chargers,
+	    "known chargers: lease, last seen, relayed traffic" },
 	{ "export", ctl_cmd_export,
 	    "fleet log events as CSV or JSON Lines (--from, --to, --charger)" },
 	{ "report", ctl_cmd_report,

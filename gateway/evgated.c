@@ -29,6 +29,7 @@
 #include "relay.h"
 #include "resolver.h"
 #include "sdnotify.h"
+#include "site.h"
 #include "ship.h"
 #include "util.h"
 
@@ -92,12 +93,15 @@ check_limits(struct evgated *d, const struct config *conf)
 static int
 apply_config(struct evgated *d, struct config *conf, char *err, size_t len)
 {
+	if (site_prepare(d->site, conf, err, len) == -1)
+		return -1;
 	if (ntp_prepare(d->ntp, conf, err, len) == -1)
 		return -1;
 	if (relay_configure(d->relay, conf, err, len) == -1) {
 		ntp_abort(d->ntp);
 		return -1;
 	}
+	site_configure(d->site, conf);
 	resolver_configure(d->resolver, conf);
 	ntp_commit(d->ntp, conf);
 	if (control_listen(d->control, &conf->control, err, len) == -1)
@@ -547,6 +551,10 @@ main(int argc, char *argv[])
 	ntp_commit(d.ntp, d.conf);
 	if (control_listen(d.control, &d.conf->control, err, sizeof(err)) == -1)
 		fatalx("%s", err);
+	d.site = site_new(&d);
+	if (site_prepare(d.site, d.conf, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	site_configure(d.site, d.conf);
 	check_limits(&d, d.conf);
 
 	d.sig_term = evsignal_new(d.base, SIGTERM, sigterm_cb, &d);
@@ -564,6 +572,7 @@ main(int argc, char *argv[])
 	log_info("evgated stopped");
 	relay_free(d.relay);
 	ntp_free(d.ntp);
+	site_free(d.site);
 	daemon_event("stopped");
 	metrics_free(d.metrics);
 	ship_free(d.ship);

@@ -17,6 +17,7 @@ struct control;
 struct fleetlog;
 struct metrics;
 struct ship;
+struct site;
 struct json_object;
 
 /* A module's part of the status (a new object), see evgated_status_add. */
@@ -35,6 +36,7 @@ struct evgated {
 	struct fleetlog		*fleetlog;	/* the events sink */
 	struct metrics		*metrics;	/* Prometheus endpoint */
 	struct ship		*ship;		/* to a fleet collector */
+	struct site		*site;		/* DHCP, DNS: dnsmasq, leases */
 	uint64_t		 start_wall_ms;
 	uint64_t		 start_mono_ms;
 	uint64_t		 loaded_wall_ms;	/* when conf was loaded */

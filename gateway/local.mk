@@ -46,6 +46,19 @@ GATEWAY_LIBS += -lm
 gateway_libevgate_a_SOURCES += gateway/ntp_select.c gateway/ntp_select.h
 gateway_libevgate_a_SOURCES += gateway/ntp_server.c gateway/ntp_server.h
 gateway_evgatectl_SOURCES += gateway/ctl_log.c
+
+# Site services: LAN configuration (lan), dnsmasq supervision (dnsmasq),
+# the lease table (leases), the module glue (site); the dhcp-script that
+# hands lease events to evgated; evgatectl chargers.
+gateway_libevgate_a_SOURCES += gateway/lan.c gateway/lan.h \
+	gateway/leases.c gateway/leases.h \
+	gateway/dnsmasq.c gateway/dnsmasq.h \
+	gateway/site.c gateway/site.h
+gateway_evgatectl_SOURCES += gateway/ctl_chargers.c
+libexec_PROGRAMS += gateway/evgate-dhcp-hook
+gateway_evgate_dhcp_hook_SOURCES = gateway/evgate-dhcp-hook.c
+gateway_evgate_dhcp_hook_CFLAGS = $(gateway_libevgate_a_CFLAGS)
+gateway_evgate_dhcp_hook_LDADD = $(GATEWAY_LIBS)
 gateway_libevgate_a_SOURCES += gateway/ntp_client.c gateway/ntp_client.h \
 	gateway/ntp.c gateway/ntp.h
 GATEWAY_LIBS += $(OPENSSL_LIBS)

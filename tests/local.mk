@@ -163,3 +163,21 @@ tests_unit_test_ntp_client_LDADD = $(UNIT_LIBS)
 tests_unit_test_ntp_SOURCES = tests/unit/test_ntp.c
 tests_unit_test_ntp_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_ntp_LDADD = $(UNIT_LIBS)
+# Site services: configuration and generated dnsmasq files, dnsmasq's log
+# and back-off, the lease table and its parsers (fuzzed: fuzz_lease).
+GATEWAY_UNIT_TESTS += tests/unit/test_dnsmasq_config tests/unit/test_dnsmasq \
+	tests/unit/test_leases
+tests_unit_test_dnsmasq_config_SOURCES = tests/unit/test_dnsmasq_config.c
+tests_unit_test_dnsmasq_config_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_dnsmasq_config_LDADD = $(UNIT_LIBS)
+tests_unit_test_dnsmasq_SOURCES = tests/unit/test_dnsmasq.c
+tests_unit_test_dnsmasq_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_dnsmasq_LDADD = $(UNIT_LIBS)
+tests_unit_test_leases_SOURCES = tests/unit/test_leases.c
+tests_unit_test_leases_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_leases_LDADD = $(UNIT_LIBS)
+FUZZ_TARGETS += tests/fuzz/fuzz_lease
+tests_fuzz_fuzz_lease_SOURCES = tests/fuzz/fuzz_lease.c
+tests_fuzz_fuzz_lease_CFLAGS = $(FUZZ_CFLAGS)
+tests_fuzz_fuzz_lease_LDFLAGS = $(FUZZ_PROG_LINKFLAGS)
+tests_fuzz_fuzz_lease_LDADD = $(FUZZ_LDADD)
