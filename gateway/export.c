@@ -352,8 +352,8 @@ int
 export_match(const struct export_filter *f, struct json_object *ev,
     uint64_t ts)
 {
-	static const char *const idkeys[] = { "charger", "client", "mac", "ip",
-	    NULL };
+	static const char *const idkeys[] = { "charger", "client", "mac",
+	    "address", NULL };
 	const char *type;
 	size_t i, k;
 
@@ -629,8 +629,8 @@ rep_seen(struct report *rep, uint64_t a, uint64_t b)
 static const char *
 ev_identity(struct json_object *ev)
 {
-	static const char *const keys[] = { "charger", "mac", "client", "ip",
-	    NULL };
+	static const char *const keys[] = { "charger", "mac", "client",
+	    "address", NULL };
 	size_t i;
 
 	for (i = 0; keys[i] != NULL; i++) {
@@ -749,7 +749,9 @@ report_add_event(struct report *rep, struct json_object *ev, uint64_t ts)
 		rep_day(rep_get(rep, ev_identity(ev)),
 		    (int64_t)(ts / DAY_MS))->refusals++;
 		rep_seen(rep, ts, ts);
-	} else if (strcmp(type, "lease") == 0) {
+	} else if (strcmp(type, "lease") == 0 && (ev_str(ev, "charger") !=
+	    NULL || ev_str(ev, "mac") != NULL)) {
+		/* a charger's lease (not the pool's state) */
 		rep_day(rep_get(rep, ev_identity(ev)),
 		    (int64_t)(ts / DAY_MS))->leases++;
 		rep_seen(rep, ts, ts);

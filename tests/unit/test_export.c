@@ -502,6 +502,10 @@ test_report_window_and_bytes(void **state)
 	feed(rep, json_tokener_parse("{\"ts\":\"2026-11-26T01:00:00Z\","
 	    "\"type\":\"lease\",\"mac\":\"02:42:00:00:00:03\",\"action\":"
 	    "\"add\"}"));
+	/* the pool's state is no charger's lease */
+	feed(rep, json_tokener_parse("{\"ts\":\"2026-11-26T01:00:00Z\","
+	    "\"type\":\"lease\",\"action\":\"pool_high\",\"in_use\":200,"
+	    "\"pool\":241}"));
 	report_finish(rep);
 	r = find_row(rep, "B", D25);
 	assert_int_equal(r->span_ms, 12 * H);

@@ -34,7 +34,7 @@ static const char status_json[] =
     "\"bytes_up\":1000,\"bytes_down\":20000,\"pipes_in_use\":1,"
     "\"pipes_pooled\":4,\"accepted\":\"not a number\"},"
     "\"log\":{\"state\":\"disk-full\",\"dropped\":12,\"committed_seq\":99},"
-    "\"ntp\":{\"synced\":true,\"offset_s\":-0.00125,\"stratum\":3},"
+    "\"ntp\":{\"sync\":true,\"offset_s\":-0.00125,\"stratum\":3},"
     "\"future_section\":{\"anything\":1}}";
 
 static char *
