@@ -1213,8 +1213,8 @@ html_chart_bytes(const struct report *rep, FILE *fp)
 			max = c->total.up + c->total.down;
 	fprintf(fp, "<svg class=\"chart\" role=\"img\" width=\"%u\" "
 	    "height=\"%zu\" viewBox=\"0 0 %u %zu\">\n<title>Data use per "
-	    "charger</title>\n", SVG_LABEL + SVG_BAR + 150,
-	    rep->ncharger * SVG_ROW + 30, SVG_LABEL + SVG_BAR + 150,
+	    "charger</title>\n", SVG_LABEL + SVG_BAR + 240,
+	    rep->ncharger * SVG_ROW + 30, SVG_LABEL + SVG_BAR + 240,
 	    rep->ncharger * SVG_ROW + 30);
 	RB_FOREACH(c, rep_tree, &((struct report *)rep)->chargers) {
 		unsigned wu = (unsigned)((double)SVG_BAR *
