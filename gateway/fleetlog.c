@@ -828,52 +828,64 @@ fl_needs_rotation(const struct fleetlog *fl, const struct entry *e)
 	    fl->seg_size + e->len > fl->conf.segment_bytes;
 }
 
-/* Write up to IOV_MAX lines into the current segment and sync them. */
+/* writev(2) all of iov, across short writes; 0 or -1 with errno. */
 static int
-fl_write_some(struct fleetlog *fl, const char **what)
+writev_all(int fd, struct iovec *iov, int n)
 {
-	struct iovec iov[IOV_MAX];
-	struct entry *e, *last = NULL;
-	size_t n = 0, total = 0, done = 0;
-	uint64_t size = fl->seg_size;
+	while (n > 0) {
+		ssize_t w = writev(fd, iov, n);
 
-	TAILQ_FOREACH(e, &fl->queue, link) {
-		if (n == IOV_MAX || (n > 0 && (e->wall_ms / DAY_MS !=
-		    fl->seg_day || size + e->len > fl->conf.segment_bytes)))
-			break;
-		iov[n].iov_base = e->line;
-		iov[n].iov_len = e->len;
-		size += e->len;
-		total += e->len;
-		last = e;
-		n++;
-	}
-	while (done < total) {
-		struct iovec *v = iov;
-		int cnt = (int)n;
-		size_t skip = done;
-		ssize_t w;
-
-		/* advance past what a short write already took */
-		while (skip >= v->iov_len) {
-			skip -= v->iov_len;
-			v++;
-			cnt--;
-		}
-		v->iov_base = (char *)v->iov_base + skip;
-		v->iov_len -= skip;
-		w = writev(fl->fd, v, cnt);
-		v->iov_base = (char *)v->iov_base - skip;
-		v->iov_len += skip;
 		if (w == -1 && errno == EINTR)
 			continue;
 		if (w <= 0) {
 			if (w == 0)
 				errno = EIO;
+			return -1;
+		}
+		/* advance past what was taken */
+		while (n > 0 && (size_t)w >= iov->iov_len) {
+			w -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (char *)iov->iov_base + w;
+			iov->iov_len -= (size_t)w;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Write the queued lines that belong in the current segment (up to the
+ * size limit or midnight) and sync them with one fdatasync.
+ */
+static int
+fl_write_some(struct fleetlog *fl, const char **what)
+{
+	struct iovec iov[IOV_MAX];
+	struct entry *e = TAILQ_FIRST(&fl->queue), *last = NULL;
+	uint64_t size = fl->seg_size;
+	int n;
+
+	while (e != NULL) {
+		for (n = 0; e != NULL && n < IOV_MAX; e = TAILQ_NEXT(e, link)) {
+			if (last != NULL && (e->wall_ms / DAY_MS !=
+			    fl->seg_day || size + e->len >
+			    fl->conf.segment_bytes))
+				break;
+			iov[n].iov_base = e->line;
+			iov[n].iov_len = e->len;
+			size += e->len;
+			last = e;
+			n++;
+		}
+		if (writev_all(fl->fd, iov, n) == -1) {
 			*what = "write";
 			goto undo;
 		}
-		done += (size_t)w;
+		if (n < IOV_MAX)
+			break;	/* the segment is full, or the queue empty */
 	}
 	if (fdatasync(fl->fd) == -1) {
 		*what = "fdatasync";

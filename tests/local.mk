@@ -181,3 +181,4 @@ tests_fuzz_fuzz_lease_SOURCES = tests/fuzz/fuzz_lease.c
 tests_fuzz_fuzz_lease_CFLAGS = $(FUZZ_CFLAGS)
 tests_fuzz_fuzz_lease_LDFLAGS = $(FUZZ_PROG_LINKFLAGS)
 tests_fuzz_fuzz_lease_LDADD = $(FUZZ_LDADD)
+EXTRA_DIST += tests/collector

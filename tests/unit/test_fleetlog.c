@@ -366,6 +366,24 @@ test_batch_commit(void **state)
 }
 
 static void
+test_big_batch(void **state)
+{
+	struct fx *fx = *state;
+	struct fleetlog *fl = open_log(fx);
+	struct fleetlog_stats st;
+	int i;
+
+	/* more lines than one writev takes: still one synced batch */
+	for (i = 0; i < 3000; i++)
+		append(fl, "lease", i);
+	assert_int_equal(fleetlog_flush(fl), 0);
+	fleetlog_stats(fl, &st);
+	assert_int_equal(st.batches, 1);
+	assert_int_equal(st.committed_seq, 3000);
+	assert_int_equal(check_all(fx), 3000);
+}
+
+static void
 test_line_format(void **state)
 {
 	struct fx *fx = *state;
@@ -873,6 +891,8 @@ main(void)
 		cmocka_unit_test(test_parse_line),
 		cmocka_unit_test(test_segment_names),
 		cmocka_unit_test_setup_teardown(test_batch_commit, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_big_batch, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_line_format, setup,
 		    teardown),
