@@ -191,10 +191,27 @@ ntp_track_reset(struct ntp_track *tr)
 
 /*
  * Least squares over the points held: slope and its standard error.  The
- * slope is used only when it stands out of its own noise (more than two
- * standard errors) and is within what a working oscillator does; a clock
- * already disciplined by something else then gets no made-up drift.
+ * slope is used only with 4 points or more spanning NTP_TRACK_MIN_SPAN
+ * (a burst of samples 2 s apart says nothing about frequency), when it
+ * stands out of its own noise (three standard errors) and is within what
+ * a working oscillator does; a clock already disciplined by something
+ * else then gets no made-up drift to extrapolate over the holdover.
  */
+static double
+track_span(const struct ntp_track *tr)
+{
+	double lo = tr->t[0], hi = tr->t[0];
+	size_t i;
+
+	for (i = 1; i < tr->n; i++) {
+		if (tr->t[i] < lo)
+			lo = tr->t[i];
+		if (tr->t[i] > hi)
+			hi = tr->t[i];
+	}
+	return hi - lo;
+}
+
 static void
 track_fit(struct ntp_track *tr)
 {
@@ -225,7 +242,8 @@ track_fit(struct ntp_track *tr)
 	}
 	tr->freq_raw = b;
 	tr->freq_err = sqrt(res / (double)(tr->n - 2) / stt);
-	if (fabs(b) > 2 * tr->freq_err && fabs(b) <= NTP_MAXFREQ)
+	if (tr->n >= 4 && track_span(tr) >= NTP_TRACK_MIN_SPAN &&
+	    fabs(b) > 3 * tr->freq_err && fabs(b) <= NTP_MAXFREQ)
 		tr->freq = b;
 }
 

@@ -12,8 +12,9 @@
  *    form of ntpd 4.2.8: interval endpoints only);
  *  - combining the survivors into one offset, weighted by 1/distance;
  *  - tracking: the offset of the system clock over time, with a frequency
- *    estimate (least squares over the last 8 updates, used only when it
- *    is statistically significant) to extrapolate between polls.
+ *    estimate (least squares over the last 8 updates, used only when they
+ *    span 4 minutes and the slope is statistically significant) to
+ *    extrapolate between polls.
  */
 #ifndef EVG_NTP_SELECT_H
 #define EVG_NTP_SELECT_H
@@ -29,6 +30,7 @@
 #define NTP_TRACK_SIZE	8
 #define NTP_MAXFREQ	500e-6	/* a clock further off than this is broken */
 #define NTP_STEP	0.128	/* larger corrections are steps */
+#define NTP_TRACK_MIN_SPAN 240.0 /* s of history before a frequency */
 
 /* One measurement against one server. */
 struct ntp_sample {

@@ -245,6 +245,12 @@ test_track_no_made_up_drift(void **state)
 	assert_true(tr.freq == 0);
 	assert_true(fabs(ntp_track_predict(&tr, 64.0 * 7 + 3600) -
 	    tr.last_off) < 1e-12);
+	/* A burst: 4 points 2 s apart with a slope, too short to tell. */
+	ntp_track_reset(&tr);
+	for (i = 0; i < 4; i++)
+		ntp_track_add(&tr, 2.0 * i, 1e-5 * i);
+	assert_true(tr.freq_raw > 4e-6);
+	assert_true(tr.freq == 0);
 	/* Two points give no estimate at all. */
 	ntp_track_reset(&tr);
 	ntp_track_add(&tr, 0, 0);
