@@ -54,6 +54,8 @@ int	 ctl_cmd_connections(const struct ctl_opts *, int, char **);
 int	 ctl_cmd_reload(const struct ctl_opts *, int, char **);
 int	 ctl_cmd_time(const struct ctl_opts *, int, char **);	/* ctl_time.c */
 int	 ctl_cmd_chargers(const struct ctl_opts *, int, char **);
+/* The dnsmasq and dhcp lines of "status" (ctl_chargers.c). */
+void	 ctl_site_status(struct json_object *status);
 int	 ctl_cmd_export(const struct ctl_opts *, int, char **);	/* ctl_log.c */
 int	 ctl_cmd_report(const struct ctl_opts *, int, char **);
 

@@ -94,3 +94,38 @@ ctl_cmd_chargers(const struct ctl_opts *opts, int argc, char **argv)
 	json_object_put(o);
 	return 0;
 }
+
+void
+ctl_site_status(struct json_object *o)
+{
+	struct json_object *dm = ctl_obj(o, "dnsmasq"), *dh = ctl_obj(o, "dhcp");
+	char b[32];
+
+	if (dm == NULL || !json_object_get_boolean(ctl_obj(dm, "enabled"))) {
+		printf("%-14soff (no lan section)\n", "dnsmasq");
+		return;
+	}
+	if (json_object_get_boolean(ctl_obj(dm, "running")))
+		printf("%-14srunning, pid %lld, up since %s; %lld restarts, "
+		    "%lld reservation reloads\n", "dnsmasq",
+		    (long long)ctl_int(dm, "pid"), ctl_str(dm, "up_since"),
+		    (long long)ctl_int(dm, "restarts"),
+		    (long long)ctl_int(dm, "reservation_reloads"));
+	else if (ctl_obj(dm, "next_start_in_s") != NULL)
+		printf("%-14sNOT RUNNING, next start in %s\n", "dnsmasq",
+		    ctl_duration((double)ctl_int(dm, "next_start_in_s"), b,
+		    sizeof(b)));
+	else
+		printf("%-14s%s\n", "dnsmasq", ctl_str(dm, "state"));
+	if (ctl_str(dm, "last_error") != NULL)
+		printf("%-14slast error: %s\n", "", ctl_str(dm, "last_error"));
+	if (dh != NULL && json_object_get_boolean(ctl_obj(dh, "enabled")))
+		printf("%-14s%lld leases, pool %lld (%.0f%% used), %lld "
+		    "reservations, %lld requests refused, %lld events "
+		    "rejected\n", "dhcp", (long long)ctl_int(dh, "leases"),
+		    (long long)ctl_int(dh, "pool_size"),
+		    json_object_get_double(ctl_obj(dh, "pool_use_pct")),
+		    (long long)ctl_int(dh, "reservations"),
+		    (long long)ctl_int(dh, "refusals"),
+		    (long long)ctl_int(dh, "lease_events_rejected"));
+}

@@ -337,6 +337,10 @@ dnsmasq_parse_log(const char *line, size_t len, struct dnsmasq_log *out)
 			}
 		return out->kind = DNSMASQ_LOG_IGNORED;
 	}
+	/* By design: DNS answers only steered names, unless pass_through
+	 * gives it servers. */
+	if (has(msg, mlen, "no upstream servers configured"))
+		return out->kind = DNSMASQ_LOG_INFO;
 	if (has(msg, mlen, "failed") || has(msg, mlen, "cannot ") ||
 	    has(msg, mlen, "unknown interface") ||
 	    has(msg, mlen, "bad ") || has(msg, mlen, "error") ||

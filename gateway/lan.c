@@ -316,7 +316,7 @@ charger_mac(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
 		return -1;
 	if (lan_parse_mac(value(node), node->data.scalar.length, c->mac) == -1)
 		return cfg_error(ctx, node, "expected a MAC address such as "
-		    "\"02:42:00:00:00:01\" (quote it), found \"%.64s\"",
+		    "\"02:42:00:00:00:01\", found \"%.64s\"",
 		    value(node));
 	if (c->mac[0] & 1)
 		return cfg_error(ctx, node, "%s is a multicast address, not a "

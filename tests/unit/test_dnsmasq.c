@@ -84,6 +84,9 @@ test_errors(void **state)
 	    "Permission denied", &lg), DNSMASQ_LOG_ERROR);
 	assert_int_equal(parse("dnsmasq[9]: started, version 2.90 cachesize "
 	    "1000", &lg), DNSMASQ_LOG_INFO);
+	/* expected with no pass_through names: not an error */
+	assert_int_equal(parse("dnsmasq[9]: warning: no upstream servers "
+	    "configured", &lg), DNSMASQ_LOG_INFO);
 	assert_int_equal(parse("dnsmasq-script[9]: evgate-dhcp-hook: evgated "
 	    "is not running", &lg), DNSMASQ_LOG_SCRIPT);
 	assert_string_equal(lg.msg, "evgate-dhcp-hook: evgated is not running");

@@ -209,7 +209,7 @@ static const struct bad bad[] = {
 	{ LAN "dhcp:\n  range: 10.42.0.10-10.42.0.250\n  chargers:\n"
 	  "    - {id: ZAP1, mac: 02:42:00:00:00}\n",
 	  "t.yaml:5:23: dhcp.chargers[0].mac: expected a MAC address such as "
-	  "\"02:42:00:00:00:01\" (quote it), found \"02:42:00:00:00\"" },
+	  "\"02:42:00:00:00:01\", found \"02:42:00:00:00\"" },
 	{ LAN "dhcp:\n  range: 10.42.0.10-10.42.0.250\n  chargers:\n"
 	  "    - {id: ZAP1, mac: \"01:00:5e:00:00:01\"}\n",
 	  "t.yaml:5:23: dhcp.chargers[0].mac: 01:00:5e:00:00:01 is a "
