@@ -58,5 +58,7 @@ int	 ctl_cmd_chargers(const struct ctl_opts *, int, char **);
 void	 ctl_site_status(struct json_object *status);
 int	 ctl_cmd_export(const struct ctl_opts *, int, char **);	/* ctl_log.c */
 int	 ctl_cmd_report(const struct ctl_opts *, int, char **);
+/* status lines for the log, metrics and ship sections (ctl_log.c) */
+void	 ctl_log_status(struct json_object *status);
 
 #endif

@@ -434,3 +434,54 @@ ctl_cmd_report(const struct ctl_opts *opts, int argc, char **argv)
 	logopts_free(&lo);
 	return rv == -1 ? 1 : 0;
 }
+
+/*
+ * The log, metrics and ship sections of "evgatectl status", for people:
+ * called by ctl_cmd_status with the daemon's status.
+ */
+void
+ctl_log_status(struct json_object *o)
+{
+	struct json_object *l = ctl_obj(o, "log"), *m = ctl_obj(o, "metrics");
+	struct json_object *s = ctl_obj(o, "ship");
+	const char *state;
+	char b1[32];
+
+	if (l != NULL) {
+		state = ctl_str(l, "state");
+		if (state == NULL || strcmp(state, "off") == 0)
+			printf("%-14soff (no log section)\n", "log");
+		else {
+			printf("%-14s%s%s%s%s, %s: committed seq %lld, %lld "
+			    "segments, %s\n", "log",
+			    strcmp(state, "ok") == 0 ? "ok" : strcmp(state,
+			    "disk-full") == 0 ? "DISK FULL" : "WRITE ERROR",
+			    ctl_str(l, "last_error") ? " (" : "",
+			    ctl_str(l, "last_error") ? ctl_str(l, "last_error") :
+			    "", ctl_str(l, "last_error") ? ")" : "",
+			    ctl_str(l, "dir"), (long long)ctl_int(l,
+			    "committed_seq"), (long long)ctl_int(l, "segments"),
+			    ctl_bytes((uint64_t)ctl_int(l, "bytes"), b1,
+			    sizeof(b1)));
+			printf("%-14s%lld events queued, %lld dropped\n", "",
+			    (long long)ctl_int(l, "queued"),
+			    (long long)ctl_int(l, "dropped"));
+		}
+	}
+	if (m != NULL && json_object_get_boolean(ctl_obj(m, "enabled")))
+		printf("%-14shttp://%s/metrics, %lld scrapes\n", "metrics",
+		    ctl_str(m, "listen"), (long long)ctl_int(m, "scrapes"));
+	if (s != NULL && json_object_get_boolean(ctl_obj(s, "enabled"))) {
+		printf("%-14s%s: %s, acked seq %lld (lag %lld), %lld events "
+		    "in %lld batches, %lld failures\n", "ship",
+		    ctl_str(s, "url"), ctl_str(s, "state"),
+		    (long long)ctl_int(s, "acked_seq"),
+		    (long long)ctl_int(s, "lag"),
+		    (long long)ctl_int(s, "sent_events"),
+		    (long long)ctl_int(s, "batches"),
+		    (long long)ctl_int(s, "failures"));
+		if (ctl_str(s, "last_error") != NULL)
+			printf("%-14slast error: %s\n", "",
+			    ctl_str(s, "last_error"));
+	}
+}
