@@ -78,6 +78,9 @@ struct fleetlog {
 	void			*clock_arg;
 	void			(*commit_cb)(uint64_t, void *);
 	void			*commit_arg;
+	uint64_t		 rl_last;	/* refusal events' bucket */
+	uint64_t		 rl_tokens;
+	uint64_t		 refusals_pending;
 };
 
 static int	fl_flush(struct fleetlog *, int force);
@@ -1231,11 +1234,58 @@ fleetlog_record_fields(const struct relay_record *rec, uint64_t now_mono)
 	return o;
 }
 
+/*
+ * Refusals are for the taking by anyone on the LAN: a flood of them must
+ * not rotate the site's history out of the log (retention deletes the
+ * oldest segments).  A token bucket lets FLEETLOG_REFUSAL_BURST through,
+ * then FLEETLOG_REFUSAL_RATE a second; the next refusal logged says how
+ * many were left out ("suppressed"), and the relay's counters have them
+ * all.
+ */
+static int
+fl_refusal_allowed(struct fleetlog *fl, uint64_t now)
+{
+	uint64_t add;
+
+	if (fl->rl_last == 0) {
+		fl->rl_last = now;
+		fl->rl_tokens = FLEETLOG_REFUSAL_BURST;
+	}
+	add = (now - fl->rl_last) * FLEETLOG_REFUSAL_RATE / 1000;
+	if (add > 0) {
+		fl->rl_tokens = fl->rl_tokens + add > FLEETLOG_REFUSAL_BURST ?
+		    FLEETLOG_REFUSAL_BURST : fl->rl_tokens + add;
+		fl->rl_last += add * 1000 / FLEETLOG_REFUSAL_RATE;
+	}
+	if (fl->rl_tokens == 0)
+		return 0;
+	fl->rl_tokens--;
+	return 1;
+}
+
 void
 fleetlog_relay_record(const struct relay_record *rec, void *arg)
 {
-	events_emit(rec->close == CLOSE_REFUSED ? EVENT_REFUSAL :
-	    EVENT_CONNECTION, fleetlog_record_fields(rec, now_mono_ms()));
+	struct fleetlog *fl = arg;
+	struct json_object *o;
+	uint64_t now = now_mono_ms();
+
+	if (rec->close != CLOSE_REFUSED) {
+		events_emit(EVENT_CONNECTION, fleetlog_record_fields(rec, now));
+		return;
+	}
+	if (fl != NULL && !fl_refusal_allowed(fl, now)) {
+		fl->refusals_pending++;
+		fl->st.suppressed++;
+		return;
+	}
+	o = fleetlog_record_fields(rec, now);
+	if (fl != NULL && fl->refusals_pending > 0) {
+		json_object_object_add(o, "suppressed", json_object_new_int64(
+		    (int64_t)fl->refusals_pending));
+		fl->refusals_pending = 0;
+	}
+	events_emit(EVENT_REFUSAL, o);
 }
 
 /* --- status ---------------------------------------------------------- */
@@ -1302,6 +1352,7 @@ fleetlog_status(void *arg)
 	ADD_INT("bytes", st->bytes);
 	ADD_INT("deleted", st->deleted);
 	ADD_INT("recovered_bytes", st->recovered_bytes);
+	ADD_INT("refusals_suppressed", st->suppressed);
 	if (st->last_error[0] != '\0')
 		json_object_object_add(o, "last_error",
 		    json_object_new_string(st->last_error));

@@ -41,6 +41,8 @@ struct fleetlog;
 #define FLEETLOG_QUEUE_MAX	100000	/* events waiting for the disk */
 #define FLEETLOG_QUEUE_BYTES	(32 * 1024 * 1024)
 #define FLEETLOG_RETRY_MS	5000	/* after a failed write */
+#define FLEETLOG_REFUSAL_BURST	200	/* refusal events, then ... */
+#define FLEETLOG_REFUSAL_RATE	20	/* ... this many a second */
 
 /* The log's own event: {"type":"log","state":...,"dropped":N}. */
 #define FLEETLOG_EVENT_LOG	"log"
@@ -76,6 +78,7 @@ struct fleetlog_stats {
 	uint64_t	 bytes;		/* all segments together */
 	uint64_t	 deleted;	/* segments removed by retention */
 	uint64_t	 recovered_bytes; /* torn tail cut at start */
+	uint64_t	 suppressed;	/* refusal events not logged (flood) */
 	char		 last_error[256];
 };
 
@@ -102,8 +105,11 @@ void		 fleetlog_free(struct fleetlog *);
  */
 void		 fleetlog_append(struct json_object *ev, void *fleetlog);
 /*
- * A relay_record_cb: turns each finished connection into an event
- * (EVENT_CONNECTION, or EVENT_REFUSAL) through events_emit().
+ * A relay_record_cb (arg: the fleetlog, for the refusal rate limit, or
+ * NULL): turns each finished connection into an event (EVENT_CONNECTION,
+ * or EVENT_REFUSAL) through events_emit().  Refusal events beyond
+ * FLEETLOG_REFUSAL_BURST, then FLEETLOG_REFUSAL_RATE a second, are left
+ * out and counted; the next one logged has "suppressed": N.
  */
 void		 fleetlog_relay_record(const struct relay_record *, void *);
 /* Build that event's fields (a new object); for tests. */

@@ -126,6 +126,8 @@ static const struct metric_def table[] = {
 	G("log.bytes", "evgate_log_bytes", "Bytes in all segments."),
 	C("log.deleted", "evgate_log_deleted_segments_total",
 	    "Segments deleted by retention."),
+	C("log.refusals_suppressed", "evgate_log_suppressed_refusals_total",
+	    "Refusal events not logged during a flood (rate limit)."),
 
 	/* shipping */
 	G("ship.healthy", "evgate_ship_up",

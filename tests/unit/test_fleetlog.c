@@ -821,6 +821,50 @@ test_record_fields(void **state)
 	json_object_put(o);
 }
 
+static void
+test_refusal_flood(void **state)
+{
+	struct fx *fx = *state;
+	struct fleetlog *fl = open_log(fx);
+	struct fleetlog_stats st;
+	struct relay_record rec;
+	struct fleetlog_segment *segs;
+	size_t len;
+	char *buf;
+	int i;
+
+	memset(&rec, 0, sizeof(rec));
+	rec.client.sin.sin_family = AF_INET;
+	rec.port = 443;
+	rec.close = CLOSE_REFUSED;
+	rec.refusal = REFUSE_NOT_TLS;
+	events_set_sink(fleetlog_append, fl);
+	for (i = 0; i < FLEETLOG_REFUSAL_BURST + 50; i++)
+		fleetlog_relay_record(&rec, fl);
+	fleetlog_stats(fl, &st);
+	assert_int_equal(st.queued, FLEETLOG_REFUSAL_BURST);
+	assert_int_equal(st.suppressed, 50);
+	/* relayed connections are never left out */
+	rec.close = CLOSE_DONE;
+	for (i = 0; i < 10; i++)
+		fleetlog_relay_record(&rec, fl);
+	fleetlog_stats(fl, &st);
+	assert_int_equal(st.queued, FLEETLOG_REFUSAL_BURST + 10);
+	/* a little later the bucket has a token again; the next refusal
+	 * logged says how many were left out */
+	usleep(3 * 1000000 / FLEETLOG_REFUSAL_RATE);
+	rec.close = CLOSE_REFUSED;
+	fleetlog_relay_record(&rec, fl);
+	events_set_sink(NULL, NULL);
+	assert_int_equal(fleetlog_flush(fl), 0);
+	segments(fx, &segs);
+	buf = read_path(fx->dir, segs[0].name, &len);
+	assert_non_null(strstr(buf, "\"reason\":\"not-tls\",\"client\":"
+	    "\"0.0.0.0\",\"port\":443,\"conn\":0,\"suppressed\":50}"));
+	free(buf);
+	free(segs);
+}
+
 /* --- configuration --------------------------------------------------- */
 
 static struct config *
@@ -915,6 +959,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_off, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_dir, setup, teardown),
 		cmocka_unit_test(test_record_fields),
+		cmocka_unit_test_setup_teardown(test_refusal_flood, setup,
+		    teardown),
 		cmocka_unit_test(test_config),
 	};
 
