@@ -182,3 +182,8 @@ tests_fuzz_fuzz_lease_CFLAGS = $(FUZZ_CFLAGS)
 tests_fuzz_fuzz_lease_LDFLAGS = $(FUZZ_PROG_LINKFLAGS)
 tests_fuzz_fuzz_lease_LDADD = $(FUZZ_LDADD)
 EXTRA_DIST += tests/collector
+# ntp_load: the NTP piece of scripts/bench (scripts/bench.d/ntp.sh).
+BENCH_PROGS += tests/bench/ntp_load
+tests_bench_ntp_load_SOURCES = tests/bench/ntp_load.c $(BENCH_COMMON)
+tests_bench_ntp_load_CFLAGS = $(BENCH_CFLAGS)
+tests_bench_ntp_load_LDADD = gateway/libevgate.a $(BENCH_LIBS) -lm
