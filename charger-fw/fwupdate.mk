@@ -47,3 +47,7 @@ tests_fuzz_fuzz_manifest_CFLAGS = $(FUZZ_CFLAGS) $(FW_CFLAGS)
 tests_fuzz_fuzz_manifest_LDFLAGS = $(FUZZ_PROG_LINKFLAGS)
 tests_fuzz_fuzz_manifest_LDADD = $(FUZZ_MAIN) $(FW_TEST_LIBS)
 
+
+# Docs: the tool's manual and the operator's guide.
+dist_man_MANS += doc/evfw-sign.1
+EXTRA_DIST += doc/firmware-updates.md
