@@ -853,12 +853,32 @@ start_hash(struct fwupdate *fw, enum fwupdate_state st, int slot,
 	set_state(fw, st);
 }
 
+/* All size bytes are in the slot: compare, then hash the slot as stored. */
+static void
+download_complete(struct fwupdate *fw)
+{
+	uint8_t md[32];
+	unsigned mdlen;
+
+	if (checkpoint(fw) == -1) {
+		job_fail(fw, 0, "%s", fw->abort_why);
+		return;
+	}
+	if (EVP_DigestFinal_ex(fw->sha, md, &mdlen) != 1 ||
+	    memcmp(md, fw->m.sha256, 32) != 0) {
+		job_fail(fw, 0, "SHA-256 of the image does not match the "
+		    "manifest");
+		return;
+	}
+	/* What the flash holds is what counts: hash it as stored. */
+	memcpy(fw->hwant, fw->m.sha256, 32);
+	start_hash(fw, FWUPDATE_READBACK, fw->inactive, fw->m.size);
+}
+
 static void
 image_done(void *arg, enum fwfetch_result r, long status, const char *detail)
 {
 	struct fwupdate *fw = arg;
-	uint8_t md[32];
-	unsigned mdlen;
 
 	fw->xfer = NULL;
 	if (r == FWFETCH_RANGE_IGNORED) {
@@ -878,19 +898,7 @@ image_done(void *arg, enum fwfetch_result r, long status, const char *detail)
 		    "%" PRIu64, fw->off, fw->m.size);
 		goto out;
 	}
-	if (checkpoint(fw) == -1) {
-		job_fail(fw, 0, "%s", fw->abort_why);
-		goto out;
-	}
-	if (EVP_DigestFinal_ex(fw->sha, md, &mdlen) != 1 ||
-	    memcmp(md, fw->m.sha256, 32) != 0) {
-		job_fail(fw, 0, "SHA-256 of the image does not match the "
-		    "manifest");
-		goto out;
-	}
-	/* What the flash holds is what counts: hash it as stored. */
-	memcpy(fw->hwant, fw->m.sha256, 32);
-	start_hash(fw, FWUPDATE_READBACK, fw->inactive, fw->m.size);
+	download_complete(fw);
 out:
 	step(fw, now_ms());
 }
@@ -1193,7 +1201,11 @@ hash_step(struct fwupdate *fw)
 		/* The context now covers [0, off): go on from there. */
 		fw_info("fwupdate: %" PRIu64 " bytes already in slot %c",
 		    fw->off, 'A' + fw->inactive);
-		start_download(fw);
+		/* Cut off after the last byte: nothing left to fetch. */
+		if (fw->off == fw->m.size)
+			download_complete(fw);
+		else
+			start_download(fw);
 		break;
 	case FWUPDATE_READBACK:
 		if (EVP_DigestFinal_ex(fw->sha, md, &mdlen) != 1 ||
@@ -1743,6 +1755,19 @@ fwupdate_new(const struct fwupdate_cfg *cfg, const struct fwupdate_host *host,
 		job_clear(fw);
 	}
 
+	if (b.try_once) {
+		/*
+		 * A slot is marked and the boot loader has not run since (an
+		 * engine restarted without a reset): that slot must not be
+		 * written; reboot into it when it is safe.
+		 */
+		fw_info("fwupdate: slot %c is marked to boot; rebooting when "
+		    "safe", 'A' + b.active);
+		fw->state = FWUPDATE_REBOOT_WAIT;
+		fw->next = now_ms();
+		arm(fw);
+		return fw;
+	}
 	if (b.trying && !b.confirmed) {
 		fw->state = FWUPDATE_TESTING;
 		fw->test_deadline = now_ms() + (uint64_t)fw->cfg.selftest_s *

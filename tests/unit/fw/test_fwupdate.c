@@ -299,6 +299,11 @@ serve(struct pending *p)
 		t.done(t.arg, FWFETCH_RANGE_IGNORED, 200, "");
 		return;
 	}
+	/* As fwfetch_curl: nothing to ask for at or past the cap. */
+	if (t.offset >= t.max_size) {
+		t.done(t.arg, FWFETCH_TOO_BIG, 0, "offset past the size cap");
+		return;
+	}
 	if (t.offset > r->len) {
 		t.done(t.arg, FWFETCH_RANGE_IGNORED, 416, "");
 		return;
@@ -910,6 +915,14 @@ test_reboot_waits_for_session(void **state)
 	assert_int_equal(fwupdate_state(fw), FWUPDATE_REBOOT_WAIT);
 	assert_string_equal(last_status.state, "rebooting");
 	wait_s(3600);
+	assert_false(reboot_asked);
+	/* The process restarts without a reset: the marked slot is left
+	 * alone, and the reboot still comes once the session ends. */
+	fwupdate_free(fw);
+	fw = engine();
+	drive();
+	assert_int_equal(fwupdate_state(fw), FWUPDATE_REBOOT_WAIT);
+	assert_int_equal(method_url(rel_v3.url), 400);
 	assert_false(reboot_asked);
 	h_charging = 0;
 	wait_s(5);
