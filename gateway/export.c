@@ -185,10 +185,10 @@ export_reader_next(struct export_reader *r, struct export_line *line,
 		uint8_t *nl;
 		ssize_t n;
 
-		if (r->fd == -1) {
-			if (r->done || !reader_open_next(r))
-				return EXPORT_END;
-		}
+		/* (following a log that had no segment yet: look again) */
+		if (r->fd == -1 && (r->done || (!reader_open_next(r) &&
+		    !(r->follow && reader_relist(r) && reader_open_next(r)))))
+			return EXPORT_END;
 		nl = memchr(r->buf + r->start, '\n', r->end - r->start);
 		if (nl != NULL) {
 			struct fleetlog_line fl;
