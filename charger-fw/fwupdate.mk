@@ -51,3 +51,14 @@ tests_fuzz_fuzz_manifest_LDADD = $(FUZZ_MAIN) $(FW_TEST_LIBS)
 # Docs: the tool's manual and the operator's guide.
 dist_man_MANS += doc/evfw-sign.1
 EXTRA_DIST += doc/firmware-updates.md
+
+# Fuzz target: the method 200 payload parser.
+if ENABLE_FUZZING
+noinst_PROGRAMS += tests/fuzz/fuzz_fwrequest
+else
+check_PROGRAMS += tests/fuzz/fuzz_fwrequest
+endif
+tests_fuzz_fuzz_fwrequest_SOURCES = tests/fuzz/fuzz_fwrequest.c
+tests_fuzz_fuzz_fwrequest_CFLAGS = $(FUZZ_CFLAGS) $(FW_CFLAGS)
+tests_fuzz_fuzz_fwrequest_LDFLAGS = $(FUZZ_PROG_LINKFLAGS)
+tests_fuzz_fuzz_fwrequest_LDADD = $(FUZZ_MAIN) $(FW_TEST_LIBS)
