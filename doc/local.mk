@@ -1,4 +1,5 @@
 # doc/: man pages (the manual) and the guides.
 dist_man_MANS += doc/evgated.8 doc/evgatectl.8 doc/evgated.yaml.5
 EXTRA_DIST += doc/architecture.md
+EXTRA_DIST += doc/time.md
 EXTRA_DIST += doc/site-services.md

@@ -6,6 +6,7 @@
 #include "evgate_config.h"
 
 #include <sys/syscall.h>
+#include <arpa/inet.h>
 #include <sys/timerfd.h>
 #include <sys/timex.h>
 #include <linux/capability.h>
@@ -24,6 +25,7 @@
 
 #include "config.h"
 #include "events.h"
+#include "lan.h"
 #include "log.h"
 #include "ntp.h"
 #include "ntp_client.h"
@@ -342,14 +344,24 @@ ntp_cfg_check(struct cfg_ctx *ctx, yaml_node_t *root, struct config *conf)
 			return cfg_error(ctx, root, "ntp.servers: \"%s\" is a "
 			    "name; resolving it needs wan.resolvers",
 			    n->servers[i].text);
-	/*
-	 * The default listen address is the LAN address once the lan
-	 * section gives one; until then it must be given.
-	 */
+	/* Serve where the chargers are: lan.address, unless told. */
+	if (n->serve && n->nlisten == 0 && conf->lan != NULL) {
+		struct sockaddr_in *sin;
+		char buf[INET_ADDRSTRLEN];
+
+		n->listen = xcalloc(1, sizeof(*n->listen));
+		n->nlisten = 1;
+		sin = (struct sockaddr_in *)&n->listen[0].ss;
+		sin->sin_family = AF_INET;
+		sin->sin_addr = conf->lan->addr;
+		n->listen[0].len = sizeof(*sin);
+		n->listen[0].text = xstrdup(inet_ntop(AF_INET,
+		    &conf->lan->addr, buf, sizeof(buf)));
+	}
 	if (n->serve && n->nlisten == 0)
 		return cfg_error(ctx, root, "ntp.listen is required when "
-		    "ntp.serve is true (the gateway's LAN address, e.g. "
-		    "[10.42.0.1])");
+		    "ntp.serve is true and there is no lan section (the "
+		    "gateway's LAN address, e.g. [10.42.0.1])");
 	return 0;
 }
 

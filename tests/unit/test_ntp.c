@@ -119,6 +119,25 @@ test_defaults(void **state)
 	assert_int_equal(c->ntp->nlisten, 0);
 	config_free(c);
 
+	/* Serving without listen: on lan.address. */
+	c = load("lan: {interface: plc0, address: 10.42.0.1/24}\n"
+	    "ntp: {servers: [192.0.2.1]}\n", err, sizeof(err));
+	if (c == NULL)
+		fail_msg("%s", err);
+	assert_int_equal(c->ntp->nlisten, 1);
+	assert_string_equal(c->ntp->listen[0].text, "10.42.0.1");
+	assert_int_equal(c->ntp->listen[0].ss.ss_family, AF_INET);
+	assert_int_equal(port_of(&c->ntp->listen[0].ss), 0);	/* 123 */
+	config_free(c);
+	/* An explicit listen wins. */
+	c = load("lan: {interface: plc0, address: 10.42.0.1/24}\n"
+	    "ntp: {servers: [192.0.2.1], listen: 127.0.0.1}\n", err,
+	    sizeof(err));
+	if (c == NULL)
+		fail_msg("%s", err);
+	assert_string_equal(c->ntp->listen[0].text, "127.0.0.1");
+	config_free(c);
+
 	/* poll.max alone, below the default minimum, lowers it. */
 	c = load("ntp: {servers: [192.0.2.1], serve: false, poll: {max: 32s},"
 	    " holdover: 2m}\n", err, sizeof(err));
@@ -143,7 +162,8 @@ test_errors(void **state)
 		  "resolving it needs wan.resolvers" },
 		{ "ntp: {servers: [192.0.2.1]}\n",
 		  "t.yaml:1:1: ntp.listen is required when ntp.serve is true "
-		  "(the gateway's LAN address, e.g. [10.42.0.1])" },
+		  "and there is no lan section (the gateway's LAN address, "
+		  "e.g. [10.42.0.1])" },
 		{ "ntp: {servers: [\"bad_name!\"], serve: false}\n",
 		  "t.yaml:1:17: ntp.servers[0]: \"bad_name!\" is neither an IP "
 		  "address nor a host name (with an optional :port)" },
