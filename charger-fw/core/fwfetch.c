@@ -30,7 +30,7 @@ struct xfer {
 	fwfetch_data_cb		 data;
 	fwfetch_done_cb		 done;
 	void			*arg;
-	int			 checked;	/* status checked on first data */
+	int			 checked;	/* status checked (1st data) */
 	enum fwfetch_result	 why;		/* set when we abort */
 	long			 status;
 	struct event		*defer;		/* a failure before curl ran */

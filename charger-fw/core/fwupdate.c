@@ -166,18 +166,30 @@ const char *
 fwupdate_state_name(enum fwupdate_state st)
 {
 	switch (st) {
-	case FWUPDATE_IDLE: return "idle";
-	case FWUPDATE_PENDING: return "pending";
-	case FWUPDATE_MANIFEST: return "manifest";
-	case FWUPDATE_SIGNATURE: return "signature";
-	case FWUPDATE_REHASH: return "rehash";
-	case FWUPDATE_DOWNLOAD: return "download";
-	case FWUPDATE_RETRY_WAIT: return "retry_wait";
-	case FWUPDATE_READBACK: return "readback";
-	case FWUPDATE_REBOOT_WAIT: return "reboot_wait";
-	case FWUPDATE_TESTING: return "testing";
-	case FWUPDATE_FAIL_REBOOT: return "fail_reboot";
-	case FWUPDATE_ROLLBACK_CHECK: return "rollback_check";
+	case FWUPDATE_IDLE:
+		return "idle";
+	case FWUPDATE_PENDING:
+		return "pending";
+	case FWUPDATE_MANIFEST:
+		return "manifest";
+	case FWUPDATE_SIGNATURE:
+		return "signature";
+	case FWUPDATE_REHASH:
+		return "rehash";
+	case FWUPDATE_DOWNLOAD:
+		return "download";
+	case FWUPDATE_RETRY_WAIT:
+		return "retry_wait";
+	case FWUPDATE_READBACK:
+		return "readback";
+	case FWUPDATE_REBOOT_WAIT:
+		return "reboot_wait";
+	case FWUPDATE_TESTING:
+		return "testing";
+	case FWUPDATE_FAIL_REBOOT:
+		return "fail_reboot";
+	case FWUPDATE_ROLLBACK_CHECK:
+		return "rollback_check";
 	}
 	return "?";
 }
@@ -186,15 +198,24 @@ const char *
 fwfetch_result_str(enum fwfetch_result r)
 {
 	switch (r) {
-	case FWFETCH_OK: return "ok";
-	case FWFETCH_RANGE_IGNORED: return "server ignored the range";
-	case FWFETCH_TOO_BIG: return "larger than allowed";
-	case FWFETCH_STALLED: return "transfer stalled";
-	case FWFETCH_HTTP: return "HTTP error";
-	case FWFETCH_TLS: return "TLS error";
-	case FWFETCH_NET: return "network error";
-	case FWFETCH_BAD_URL: return "bad URL";
-	case FWFETCH_ABORTED: return "aborted";
+	case FWFETCH_OK:
+		return "ok";
+	case FWFETCH_RANGE_IGNORED:
+		return "server ignored the range";
+	case FWFETCH_TOO_BIG:
+		return "larger than allowed";
+	case FWFETCH_STALLED:
+		return "transfer stalled";
+	case FWFETCH_HTTP:
+		return "HTTP error";
+	case FWFETCH_TLS:
+		return "TLS error";
+	case FWFETCH_NET:
+		return "network error";
+	case FWFETCH_BAD_URL:
+		return "bad URL";
+	case FWFETCH_ABORTED:
+		return "aborted";
 	}
 	return "?";
 }
@@ -1522,15 +1543,19 @@ const char *
 fwupdate_req_strerror(enum fwupdate_req_status st)
 {
 	switch (st) {
-	case FWUPDATE_REQ_OK: return "ok";
-	case FWUPDATE_REQ_TOO_LARGE: return "payload too large";
-	case FWUPDATE_REQ_BAD_JSON: return "payload is not JSON";
+	case FWUPDATE_REQ_OK:
+		return "ok";
+	case FWUPDATE_REQ_TOO_LARGE:
+		return "payload too large";
+	case FWUPDATE_REQ_BAD_JSON:
+		return "payload is not JSON";
 	case FWUPDATE_REQ_BAD_SHAPE:
 		return "payload must be \"URL\" or {\"url\": ..., "
 		    "\"version\": ...}";
 	case FWUPDATE_REQ_BAD_URL:
 		return "url must be https:// and at most 250 bytes";
-	case FWUPDATE_REQ_BAD_VERSION: return "bad version";
+	case FWUPDATE_REQ_BAD_VERSION:
+		return "bad version";
 	}
 	return "?";
 }
@@ -1689,7 +1714,8 @@ fwupdate_twin_desired(struct fwupdate *fw, const uint8_t *buf, size_t len)
 	    json_object_object_get_ex(o, "firmware", &f)) {
 		if (f == NULL)		/* "firmware": null: no wish */
 			fw->have_desired = 0;
-		else if ((st = request_from_json(f, 1, &req)) != FWUPDATE_REQ_OK ||
+		else if ((st = request_from_json(f, 1, &req)) !=
+		    FWUPDATE_REQ_OK ||
 		    !json_object_is_type(f, json_type_object)) {
 			fw_warn("fwupdate: desired firmware ignored: %s",
 			    st != FWUPDATE_REQ_OK ? fwupdate_req_strerror(st) :
@@ -1751,7 +1777,7 @@ fwupdate_new(const struct fwupdate_cfg *cfg, const struct fwupdate_host *host,
 	fw->inactive = fw->running == HAL_SLOT_A ? HAL_SLOT_B : HAL_SLOT_A;
 	last_load(&fw->last);
 	if (job_load(&fw->job) == 0 && fw->job.slot == fw->running) {
-		/* Installed and booted, or rolled back from: either way over. */
+		/* Installed and booted, or rolled back from: over. */
 		job_clear(fw);
 	}
 

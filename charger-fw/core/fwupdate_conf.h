@@ -31,7 +31,7 @@
 
 struct fwupdate_conf {
 	char		 product[MANIFEST_PRODUCT_MAX];
-	char		 ca_file[FWUPDATE_CONF_PATH_MAX];	/* "" = cloud's */
+	char		 ca_file[FWUPDATE_CONF_PATH_MAX];	/* ""=cloud's */
 	struct fwupdate_key keys[FWUPDATE_MAX_KEYS];
 	size_t		 nkeys;
 	unsigned	 selftest_s;

@@ -108,7 +108,8 @@ next_line(const uint8_t *buf, size_t len, size_t *pos, struct mline *l)
 static int
 key_is(const struct mline *l, const char *name)
 {
-	return l->keylen == strlen(name) && memcmp(l->key, name, l->keylen) == 0;
+	return l->keylen == strlen(name) &&
+	    memcmp(l->key, name, l->keylen) == 0;
 }
 
 /* Framing checks common to manifest_parse and manifest_key_id. */
@@ -140,7 +141,8 @@ name_ok(const uint8_t *v, size_t n, size_t max, const char *extra)
 int
 manifest_key_id_ok(const char *s)
 {
-	return name_ok((const uint8_t *)s, strlen(s), MANIFEST_KEYID_MAX, "._-");
+	return name_ok((const uint8_t *)s, strlen(s), MANIFEST_KEYID_MAX,
+	    "._-");
 }
 
 int

@@ -32,7 +32,7 @@
 #define MANIFEST_PUBKEY_LEN	32	/* Ed25519 public key */
 #define MANIFEST_SHA256_LEN	32
 #define MANIFEST_PRODUCT_MAX	64	/* with the NUL */
-#define MANIFEST_VERSION_MAX	32	/* with the NUL (= HAL_SLOT_VERSION_MAX) */
+#define MANIFEST_VERSION_MAX	32	/* with the NUL; HAL_SLOT_VERSION_MAX */
 #define MANIFEST_KEYID_MAX	32	/* with the NUL */
 #define MANIFEST_URL_MAX	MANIFEST_LINE_MAX
 /* Largest image a manifest may describe (1 TiB; slots are far smaller). */

@@ -436,16 +436,35 @@ cmd_sign(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'k': keyfile = optarg; break;
-		case 'i': id = optarg; break;
-		case 'p': product = optarg; break;
-		case 'v': version = optarg; break;
-		case 's': secver = optarg; break;
-		case 'e': expires = optarg; break;
-		case 'c': created = optarg; break;
-		case 'u': url = optarg; break;
-		case 'o': out = optarg; break;
-		default: usage();
+		case 'k':
+			keyfile = optarg;
+			break;
+		case 'i':
+			id = optarg;
+			break;
+		case 'p':
+			product = optarg;
+			break;
+		case 'v':
+			version = optarg;
+			break;
+		case 's':
+			secver = optarg;
+			break;
+		case 'e':
+			expires = optarg;
+			break;
+		case 'c':
+			created = optarg;
+			break;
+		case 'u':
+			url = optarg;
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		default:
+			usage();
 		}
 	}
 	if (keyfile == NULL || id == NULL || product == NULL ||
@@ -599,10 +618,17 @@ cmd_verify(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'p': pubfile = optarg; break;
-		case 'i': image = optarg; break;
-		case 'n': now_s = optarg; break;
-		default: usage();
+		case 'p':
+			pubfile = optarg;
+			break;
+		case 'i':
+			image = optarg;
+			break;
+		case 'n':
+			now_s = optarg;
+			break;
+		default:
+			usage();
 		}
 	}
 	if (pubfile == NULL || optind != argc - 1)
@@ -610,7 +636,8 @@ cmd_verify(int argc, char **argv)
 	mpath = argv[optind];
 	if (now_s != NULL) {
 		if (manifest_time_parse(now_s, strlen(now_s), &now) == -1) {
-			warnx_("--now \"%s\": want YYYY-MM-DDTHH:MM:SSZ", now_s);
+			warnx_("--now \"%s\": want YYYY-MM-DDTHH:MM:SSZ",
+			    now_s);
 			return EXIT_USAGE;
 		}
 	} else

@@ -1483,7 +1483,8 @@ conf(const char *yaml, struct fwupdate_conf *c, char *err)
 		k = yaml_document_get_node(&doc, p->key);
 		v = yaml_document_get_node(&doc, p->value);
 		if (strcmp((char *)k->data.scalar.value, "firmware") == 0)
-			rv = fwupdate_conf_parse(&doc, v, "c.yaml", c, err, 256);
+			rv = fwupdate_conf_parse(&doc, v, "c.yaml", c, err,
+			    256);
 	}
 	yaml_document_delete(&doc);
 	yaml_parser_delete(&parser);
@@ -1520,7 +1521,8 @@ test_conf(void **state)
 
 	/* Errors name file:line:column. */
 	assert_int_equal(conf("firmware:\n  prodcut: x\n", &c, err), -1);
-	assert_string_equal(err, "c.yaml:2:3: unknown key \"firmware.prodcut\"");
+	assert_string_equal(err,
+	    "c.yaml:2:3: unknown key \"firmware.prodcut\"");
 	assert_int_equal(conf("firmware:\n  selftest: 5\n", &c, err), -1);
 	assert_string_equal(err, "c.yaml:2:13: firmware.selftest: \"5\" is not "
 	    "a number in 10..3600");
