@@ -136,8 +136,12 @@ conn_io_cb(evutil_socket_t fd, short what, void *arg)
 		c->state = IDLE_HELD;
 		established++;
 		pending--;
-		/* Held: no timeout on reads any more. */
+		/* Held: no timeout on reads any more.  Assign anew: a
+		 * persistent event keeps its old timeout otherwise, and
+		 * libevent re-arms it after every read. */
 		event_del(&c->io);
+		event_assign(&c->io, base, fd, EV_READ | EV_PERSIST,
+		    conn_io_cb, c);
 		event_add(&c->io, NULL);
 		first.tv_sec = us / 1000000;
 		first.tv_usec = us % 1000000;

@@ -42,7 +42,7 @@ _bench_exit() {
 	local rc=$? i ns pid
 	set +e
 	# Quiet: bash would report every background job killed here.
-	exec 2>/dev/null
+	exec 3>&2 2>/dev/null
 	for ((i = ${#_bench_cleanup[@]} - 1; i >= 0; i--)); do
 		eval "${_bench_cleanup[$i]}" >/dev/null 2>&1
 	done
@@ -53,7 +53,7 @@ _bench_exit() {
 		ip netns del "$ns" 2>/dev/null
 		rm -rf "/etc/netns/$ns"
 	done
-	if [ "${KEEP:-0}" = 1 ]; then echo "kept $BT" >&2; else rm -rf "$BT"; fi
+	if [ "${KEEP:-0}" = 1 ]; then echo "bench: kept $BT" >&3; else rm -rf "$BT"; fi
 	exit "$rc"
 }
 trap _bench_exit EXIT
