@@ -816,7 +816,8 @@ ntp_update(const struct ntp_selection *sel, void *arg)
 		n->have_sel = 0;
 		if (n->state == NTP_STATE_SYNCED)
 			set_state(n, NTP_STATE_HOLDOVER, "%s",
-			    sel->ncandidates == 0 ? "no usable upstream server" :
+			    sel->ncandidates == 0 ?
+			    "no usable upstream server" :
 			    "upstream servers disagree (no majority)");
 		return;
 	}

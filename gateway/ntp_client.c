@@ -686,7 +686,8 @@ source_resolved(const struct resolver_answer *ans, void *arg)
 		socklen_t len;
 
 		if (ss.ss_family == AF_INET) {
-			((struct sockaddr_in *)&ss)->sin_port = htons(src->port);
+			((struct sockaddr_in *)&ss)->sin_port =
+			    htons(src->port);
 			len = sizeof(struct sockaddr_in);
 		} else if (ss.ss_family == AF_INET6) {
 			((struct sockaddr_in6 *)&ss)->sin6_port =

@@ -36,7 +36,7 @@ struct ntp_server;
 
 enum ntp_drop {
 	NTP_DROP_SHORT = 0,	/* fewer than 48 bytes */
-	NTP_DROP_LENGTH,	/* trailer neither extensions nor MAC; too long */
+	NTP_DROP_LENGTH,	/* bad extension/MAC layout, or too long */
 	NTP_DROP_VERSION,	/* version 0 or above 4 */
 	NTP_DROP_MODE,		/* not a client request (peer, control, ...) */
 	NTP_DROP_AUTH,		/* carries a MAC: we hold no keys */

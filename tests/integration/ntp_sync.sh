@@ -4,7 +4,7 @@
 # "local stratum 1", -x) plus a liar 10 s ahead at .126: evgated must
 # synchronise to the majority and call the liar a falseticker.  Chargers
 # then ask the gateway with chronyd -Q and ntpdig (real clients) and get a
-# synchronised stratum-2 server within a millisecond of the upstream.  A
+# synchronised stratum-2 server within a few milliseconds of the upstream.  A
 # flood from one charger is cut by the rate limit while another charger
 # is still answered; malformed requests are dropped and counted by reason.
 # Finally the upstream is cut off: the gateway holds over, and when the
@@ -79,17 +79,21 @@ check_eq "status has an ntp section: synchronised" True \
 out=$(in_ns "$C1" timeout 30 chronyd -Q -f /dev/null \
     "server $WORLD_NTP_NAME iburst maxsamples 3" 2>&1)
 off=$(sed -n 's/.*System clock wrong by \([-0-9.]*\) seconds.*/\1/p' <<<"$out")
-if [ -n "$off" ] && python3 -c "import sys; sys.exit(abs($off) > 0.001)"; then
+# Same kernel clock everywhere: the truth is 0.  Allow for a loaded
+# machine and the 10 Mbit/s PLC shaping (asymmetric queueing).
+if [ -n "$off" ] && python3 -c "import sys; sys.exit(abs($off) > 0.005)"; then
 	ok "chronyd -Q on charger 1 accepts the gateway, offset $off s"
 else
-	not_ok "chronyd -Q on charger 1 accepts the gateway within 1 ms" "$out"
+	not_ok "chronyd -Q on charger 1 accepts the gateway within 5 ms" "$out"
 fi
+# ntpdig takes one sample and states its error: the offset must lie
+# within it (plus 1 ms), and the error must be small.
 out=$(in_ns "$C2" timeout 20 ntpdig "$WORLD_NTP_NAME" 2>&1)
 if grep -q " $WORLD_GW_LAN s2 no-leap" <<<"$out" &&
-    python3 -c "import sys; sys.exit(abs(float('$(awk '{print $4}' <<<"$out")')) > 0.001)"; then
-	ok "ntpdig on charger 2: stratum 2, no-leap, within 1 ms"
+    python3 -c "import sys; o, e = float('$(awk '{print $4}' <<<"$out")'), float('$(awk '{print $6}' <<<"$out")'); sys.exit(not (abs(o) <= e + 0.001 and e < 0.05))"; then
+	ok "ntpdig on charger 2: stratum 2, no-leap, offset within its error"
 else
-	not_ok "ntpdig on charger 2: stratum 2, no-leap, within 1 ms" "$out"
+	not_ok "ntpdig on charger 2: stratum 2, no-leap, offset within its error" "$out"
 fi
 r=$(query "$C1")
 check_eq "the reply's header: LI 0, v4, mode 4, stratum 2, origin echoed" \

@@ -173,8 +173,8 @@ test_errors(void **state)
 		{ "ntp: {servers: [\"a.example:\"], serve: false}\n",
 		  "t.yaml:1:17: ntp.servers[0]: bad port in \"a.example:\"" },
 		{ "ntp: {servers: [\"-a.example\"], serve: false}\n",
-		  "t.yaml:1:17: ntp.servers[0]: \"-a.example\" is neither an IP "
-		  "address nor a host name (with an optional :port)" },
+		  "t.yaml:1:17: ntp.servers[0]: \"-a.example\" is neither an "
+		  "IP address nor a host name (with an optional :port)" },
 		{ "ntp: {servers: [192.0.2.1, 192.0.2.1], serve: false}\n",
 		  "t.yaml:1:28: ntp.servers[1]: 192.0.2.1 is listed twice" },
 		{ "ntp: {servers: [], serve: false}\n",
@@ -187,7 +187,8 @@ test_errors(void **state)
 		  "between two polls" },
 		{ "ntp: {servers: [192.0.2.1], serve: false, holdover: 5s}\n",
 		  "t.yaml:1:53: ntp.holdover: 5s is out of range (10s-7d)" },
-		{ "ntp: {servers: [192.0.2.1], serve: false, poll: {min: 8s}}\n",
+		{ "ntp: {servers: [192.0.2.1], serve: false, "
+		  "poll: {min: 8s}}\n",
 		  "t.yaml:1:55: ntp.poll.min: 8s is out of range "
 		  "(16s-131072s)" },
 		{ "ntp: {servers: [192.0.2.1], serve: false, "
@@ -201,14 +202,15 @@ test_errors(void **state)
 		  "rate_limit: {clients: 2}}\n",
 		  "t.yaml:1:65: ntp.rate_limit.clients: 2 is out of range "
 		  "(8-1048576)" },
-		{ "ntp: {servers: [192.0.2.1], serve: false, set_clock: maybe}\n",
+		{ "ntp: {servers: [192.0.2.1], serve: false, "
+		  "set_clock: maybe}\n",
 		  "t.yaml:1:54: ntp.set_clock: expected true or false, found "
 		  "\"maybe\"" },
 		{ "ntp: {servers: [192.0.2.1], listen: [10.0.0.1, 10.0.0.1]}\n",
 		  "t.yaml:1:48: ntp.listen[1]: 10.0.0.1 is listed twice" },
 		{ "ntp: {servers: [192.0.2.1], listen: [nowhere]}\n",
-		  "t.yaml:1:38: ntp.listen[0]: \"nowhere\" is not an IP address "
-		  "(with an optional :port)" },
+		  "t.yaml:1:38: ntp.listen[0]: \"nowhere\" is not an IP "
+		  "address (with an optional :port)" },
 		{ "ntp: {servers: [192.0.2.1], serve: false, foo: 1}\n",
 		  "t.yaml:1:43: ntp: unknown key \"foo\"" },
 	};
