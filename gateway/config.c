@@ -18,6 +18,7 @@
 #include "lan.h"
 #include "log.h"
 #include "match.h"
+#include "privdrop.h"
 #include "util.h"
 
 struct cfg_ctx {
@@ -773,6 +774,7 @@ static const struct cfg_key root_keys[] = {
 	{ "ntp", ntp_cfg_section, 0 },
 	{ "metrics", metrics_cfg_section, 0 },
 	{ "ship", ship_cfg_section, 0 },
+	{ "daemon", privdrop_cfg_section, 0 },
 	{ NULL, NULL, 0 },
 };
 
@@ -834,6 +836,7 @@ config_free(struct config *conf)
 	ntp_cfg_free(conf->ntp);
 	metrics_cfg_free(conf->metrics);
 	ship_cfg_free(conf->ship);
+	privdrop_cfg_free(conf->daemon);
 	free(conf);
 }
 

@@ -78,6 +78,7 @@ struct config {
 	struct cfg_ntp		*ntp;		/* NULL: no time service */
 	struct cfg_metrics	*metrics;	/* NULL: no metrics endpoint */
 	struct cfg_ship		*ship;		/* NULL: no shipping */
+	struct cfg_daemon	*daemon;	/* NULL: no privilege drop */
 };
 
 /*

@@ -239,8 +239,9 @@ dnsmasq_conf_text(const struct config *conf, const struct dnsmasq_run *run)
 		    "# Leases live in evgated: init at start, then every "
 		    "change.\n"
 		    "leasefile-ro\n"
-		    "dhcp-script=%s\n"
-		    "dhcp-scriptuser=%s\n", run->hook, run->user);
+		    "dhcp-script=%s\n", run->hook);
+		if (!run->as_self)
+			fprintf(sb.fp, "dhcp-scriptuser=%s\n", run->user);
 	}
 	return sb_close(&sb);
 }

@@ -45,6 +45,12 @@ struct dnsmasq_run {
 	const char	*group;		/* that user's primary group */
 	uid_t		 uid;
 	gid_t		 gid;
+	/*
+	 * evgated is not root (systemd's User=, or after privdrop): dnsmasq
+	 * runs as evgated's own user and must not be asked to switch the
+	 * lease hook's user, which it cannot do without CAP_SETUID.
+	 */
+	int		 as_self;
 };
 
 /*

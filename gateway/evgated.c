@@ -28,6 +28,7 @@
 #include "metrics.h"
 #include "relay.h"
 #include "resolver.h"
+#include "privdrop.h"
 #include "sdnotify.h"
 #include "site.h"
 #include "ship.h"
@@ -39,12 +40,14 @@ static void
 usage(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: evgated [-n] [-c file] [-l level] [-s]\n"
+	    "usage: evgated [-n] [-c file] [-l level] [-s] [-u user]\n"
 	    "\n"
 	    "  -c, --config FILE    configuration (default %s)\n"
 	    "  -n, --check-config   validate the configuration and exit 0/1\n"
 	    "  -l, --log-level LVL  error, warn, info (default) or debug\n"
 	    "  -s, --syslog         log to syslog instead of stderr\n"
+	    "  -u, --user USER      when started as root, run as USER after\n"
+	    "                       start-up (overrides daemon.user)\n"
 	    "  -V, --version        print the version and exit\n"
 	    "  -h, --help           this text\n"
 	    "\n"
@@ -450,6 +453,7 @@ main(int argc, char *argv[])
 		{ "check-config", no_argument, NULL, 'n' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "syslog", no_argument, NULL, 's' },
+		{ "user", required_argument, NULL, 'u' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -457,10 +461,11 @@ main(int argc, char *argv[])
 	struct evgated d;
 	char err[1024];
 	int ch, check = 0, use_syslog = 0, level = LOG_LEVEL_INFO;
+	const char *user = NULL;
 
 	memset(&d, 0, sizeof(d));
 	d.conf_path = CONFIG_DEFAULT_PATH;
-	while ((ch = getopt_long(argc, argv, "c:nl:sVh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:nl:su:Vh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			d.conf_path = optarg;
@@ -474,6 +479,9 @@ main(int argc, char *argv[])
 				    "\"%s\"\n", optarg);
 				return 2;
 			}
+			break;
+		case 'u':
+			user = optarg;
 			break;
 		case 's':
 			use_syslog = 1;
@@ -510,6 +518,15 @@ main(int argc, char *argv[])
 
 	signal(SIGPIPE, SIG_IGN);
 	d.max_conns = fd_budget();
+	/*
+	 * Leave root before anything listens or starts: with the kept
+	 * capabilities the daemon binds its ports, starts dnsmasq and
+	 * reloads exactly as it does under systemd's User=evgate.
+	 */
+	if (user == NULL && d.conf->daemon != NULL)
+		user = d.conf->daemon->user;
+	if (privdrop(d.conf, user, err, sizeof(err)) == -1)
+		fatalx("%s", err);
 	d.start_wall_ms = d.loaded_wall_ms = now_wall_ms();
 	d.start_mono_ms = now_mono_ms();
 	if ((d.base = event_base_new()) == NULL)

@@ -63,3 +63,7 @@ gateway_libevgate_a_SOURCES += gateway/ntp_client.c gateway/ntp_client.h \
 	gateway/ntp.c gateway/ntp.h
 GATEWAY_LIBS += $(OPENSSL_LIBS)
 gateway_evgatectl_SOURCES += gateway/ctl_time.c
+
+# privdrop: leave root at start-up, keeping a few capabilities (libcap).
+gateway_libevgate_a_SOURCES += gateway/privdrop.c gateway/privdrop.h
+GATEWAY_LIBS += $(LIBCAP_LIBS)

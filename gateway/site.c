@@ -719,7 +719,7 @@ site_configure(struct site *s, const struct config *conf)
 	struct passwd *pw;
 	struct group *gr;
 	char *lease_path = NULL, *conf_path, *hosts_path, *pid_path, err[512],
-	    group[64];
+	    group[64], user[64];
 	size_t loaded, skipped;
 
 	s->conf = conf;
@@ -734,7 +734,13 @@ site_configure(struct site *s, const struct config *conf)
 		save(s);
 		return;
 	}
-	if ((pw = getpwnam(dmc->user)) == NULL) {
+	/*
+	 * An unprivileged evgated (systemd's User=, or after privdrop) runs
+	 * dnsmasq as itself, with the capabilities it passes on: dnsmasq.user
+	 * applies only when evgated is root.
+	 */
+	pw = geteuid() == 0 ? getpwnam(dmc->user) : getpwuid(geteuid());
+	if (pw == NULL) {
 		/* site_prepare checked; the user went away since. */
 		log_warnx("dnsmasq: no user \"%s\": dnsmasq not changed",
 		    dmc->user);
@@ -742,6 +748,7 @@ site_configure(struct site *s, const struct config *conf)
 	}
 	s->uid = pw->pw_uid;
 	s->gid = pw->pw_gid;
+	strlcpy(user, pw->pw_name, sizeof(user));
 	if ((gr = getgrgid(s->gid)) != NULL)
 		strlcpy(group, gr->gr_name, sizeof(group));
 	else
@@ -780,10 +787,11 @@ site_configure(struct site *s, const struct config *conf)
 	run.pid_path = pid_path;
 	run.hook = dmc->hook;
 	run.lease_socket = s->sock_path;
-	run.user = dmc->user;
+	run.user = user;
 	run.group = group;
 	run.uid = s->uid;
 	run.gid = s->gid;
+	run.as_self = geteuid() != 0;
 	dnsmasq_configure(s->dm, conf, &run);
 	free(conf_path);
 	free(hosts_path);

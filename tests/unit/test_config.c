@@ -225,6 +225,10 @@ static const struct bad bad[] = {
 	  "t.yaml:1:14: site.name: NUL byte in value" },
 	{ "{[a]: 1}\n",
 	  "t.yaml:1:2: a key must be a plain name" },
+	{ "daemon: {user: root}\n",
+	  "t.yaml:1:16: daemon.user: \"root\" is not an unprivileged user: leave daemon.user out to stay root" },
+	{ "daemon: {user: evgate, group: x}\n",
+	  "t.yaml:1:24: daemon: unknown key \"group\"" },
 };
 
 static void

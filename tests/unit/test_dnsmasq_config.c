@@ -387,6 +387,29 @@ has_line(const char *text, const char *line)
 	return 0;
 }
 
+/*
+ * An unprivileged evgated runs dnsmasq as itself: no dhcp-scriptuser,
+ * which dnsmasq cannot honour without CAP_SETUID (it refuses to start).
+ */
+static void
+test_as_self(void **state)
+{
+	struct config *c = load_ok(site);
+	struct dnsmasq_run self = run;
+	char *text;
+
+	self.as_self = 1;
+	text = dnsmasq_conf_text(c, &self);
+	assert_null(strstr(text, "dhcp-scriptuser="));
+	assert_true(has_line(text, "leasefile-ro"));
+	assert_non_null(strstr(text, "\ndhcp-script="));
+	free(text);
+	text = dnsmasq_conf_text(c, &run);
+	assert_true(has_line(text, "dhcp-scriptuser=dnsmasq"));
+	free(text);
+	config_free(c);
+}
+
 /* known_only off: no dhcp-ignore; everything else the same. */
 static void
 test_open_dhcp(void **state)
@@ -542,6 +565,7 @@ main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_golden_conf),
 		cmocka_unit_test(test_open_dhcp),
+		cmocka_unit_test(test_as_self),
 		cmocka_unit_test(test_dns_only),
 		cmocka_unit_test(test_dhcp_only),
 		cmocka_unit_test(test_steer_dedup),
