@@ -19,7 +19,10 @@ charger_fw_libfw_a_SOURCES = \
 	charger-fw/core/sas.c charger-fw/core/sas.h \
 	charger-fw/core/method.c charger-fw/core/method.h \
 	charger-fw/core/telemetry.c charger-fw/core/telemetry.h \
-	charger-fw/core/charger.c charger-fw/core/charger.h
+	charger-fw/core/charger.c charger-fw/core/charger.h \
+	charger-fw/core/cloud.c charger-fw/core/cloud.h \
+	charger-fw/core/fwconfig.c charger-fw/core/fwconfig.h \
+	charger-fw/core/fw.c charger-fw/core/fw.h
 charger_fw_libfw_a_CFLAGS = $(FW_CFLAGS)
 
 noinst_LIBRARIES += charger-fw/libfwlinux.a
@@ -27,6 +30,17 @@ charger_fw_libfwlinux_a_SOURCES = \
 	charger-fw/hal/linux/hal_linux.c charger-fw/hal/linux/hal_linux.h \
 	charger-fw/hal/linux/hal_linux_net.c
 charger_fw_libfwlinux_a_CFLAGS = $(FW_CFLAGS)
+
+# evcharger: the firmware as a Linux process; evprovision: production.
+sbin_PROGRAMS += charger-fw/evcharger charger-fw/evprovision
+charger_fw_evcharger_SOURCES = charger-fw/evcharger.c
+charger_fw_evcharger_CFLAGS = $(FW_CFLAGS)
+charger_fw_evcharger_LDADD = charger-fw/libfw.a charger-fw/libfwlinux.a \
+	$(FW_DEPLIBS)
+charger_fw_evprovision_SOURCES = charger-fw/tools/evprovision.c
+charger_fw_evprovision_CFLAGS = $(FW_CFLAGS)
+charger_fw_evprovision_LDADD = charger-fw/libfw.a charger-fw/libfwlinux.a \
+	$(FW_DEPLIBS)
 
 charger_fw_libfwfake_a_SOURCES = \
 	charger-fw/hal/fake/hal_fake.c charger-fw/hal/fake/hal_fake.h
@@ -44,7 +58,8 @@ FW_UNIT_TESTS = \
 	tests/unit/fw/test_sas \
 	tests/unit/fw/test_method \
 	tests/unit/fw/test_telemetry \
-	tests/unit/fw/test_charger
+	tests/unit/fw/test_charger \
+	tests/unit/fw/test_fwconfig
 
 check_PROGRAMS += $(FW_UNIT_TESTS)
 TESTS += $(FW_UNIT_TESTS)
@@ -73,6 +88,9 @@ tests_unit_fw_test_telemetry_LDADD = $(FW_TEST_LIBS)
 tests_unit_fw_test_charger_SOURCES = tests/unit/fw/test_charger.c
 tests_unit_fw_test_charger_CFLAGS = $(FW_TEST_CFLAGS)
 tests_unit_fw_test_charger_LDADD = $(FW_TEST_LIBS)
+tests_unit_fw_test_fwconfig_SOURCES = tests/unit/fw/test_fwconfig.c
+tests_unit_fw_test_fwconfig_CFLAGS = $(FW_TEST_CFLAGS)
+tests_unit_fw_test_fwconfig_LDADD = $(FW_TEST_LIBS)
 
 # Fuzz targets (see tests/local.mk).  This file is included before
 # tests/local.mk, which assigns FUZZ_TARGETS, so the firmware's targets are

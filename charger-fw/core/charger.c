@@ -148,6 +148,8 @@ session_begin(struct charger *c)
 			snprintf(c->session_id + 2 * i, 3, "%02x", r[i]);
 	}
 	publish_one(c, TEL_SESSION_ID, TEL_TEXT, c->session_id);
+	if (c->cb.session != NULL)
+		c->cb.session(c->cb.arg, 1);
 }
 
 static void
@@ -184,6 +186,8 @@ session_end(struct charger *c)
 	c->sessions++;
 	c->session_id[0] = '\0';
 	c->user_id[0] = '\0';
+	if (c->cb.session != NULL)
+		c->cb.session(c->cb.arg, 0);
 }
 
 static void

@@ -46,6 +46,8 @@ struct charger_cfg {
 struct charger_cb {
 	void	(*publish)(void *arg, const char *json);
 	void	(*reboot)(void *arg);
+	/* A charging session began (1) or ended (0). */
+	void	(*session)(void *arg, int active);
 	void	*arg;
 };
 

@@ -686,6 +686,8 @@ hal_linux_init(const struct hal_linux_params *p)
 		linux_log(HAL_LOG_ERR, "%s: %s", path, strerror(errno));
 		return -1;
 	}
+	if (p->storage_only)
+		return 0;
 	rtc_offset = p->rtc_offset_ms;
 	if (hal_kv_get("rtc_offset_ms", buf, sizeof(buf) - 1, &len) == 0 &&
 	    len < sizeof(buf)) {

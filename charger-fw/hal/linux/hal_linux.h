@@ -25,6 +25,8 @@ struct hal_linux_params {
 	int64_t		 rtc_offset_ms;
 	uint64_t	 slot_size;	/* bytes; 0: 16 MiB */
 	char *const	*argv;		/* for reboot (re-exec) */
+	/* Tools (evprovision): storage only, no boot loader, no RTC. */
+	int		 storage_only;
 };
 
 /*

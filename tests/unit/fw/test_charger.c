@@ -76,7 +76,7 @@ static struct charger *
 charger(void)
 {
 	struct charger_cfg cfg = { 60, 600, 180, 16 };
-	struct charger_cb cb = { publish, reboot, NULL };
+	struct charger_cb cb = { publish, reboot, NULL, NULL };
 	struct charger *c;
 
 	fake_hal_reset();

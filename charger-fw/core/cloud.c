@@ -1,0 +1,541 @@
+/*
+ * cloud: see cloud.h.  One driver per event: DNS answer, socket readable
+ * or writable, the misc/connect-timeout timer, the back-off timer, and
+ * mosquitto's connect/disconnect/message callbacks.  Every path that loses
+ * the connection ends in cloud_lost(), which is idempotent.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <mosquitto.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "core/cloud.h"
+#include "core/dns.h"
+#include "core/fwlog.h"
+#include "core/sas.h"
+#include "hal/hal.h"
+
+#define PROPS		"$.ct=application%2Fjson&$.ce=utf-8"
+#define JITTER_MS	5000
+
+struct cloud {
+	struct event_base	*base;
+	struct dns		*dns;
+	struct cloud_cfg	 cfg;
+	struct cloud_cb		 cb;
+	struct mosquitto	*mosq;
+	SSL_CTX			*ssl;
+	enum cloud_state	 state;
+	struct dns_req		*dnsreq;
+	int			 sock;
+	struct event		*ev_read;
+	struct event		*ev_write;
+	struct event		*ev_misc;	/* 1 s: keepalive, timeout */
+	struct event		*ev_retry;
+	uint64_t		 connect_started;
+	unsigned		 rid;
+	struct cloud_stats	 stats;
+};
+
+static void	cloud_update_events(struct cloud *);
+static void	cloud_drop_events(struct cloud *);
+static void	cloud_lost(struct cloud *, const char *why);
+
+const char *
+cloud_state_name(enum cloud_state s)
+{
+	static const char *const names[] = { "idle", "resolving",
+		"connecting", "connected", "waiting" };
+
+	return (unsigned)s < 5 ? names[s] : "?";
+}
+
+uint64_t
+cloud_backoff_ms(unsigned n, int car, unsigned jitter_ms)
+{
+	uint64_t cap = car ? 45 : 180, sq = (uint64_t)n * n;
+
+	if (jitter_ms > JITTER_MS)
+		jitter_ms = JITTER_MS;
+	return (10 + (sq < cap ? sq : cap)) * 1000 + jitter_ms;
+}
+
+static void
+cloud_set_state(struct cloud *c, enum cloud_state s)
+{
+	if (c->state != s)
+		fw_debug("cloud: %s -> %s", cloud_state_name(c->state),
+		    cloud_state_name(s));
+	c->state = s;
+}
+
+/* SNI must be the hub name (the gateway relay routes by it, and the hub
+ * picks its certificate by it); libmosquitto sets the connect address. */
+static void
+cloud_ssl_info(const SSL *ssl, int where, int ret)
+{
+	struct cloud *c;
+
+	if (!(where & SSL_CB_HANDSHAKE_START))
+		return;
+	c = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+	if (c != NULL)
+		SSL_set_tlsext_host_name((SSL *)ssl, c->cfg.host);
+}
+
+static SSL_CTX *
+cloud_ssl_ctx(struct cloud *c)
+{
+	X509_VERIFY_PARAM *param;
+	SSL_CTX *ctx;
+
+	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL)
+		return NULL;
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION);
+	if (SSL_CTX_load_verify_locations(ctx, c->cfg.ca_file, NULL) != 1) {
+		fw_err("cloud: cannot load CA bundle %s", c->cfg.ca_file);
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	param = SSL_CTX_get0_param(ctx);
+	X509_VERIFY_PARAM_set_hostflags(param,
+	    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+	if (X509_VERIFY_PARAM_set1_host(param, c->cfg.host, 0) != 1) {
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	SSL_CTX_set_app_data(ctx, c);
+	SSL_CTX_set_info_callback(ctx, cloud_ssl_info);
+	return ctx;
+}
+
+static void
+cloud_subscribe(struct cloud *c)
+{
+	char topic[256];
+	int mid;
+
+	snprintf(topic, sizeof(topic), "devices/%s/messages/devicebound/#",
+	    c->cfg.id);
+	mosquitto_subscribe(c->mosq, &mid, topic, 1);
+	mosquitto_subscribe(c->mosq, &mid, "$iothub/methods/POST/#", 0);
+	mosquitto_subscribe(c->mosq, &mid, "$iothub/twin/res/#", 0);
+	/* Desired-property changes arrive only while connected: GET. */
+	snprintf(topic, sizeof(topic), "$iothub/twin/GET/?$rid=%u", ++c->rid);
+	mosquitto_publish(c->mosq, &mid, topic, 0, NULL, 0, false);
+}
+
+static void
+on_connect(struct mosquitto *m, void *arg, int rc)
+{
+	struct cloud *c = arg;
+
+	if (rc != 0) {
+		snprintf(c->stats.last_error, sizeof(c->stats.last_error),
+		    "CONNACK %d: %s", rc, mosquitto_connack_string(rc));
+		fw_warn("cloud: refused: %s", c->stats.last_error);
+		return;		/* the broker closes; on_disconnect follows */
+	}
+	fw_info("cloud: connected to %s (%s:%u)", c->cfg.host,
+	    c->stats.address, c->cfg.port);
+	cloud_set_state(c, CLOUD_CONNECTED);
+	c->stats.connects++;
+	c->stats.failures = 0;
+	c->stats.last_error[0] = '\0';
+	cloud_subscribe(c);
+	if (c->cb.state != NULL)
+		c->cb.state(c->cb.arg, 1);
+}
+
+static void
+on_disconnect(struct mosquitto *m, void *arg, int rc)
+{
+	struct cloud *c = arg;
+
+	cloud_lost(c, rc == 0 ? "disconnected" : mosquitto_strerror(rc));
+}
+
+static void
+on_message(struct mosquitto *m, void *arg, const struct mosquitto_message *msg)
+{
+	struct cloud *c = arg;
+	struct method_req req;
+	enum method_status st;
+
+	c->stats.received++;
+	st = method_parse_topic(msg->topic, strlen(msg->topic), &req);
+	if (st == METHOD_OK) {
+		if (c->cb.method != NULL)
+			c->cb.method(c->cb.arg, &req, msg->payload,
+			    (size_t)msg->payloadlen);
+		return;
+	}
+	if (st == METHOD_BAD_RID) {
+		fw_warn("cloud: dropped method request: %s", method_strerror(st));
+		return;
+	}
+	if (c->cb.message != NULL)
+		c->cb.message(c->cb.arg, msg->topic, msg->payload,
+		    (size_t)msg->payloadlen);
+}
+
+static void
+on_log(struct mosquitto *m, void *arg, int level, const char *s)
+{
+	fw_debug("mosquitto: %s", s);
+}
+
+static void
+cloud_schedule_retry(struct cloud *c)
+{
+	int car = c->cb.car_connected != NULL &&
+	    c->cb.car_connected(c->cb.arg);
+	uint16_t r;
+	uint64_t d;
+	struct timeval tv;
+
+	hal_random(&r, sizeof(r));
+	c->stats.failures++;
+	d = cloud_backoff_ms(c->stats.failures, car, r % (JITTER_MS + 1));
+	c->stats.next_attempt_ms = hal_mono_ms() + d;
+	tv.tv_sec = (time_t)(d / 1000);
+	tv.tv_usec = (suseconds_t)(d % 1000) * 1000;
+	cloud_set_state(c, CLOUD_WAITING);
+	evtimer_add(c->ev_retry, &tv);
+	fw_info("cloud: next attempt in %llu.%03llu s (failure %u)",
+	    (unsigned long long)(d / 1000), (unsigned long long)(d % 1000),
+	    c->stats.failures);
+}
+
+static void
+cloud_lost(struct cloud *c, const char *why)
+{
+	if (c->state == CLOUD_WAITING || c->state == CLOUD_IDLE)
+		return;
+	if (c->state == CLOUD_CONNECTED) {
+		c->stats.disconnects++;
+		fw_warn("cloud: connection lost: %s", why);
+		if (c->cb.state != NULL)
+			c->cb.state(c->cb.arg, 0);
+	} else {
+		fw_warn("cloud: connecting to %s failed: %s", c->cfg.host, why);
+		if (c->stats.last_error[0] == '\0' ||
+		    strncmp(c->stats.last_error, "CONNACK", 7) != 0)
+			snprintf(c->stats.last_error,
+			    sizeof(c->stats.last_error), "%s", why);
+	}
+	if (c->dnsreq != NULL) {
+		dns_cancel(c->dnsreq);
+		c->dnsreq = NULL;
+	}
+	cloud_drop_events(c);
+	cloud_schedule_retry(c);
+}
+
+static void
+cloud_io(evutil_socket_t fd, short what, void *arg)
+{
+	struct cloud *c = arg;
+	int rc = MOSQ_ERR_SUCCESS, err;
+
+	errno = 0;
+	if (what & EV_READ)
+		rc = mosquitto_loop_read(c->mosq, 1);
+	if (rc == MOSQ_ERR_SUCCESS && (what & EV_WRITE))
+		rc = mosquitto_loop_write(c->mosq, 1);
+	err = errno;
+	if (rc != MOSQ_ERR_SUCCESS && mosquitto_socket(c->mosq) == -1) {
+		cloud_lost(c, mosquitto_strerror(rc));
+		return;
+	}
+	/*
+	 * libmosquitto 2.0 treats a failed TCP connect under a pending TLS
+	 * handshake (SSL_ERROR_SYSCALL) as "try again", which would spin on
+	 * the dead socket until our connect timeout: the errno of the failed
+	 * read/write tells.
+	 */
+	if (c->state == CLOUD_CONNECTING && (err == ECONNREFUSED ||
+	    err == ECONNRESET || err == EHOSTUNREACH || err == ENETUNREACH ||
+	    err == ETIMEDOUT || err == EPIPE)) {
+		mosquitto_disconnect(c->mosq);
+		cloud_lost(c, strerror(err));
+		return;
+	}
+	cloud_update_events(c);
+}
+
+/* Forget the socket's events (it is closed, or about to be replaced). */
+static void
+cloud_drop_events(struct cloud *c)
+{
+	if (c->ev_read != NULL)
+		event_free(c->ev_read);
+	if (c->ev_write != NULL)
+		event_free(c->ev_write);
+	c->ev_read = c->ev_write = NULL;
+	c->sock = -1;
+}
+
+/*
+ * Follow mosquitto's socket.  A new connection may get the same descriptor
+ * number as the old one, so cloud_lost() and every connect attempt drop
+ * the events first: registration is always fresh after a reconnect.
+ */
+static void
+cloud_update_events(struct cloud *c)
+{
+	int sock = c->mosq != NULL ? mosquitto_socket(c->mosq) : -1;
+
+	if (sock != c->sock) {
+		cloud_drop_events(c);
+		c->sock = sock;
+		if (sock != -1) {
+			c->ev_read = event_new(c->base, sock,
+			    EV_READ | EV_PERSIST, cloud_io, c);
+			c->ev_write = event_new(c->base, sock, EV_WRITE,
+			    cloud_io, c);
+			event_add(c->ev_read, NULL);
+		}
+	}
+	if (c->ev_write != NULL && mosquitto_want_write(c->mosq))
+		event_add(c->ev_write, NULL);
+}
+
+static void
+cloud_misc(evutil_socket_t fd, short what, void *arg)
+{
+	struct cloud *c = arg;
+	int rc;
+
+	if (c->state == CLOUD_CONNECTING &&
+	    hal_mono_ms() - c->connect_started >
+	    c->cfg.connect_timeout_s * 1000ULL) {
+		mosquitto_disconnect(c->mosq);
+		cloud_lost(c, "timed out");
+		return;
+	}
+	if (c->state == CLOUD_CONNECTING || c->state == CLOUD_CONNECTED) {
+		rc = mosquitto_loop_misc(c->mosq);
+		if (rc != MOSQ_ERR_SUCCESS && mosquitto_socket(c->mosq) == -1)
+			cloud_lost(c, mosquitto_strerror(rc));
+		cloud_update_events(c);
+	}
+}
+
+static void
+cloud_resolved(int err, uint32_t addr, void *arg)
+{
+	struct cloud *c = arg;
+	char token[1024], user[512];
+	const char *pw = c->cfg.secret;
+	int rc;
+
+	c->dnsreq = NULL;
+	if (err != 0) {
+		c->stats.dns_failures++;
+		cloud_lost(c, "cannot resolve the hub name");
+		return;
+	}
+	fw_ipstr(addr, c->stats.address);
+	if (sas_username(c->cfg.host, c->cfg.id, user, sizeof(user)) == -1) {
+		cloud_lost(c, "username too long");
+		return;
+	}
+	if (c->cfg.auth == CLOUD_AUTH_SAS) {
+		/* A fresh token before each connect (the clock is set). */
+		if (sas_token(c->cfg.host, c->cfg.id, c->cfg.secret,
+		    hal_wall_ms() / 1000 + c->cfg.sas_ttl_s, token,
+		    sizeof(token)) == -1) {
+			cloud_lost(c, "cannot make a SAS token (bad key?)");
+			return;
+		}
+		pw = token;
+	}
+	mosquitto_username_pw_set(c->mosq, user, pw);
+	cloud_set_state(c, CLOUD_CONNECTING);
+	c->connect_started = hal_mono_ms();
+	c->stats.attempts++;
+	fw_debug("cloud: connecting to %s (%s:%u)", c->cfg.host,
+	    c->stats.address, c->cfg.port);
+	cloud_drop_events(c);
+	rc = mosquitto_connect_async(c->mosq, c->stats.address, c->cfg.port,
+	    (int)c->cfg.keepalive_s);
+	if (rc != MOSQ_ERR_SUCCESS) {
+		cloud_lost(c, mosquitto_strerror(rc));
+		return;
+	}
+	cloud_update_events(c);
+}
+
+static void
+cloud_attempt(struct cloud *c)
+{
+	cloud_set_state(c, CLOUD_RESOLVING);
+	c->stats.last_error[0] = '\0';
+	c->dnsreq = dns_resolve(c->dns, c->cfg.host, cloud_resolved, c);
+	if (c->dnsreq == NULL)
+		cloud_lost(c, "out of memory");
+}
+
+static void
+cloud_retry(evutil_socket_t fd, short what, void *arg)
+{
+	cloud_attempt(arg);
+}
+
+struct cloud *
+cloud_new(struct event_base *base, struct dns *dns,
+    const struct cloud_cfg *cfg, const struct cloud_cb *cb)
+{
+	static int inited;
+	struct cloud *c;
+	struct timeval sec = { 1, 0 };
+
+	if (!inited) {
+		mosquitto_lib_init();
+		inited = 1;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	c->base = base;
+	c->dns = dns;
+	c->cfg = *cfg;
+	if (c->cfg.connect_timeout_s == 0)
+		c->cfg.connect_timeout_s = 30;
+	if (c->cfg.sas_ttl_s == 0)
+		c->cfg.sas_ttl_s = 7 * 86400;
+	if (cb != NULL)
+		c->cb = *cb;
+	c->sock = -1;
+	if ((c->ssl = cloud_ssl_ctx(c)) == NULL)
+		goto fail;
+	/* clean_session false: the hub keeps our subscriptions and QoS 1. */
+	if ((c->mosq = mosquitto_new(c->cfg.id, false, c)) == NULL)
+		goto fail;
+	mosquitto_int_option(c->mosq, MOSQ_OPT_PROTOCOL_VERSION,
+	    MQTT_PROTOCOL_V311);
+	/* Our context as it is: no libmosquitto defaults on top. */
+	mosquitto_int_option(c->mosq, MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 0);
+	if (mosquitto_void_option(c->mosq, MOSQ_OPT_SSL_CTX, c->ssl) !=
+	    MOSQ_ERR_SUCCESS)
+		goto fail;
+	mosquitto_connect_callback_set(c->mosq, on_connect);
+	mosquitto_disconnect_callback_set(c->mosq, on_disconnect);
+	mosquitto_message_callback_set(c->mosq, on_message);
+	mosquitto_log_callback_set(c->mosq, on_log);
+	c->ev_misc = event_new(base, -1, EV_PERSIST, cloud_misc, c);
+	c->ev_retry = evtimer_new(base, cloud_retry, c);
+	if (c->ev_misc == NULL || c->ev_retry == NULL)
+		goto fail;
+	event_add(c->ev_misc, &sec);
+	return c;
+fail:
+	fw_err("cloud: cannot set up the hub link");
+	cloud_free(c);
+	return NULL;
+}
+
+void
+cloud_free(struct cloud *c)
+{
+	if (c == NULL)
+		return;
+	if (c->dnsreq != NULL)
+		dns_cancel(c->dnsreq);
+	cloud_drop_events(c);
+	if (c->ev_misc != NULL)
+		event_free(c->ev_misc);
+	if (c->ev_retry != NULL)
+		event_free(c->ev_retry);
+	if (c->mosq != NULL) {
+		/* No callbacks into a half-freed link. */
+		mosquitto_connect_callback_set(c->mosq, NULL);
+		mosquitto_disconnect_callback_set(c->mosq, NULL);
+		mosquitto_message_callback_set(c->mosq, NULL);
+		if (c->state == CLOUD_CONNECTED) {
+			mosquitto_disconnect(c->mosq);
+			mosquitto_loop_write(c->mosq, 1);
+		}
+		mosquitto_destroy(c->mosq);
+	}
+	if (c->ssl != NULL)
+		SSL_CTX_free(c->ssl);
+	free(c);
+}
+
+void
+cloud_start(struct cloud *c)
+{
+	if (c->state != CLOUD_IDLE)
+		return;
+	cloud_attempt(c);
+}
+
+enum cloud_state
+cloud_state(const struct cloud *c)
+{
+	return c->state;
+}
+
+const struct cloud_stats *
+cloud_stats(const struct cloud *c)
+{
+	return &c->stats;
+}
+
+static int
+cloud_publish(struct cloud *c, const char *topic, const char *payload,
+    int qos)
+{
+	int rc;
+
+	if (c->state != CLOUD_CONNECTED)
+		return -1;
+	rc = mosquitto_publish(c->mosq, NULL, topic, (int)strlen(payload),
+	    payload, qos, false);
+	if (rc != MOSQ_ERR_SUCCESS) {
+		fw_warn("cloud: publish to %s: %s", topic, mosquitto_strerror(rc));
+		return -1;
+	}
+	c->stats.published++;
+	cloud_update_events(c);
+	return 0;
+}
+
+int
+cloud_telemetry(struct cloud *c, const char *json)
+{
+	char topic[256];
+
+	snprintf(topic, sizeof(topic), "devices/%s/messages/events/%s",
+	    c->cfg.id, PROPS);
+	return cloud_publish(c, topic, json, 1);
+}
+
+int
+cloud_method_reply(struct cloud *c, const char *rid, int status,
+    const char *json)
+{
+	char topic[128];
+
+	snprintf(topic, sizeof(topic), "$iothub/methods/res/%d/?$rid=%s",
+	    status, rid);
+	return cloud_publish(c, topic, json, 0);
+}
+
+int
+cloud_twin_report(struct cloud *c, const char *json)
+{
+	char topic[128];
+
+	snprintf(topic, sizeof(topic),
+	    "$iothub/twin/PATCH/properties/reported/?$rid=%u", ++c->rid);
+	return cloud_publish(c, topic, json, 0);
+}

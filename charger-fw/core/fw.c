@@ -1,0 +1,701 @@
+/*
+ * fw: see fw.h.  One timer serves the deadline-driven modules (DHCP,
+ * SNTP, charger): after every event it is re-armed for the earliest of
+ * their deadlines.  The cloud link and DNS keep their own libevent events.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <json-c/json.h>
+
+#include "core/charger.h"
+#include "core/cloud.h"
+#include "core/dhcp.h"
+#include "core/dns.h"
+#include "core/fw.h"
+#include "core/fwlog.h"
+#include "core/sntp.h"
+
+#define NEVER	UINT64_MAX
+#define QUEUE_MAX	256
+
+struct fw {
+	struct event_base	*base;
+	struct fw_config	 cfg;
+	struct hal_cred		 cred;
+	uint8_t			 mac[6];
+	int			 pkt_fd;
+	struct event		*ev_pkt;
+	struct dhcp_client	*dhcp;
+	struct dns		*dns;
+	int			 udp_fd;
+	struct event		*ev_udp;
+	struct sntp		*sntp;
+	struct dns_req		*ntp_req;
+	uint32_t		 ntp_static;	/* the static name's address */
+	uint32_t		 ntp_dhcp[DHCP_MAX_ADDRS];
+	unsigned		 nntp_dhcp;
+	struct event		*ev_ntp_retry;
+	struct cloud		*cloud;
+	struct charger		*charger;
+	struct tel_queue	*queue;
+	struct event		*ev_tick;
+	struct event		*ev_usage;
+	struct event		*ev_reboot;
+	int			 synced;
+	int			 net_up;
+	struct fw_update_ops	 upd;
+	unsigned long		 methods;
+};
+
+static void	fw_schedule(struct fw *);
+
+static void
+fw_libevent_log(int severity, const char *msg)
+{
+	fw_debug("libevent: %s", msg);
+}
+
+/* --- time ------------------------------------------------------------ */
+
+static void
+fw_ntp_servers(struct fw *f)
+{
+	uint32_t list[1 + DHCP_MAX_ADDRS];
+	size_t n = 0, i;
+
+	/* The vendor's static server first, then what DHCP offered. */
+	if (f->ntp_static != 0)
+		list[n++] = f->ntp_static;
+	for (i = 0; i < f->nntp_dhcp; i++)
+		list[n++] = f->ntp_dhcp[i];
+	sntp_set_servers(f->sntp, list, n, hal_mono_ms());
+	fw_schedule(f);
+}
+
+static void
+fw_ntp_resolved(int err, uint32_t addr, void *arg)
+{
+	struct fw *f = arg;
+	struct timeval tv = { 60, 0 };
+
+	f->ntp_req = NULL;
+	if (err != 0) {
+		/* Try the name again later; option-42 servers meanwhile. */
+		evtimer_add(f->ev_ntp_retry, &tv);
+		return;
+	}
+	f->ntp_static = addr;
+	fw_ntp_servers(f);
+}
+
+static void
+fw_ntp_resolve(struct fw *f)
+{
+	if (f->ntp_req != NULL)
+		return;
+	f->ntp_req = dns_resolve(f->dns, f->cfg.ntp_server, fw_ntp_resolved, f);
+}
+
+static void
+fw_ntp_retry(evutil_socket_t fd, short what, void *arg)
+{
+	fw_ntp_resolve(arg);
+}
+
+static void
+fw_synced(void *arg, int64_t step)
+{
+	struct fw *f = arg;
+
+	if (!f->synced) {
+		f->synced = 1;
+		/* Tokens and certificate checks need the time: now the hub. */
+		cloud_start(f->cloud);
+	}
+}
+
+static void
+fw_udp_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct fw *f = arg;
+	uint8_t buf[512];
+	uint32_t ip;
+	uint16_t port;
+	int64_t rx;
+	ssize_t n;
+
+	while ((n = hal_udp_recv(f->udp_fd, buf, sizeof(buf), &ip, &port,
+	    &rx)) >= 0)
+		sntp_input(f->sntp, buf, (size_t)n, ip, port, rx,
+		    hal_mono_ms());
+	fw_schedule(f);
+}
+
+/* --- network --------------------------------------------------------- */
+
+static void
+fw_net_up(struct fw *f, const uint32_t *dns, size_t ndns)
+{
+	struct dns_server list[DNS_MAX_SERVERS];
+	size_t n;
+
+	n = dns_servers_compose(dns, ndns, f->cfg.dns_fallback,
+	    f->cfg.ndns_fallback, list);
+	dns_set_servers(f->dns, list, n);
+	f->net_up = 1;
+	fw_ntp_resolve(f);
+	fw_ntp_servers(f);
+}
+
+static void
+fw_bound(void *arg, const struct dhcp_lease *l)
+{
+	struct fw *f = arg;
+
+	memcpy(f->ntp_dhcp, l->ntp, sizeof(f->ntp_dhcp));
+	f->nntp_dhcp = l->nntp;
+	fw_net_up(f, l->dns, l->ndns);
+}
+
+static void
+fw_lost(void *arg)
+{
+	struct fw *f = arg;
+
+	f->net_up = 0;
+	f->nntp_dhcp = 0;
+}
+
+static void
+fw_pkt_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct fw *f = arg;
+	uint8_t buf[1500];
+	uint32_t src;
+	ssize_t n;
+
+	while ((n = hal_pkt_recv(f->pkt_fd, buf, sizeof(buf), &src)) >= 0)
+		if (n > 0)
+			dhcp_client_input(f->dhcp, buf, (size_t)n,
+			    hal_mono_ms());
+	fw_schedule(f);
+}
+
+/* --- the deadline timer ---------------------------------------------- */
+
+static void
+fw_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct fw *f = arg;
+	uint64_t now = hal_mono_ms();
+
+	if (f->dhcp != NULL)
+		dhcp_client_tick(f->dhcp, now);
+	sntp_tick(f->sntp, now);
+	charger_tick(f->charger, now);
+	fw_schedule(f);
+}
+
+static void
+fw_schedule(struct fw *f)
+{
+	uint64_t now = hal_mono_ms(), d = NEVER, x;
+	struct timeval tv;
+
+	if (f->dhcp != NULL)
+		d = dhcp_client_deadline(f->dhcp);
+	if ((x = sntp_deadline(f->sntp)) < d)
+		d = x;
+	if ((x = charger_deadline(f->charger)) < d)
+		d = x;
+	if (d == NEVER) {
+		evtimer_del(f->ev_tick);
+		return;
+	}
+	d = d > now ? d - now : 0;
+	tv.tv_sec = (time_t)(d / 1000);
+	tv.tv_usec = (suseconds_t)(d % 1000) * 1000;
+	evtimer_add(f->ev_tick, &tv);
+}
+
+/* --- telemetry and the cloud ----------------------------------------- */
+
+static void
+fw_send_json(struct fw *f, const char *json)
+{
+	if (cloud_state(f->cloud) == CLOUD_CONNECTED &&
+	    tel_queue_len(f->queue) == 0 &&
+	    cloud_telemetry(f->cloud, json) == 0)
+		return;
+	tel_queue_push(f->queue, strdup(json));
+}
+
+void
+fw_telemetry(struct fw *f, const struct tel_msg *m)
+{
+	char *json = tel_encode(m, hal_wall_ms());
+
+	if (json != NULL)
+		fw_send_json(f, json);
+	free(json);
+}
+
+static void
+fw_charger_publish(void *arg, const char *json)
+{
+	fw_send_json(arg, json);
+}
+
+static void
+fw_versions(struct fw *f)
+{
+	struct hal_boot_state b;
+	struct tel_msg m;
+	char json[256];
+	int run = hal_slot_running();
+
+	if (hal_boot_state_get(&b) == -1)
+		return;
+	tel_init(&m);
+	tel_add(&m, TEL_FW_VERSION, TEL_TEXT, b.version[run]);
+	tel_add(&m, TEL_FW_VERSION_OTHER, TEL_TEXT, b.version[!run]);
+	fw_telemetry(f, &m);
+	snprintf(json, sizeof(json), "{\"firmware\":{\"version\":\"%s\","
+	    "\"slot\":\"%c\",\"confirmed\":%s,\"rolledBack\":%s}}",
+	    b.version[run], 'A' + run, b.confirmed ? "true" : "false",
+	    b.rolled_back ? "true" : "false");
+	cloud_twin_report(f->cloud, json);
+}
+
+static void
+fw_data_usage(struct fw *f)
+{
+	uint64_t rx, tx;
+	struct tel_msg m;
+
+	if (hal_net_counters(f->cfg.interface, &rx, &tx) == -1)
+		return;
+	tel_init(&m);
+	tel_addf(&m, TEL_DATA_USAGE, TEL_JSON, "{\"rx\":%llu,\"tx\":%llu}",
+	    (unsigned long long)rx, (unsigned long long)tx);
+	fw_telemetry(f, &m);
+}
+
+static void
+fw_usage_timer(evutil_socket_t fd, short what, void *arg)
+{
+	fw_data_usage(arg);
+}
+
+static void
+fw_cloud_state(void *arg, int up)
+{
+	struct fw *f = arg;
+	char *json;
+
+	if (up) {
+		/* What happened while we were away goes up first, in order. */
+		while ((json = tel_queue_pop(f->queue)) != NULL) {
+			cloud_telemetry(f->cloud, json);
+			free(json);
+		}
+		charger_report(f->charger, hal_mono_ms());
+		fw_versions(f);
+		fw_data_usage(f);
+	}
+	if (f->upd.cloud != NULL)
+		f->upd.cloud(f->upd.ctx, up);
+}
+
+static void
+fw_method(void *arg, const struct method_req *req, const uint8_t *payload,
+    size_t len)
+{
+	struct fw *f = arg;
+	char reply[512];
+	int status;
+
+	f->methods++;
+	fw_info("method %s (rid %s)", req->name, req->rid);
+	if (req->id == METHOD_UPGRADE || req->id == METHOD_ROLLBACK) {
+		if (f->upd.method != NULL)
+			status = f->upd.method(f->upd.ctx, req->id, payload, len,
+			    reply, sizeof(reply));
+		else {
+			status = 400;
+			snprintf(reply, sizeof(reply),
+			    "{\"error\":\"no update engine\"}");
+		}
+	} else
+		status = charger_method(f->charger, req->id, payload, len,
+		    hal_mono_ms(), reply, sizeof(reply));
+	if (status != 200)
+		fw_info("method %s refused: %s", req->name, reply);
+	cloud_method_reply(f->cloud, req->rid, status, reply);
+	fw_schedule(f);
+}
+
+static void
+fw_message(void *arg, const char *topic, const uint8_t *payload, size_t len)
+{
+	struct fw *f = arg;
+
+	if (strncmp(topic, "$iothub/twin/", 13) == 0) {
+		if (f->upd.twin != NULL)
+			f->upd.twin(f->upd.ctx, topic, payload, len);
+		return;
+	}
+	fw_debug("cloud-to-device message on %s (%zu bytes)", topic, len);
+}
+
+static int
+fw_car_connected(void *arg)
+{
+	return hal_car_state() != HAL_CAR_ABSENT;
+}
+
+static void
+fw_session(void *arg, int active)
+{
+	struct fw *f = arg;
+
+	if (f->upd.session != NULL)
+		f->upd.session(f->upd.ctx, active);
+}
+
+/* --- reboot ---------------------------------------------------------- */
+
+static void
+fw_reboot_now(evutil_socket_t fd, short what, void *arg)
+{
+	struct fw *f = arg;
+
+	hal_contactor_set(0, 0, 0);
+	cloud_free(f->cloud);	/* DISCONNECT, so the hub does not wait */
+	f->cloud = NULL;
+	hal_reboot();
+	fw_err("reboot failed");
+	exit(1);
+}
+
+void
+fw_reboot(struct fw *f)
+{
+	struct timeval tv = { 1, 0 };
+
+	fw_info("rebooting in a second");
+	evtimer_add(f->ev_reboot, &tv);
+}
+
+static void
+fw_charger_reboot(void *arg)
+{
+	fw_reboot(arg);
+}
+
+/* --- life cycle ------------------------------------------------------ */
+
+struct fw *
+fw_new(struct event_base *base, const struct fw_config *cfg,
+    const struct hal_cred *cred)
+{
+	struct charger_cb ccb;
+	struct cloud_cb kcb;
+	struct cloud_cfg kc;
+	struct sntp_cb scb;
+	struct fw *f;
+
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		return NULL;
+	f->base = base;
+	f->cfg = *cfg;
+	f->cred = *cred;
+	f->pkt_fd = f->udp_fd = -1;
+	event_set_log_callback(fw_libevent_log);
+
+	if ((f->dns = dns_new(base, cfg->dns_timeout_ms, 2)) == NULL)
+		goto fail;
+	if ((f->udp_fd = hal_udp_open()) == -1) {
+		fw_err("cannot open the SNTP socket");
+		goto fail;
+	}
+	scb.synced = fw_synced;
+	scb.arg = f;
+	if ((f->sntp = sntp_new(f->udp_fd, cfg->ntp_port, &scb)) == NULL)
+		goto fail;
+
+	kc = cfg->cloud;
+	snprintf(kc.id, sizeof(kc.id), "%s", cred->device_id);
+	snprintf(kc.secret, sizeof(kc.secret), "%s", cred->secret);
+	memset(&kcb, 0, sizeof(kcb));
+	kcb.state = fw_cloud_state;
+	kcb.method = fw_method;
+	kcb.message = fw_message;
+	kcb.car_connected = fw_car_connected;
+	kcb.arg = f;
+	if ((f->cloud = cloud_new(base, f->dns, &kc, &kcb)) == NULL)
+		goto fail;
+
+	memset(&ccb, 0, sizeof(ccb));
+	ccb.publish = fw_charger_publish;
+	ccb.reboot = fw_charger_reboot;
+	ccb.session = fw_session;
+	ccb.arg = f;
+	if ((f->charger = charger_new(&cfg->charger, &ccb)) == NULL)
+		goto fail;
+	if ((f->queue = tel_queue_new(QUEUE_MAX)) == NULL)
+		goto fail;
+	f->ev_tick = evtimer_new(base, fw_tick, f);
+	f->ev_usage = event_new(base, -1, EV_PERSIST, fw_usage_timer, f);
+	f->ev_reboot = evtimer_new(base, fw_reboot_now, f);
+	f->ev_ntp_retry = evtimer_new(base, fw_ntp_retry, f);
+	f->ev_udp = event_new(base, f->udp_fd, EV_READ | EV_PERSIST,
+	    fw_udp_read, f);
+	if (f->ev_tick == NULL || f->ev_usage == NULL || f->ev_reboot == NULL ||
+	    f->ev_ntp_retry == NULL || f->ev_udp == NULL)
+		goto fail;
+	return f;
+fail:
+	fw_free(f);
+	return NULL;
+}
+
+int
+fw_start(struct fw *f)
+{
+	struct dhcp_client_cb dcb = { fw_bound, fw_lost, f };
+	struct timeval usage = { (time_t)f->cfg.data_usage_s, 0 };
+
+	event_add(f->ev_udp, NULL);
+	event_add(f->ev_usage, &usage);
+	hal_car_notify(fw_car_changed, f);
+	charger_start(f->charger, hal_mono_ms());
+	if (f->cfg.netmode == FW_NET_DHCP) {
+		if ((f->pkt_fd = hal_pkt_open(f->cfg.interface, f->mac)) == -1)
+			return -1;
+		f->dhcp = dhcp_client_new(f->cfg.interface, f->pkt_fd, f->mac,
+		    f->cred.device_id, &dcb);
+		f->ev_pkt = event_new(f->base, f->pkt_fd, EV_READ | EV_PERSIST,
+		    fw_pkt_read, f);
+		if (f->dhcp == NULL || f->ev_pkt == NULL)
+			return -1;
+		event_add(f->ev_pkt, NULL);
+		dhcp_client_start(f->dhcp, hal_mono_ms());
+	} else
+		fw_net_up(f, NULL, 0);	/* the link is configured already */
+	if (f->upd.boot != NULL)
+		f->upd.boot(f->upd.ctx, f);
+	fw_info("%s started (%s)", f->cred.device_id,
+	    f->cfg.netmode == FW_NET_DHCP ? "dhcp" : "static network");
+	fw_schedule(f);
+	return 0;
+}
+
+void
+fw_free(struct fw *f)
+{
+	if (f == NULL)
+		return;
+	if (f->ntp_req != NULL)
+		dns_cancel(f->ntp_req);
+	cloud_free(f->cloud);
+	charger_free(f->charger);
+	tel_queue_free(f->queue);
+	sntp_free(f->sntp);
+	dhcp_client_free(f->dhcp);
+	if (f->ev_pkt != NULL)
+		event_free(f->ev_pkt);
+	if (f->pkt_fd != -1)
+		hal_pkt_close(f->pkt_fd);
+	if (f->ev_udp != NULL)
+		event_free(f->ev_udp);
+	if (f->udp_fd != -1)
+		hal_udp_close(f->udp_fd);
+	if (f->ev_tick != NULL)
+		event_free(f->ev_tick);
+	if (f->ev_usage != NULL)
+		event_free(f->ev_usage);
+	if (f->ev_reboot != NULL)
+		event_free(f->ev_reboot);
+	if (f->ev_ntp_retry != NULL)
+		event_free(f->ev_ntp_retry);
+	dns_free(f->dns);
+	free(f);
+}
+
+void
+fw_update_register(struct fw *f, const struct fw_update_ops *ops)
+{
+	f->upd = *ops;
+}
+
+struct event_base *
+fw_base(struct fw *f)
+{
+	return f->base;
+}
+
+struct dns *
+fw_dns(struct fw *f)
+{
+	return f->dns;
+}
+
+const struct fw_config *
+fw_config(struct fw *f)
+{
+	return &f->cfg;
+}
+
+int
+fw_time_synced(struct fw *f)
+{
+	return f->synced;
+}
+
+int
+fw_cloud_connected(struct fw *f)
+{
+	return f->cloud != NULL && cloud_state(f->cloud) == CLOUD_CONNECTED;
+}
+
+int
+fw_in_session(struct fw *f)
+{
+	struct charger_status s;
+
+	charger_status(f->charger, &s);
+	return s.in_session;
+}
+
+int
+fw_twin_report(struct fw *f, const char *json)
+{
+	return cloud_twin_report(f->cloud, json);
+}
+
+void
+fw_car_changed(void *arg)
+{
+	struct fw *f = arg;
+
+	charger_car_event(f->charger, hal_mono_ms());
+	fw_schedule(f);
+}
+
+char *
+fw_status_json(struct fw *f)
+{
+	struct json_object *o, *d, *k, *t, *c, *v;
+	const struct dhcp_lease *l = f->dhcp != NULL ?
+	    dhcp_client_lease(f->dhcp) : NULL;
+	const struct cloud_stats *cs = cloud_stats(f->cloud);
+	const struct sntp_stats *ss = sntp_stats(f->sntp);
+	struct charger_status st;
+	struct hal_boot_state b;
+	char ip[16], when[32], *out;
+
+	charger_status(f->charger, &st);
+	o = json_object_new_object();
+	json_object_object_add(o, "id", json_object_new_string(
+	    f->cred.device_id));
+
+	d = json_object_new_object();
+	json_object_object_add(d, "state", json_object_new_string(
+	    f->dhcp != NULL ? dhcp_state_name(dhcp_client_state(f->dhcp)) :
+	    "static"));
+	if (l != NULL) {
+		json_object_object_add(d, "address", json_object_new_string(
+		    fw_ipstr(l->addr, ip)));
+		json_object_object_add(d, "router", json_object_new_string(
+		    fw_ipstr(l->router, ip)));
+		json_object_object_add(d, "lease", json_object_new_int64(
+		    l->lease_s));
+	}
+	if (f->dhcp != NULL)
+		json_object_object_add(d, "malformed", json_object_new_int64(
+		    (int64_t)dhcp_client_stats(f->dhcp)->rx_malformed));
+	json_object_object_add(o, "dhcp", d);
+
+	t = json_object_new_object();
+	json_object_object_add(t, "synced", json_object_new_boolean(f->synced));
+	tel_time(hal_wall_ms(), when, sizeof(when));
+	json_object_object_add(t, "wall", json_object_new_string(when));
+	json_object_object_add(t, "server", json_object_new_string(
+	    fw_ipstr(ss->last_server, ip)));
+	json_object_object_add(t, "offset_ms", json_object_new_int64(
+	    ss->last_offset));
+	json_object_object_add(t, "rejected", json_object_new_int64(
+	    (int64_t)ss->rejected));
+	json_object_object_add(o, "time", t);
+
+	c = json_object_new_object();
+	json_object_object_add(c, "state", json_object_new_string(
+	    cloud_state_name(cloud_state(f->cloud))));
+	json_object_object_add(c, "connected", json_object_new_boolean(
+	    cloud_state(f->cloud) == CLOUD_CONNECTED));
+	json_object_object_add(c, "address", json_object_new_string(
+	    cs->address));
+	json_object_object_add(c, "connects", json_object_new_int64(
+	    (int64_t)cs->connects));
+	json_object_object_add(c, "attempts", json_object_new_int64(
+	    (int64_t)cs->attempts));
+	json_object_object_add(c, "failures", json_object_new_int64(
+	    cs->failures));
+	json_object_object_add(c, "last_error", json_object_new_string(
+	    cs->last_error));
+	json_object_object_add(c, "published", json_object_new_int64(
+	    (int64_t)cs->published));
+	json_object_object_add(c, "queued", json_object_new_int64(
+	    (int64_t)tel_queue_len(f->queue)));
+	json_object_object_add(c, "methods", json_object_new_int64(
+	    (int64_t)f->methods));
+	json_object_object_add(o, "cloud", c);
+
+	k = json_object_new_object();
+	json_object_object_add(k, "mode", json_object_new_int(st.mode));
+	json_object_object_add(k, "mode_name", json_object_new_string(
+	    charger_mode_name(st.mode)));
+	json_object_object_add(k, "paused", json_object_new_boolean(st.paused));
+	json_object_object_add(k, "car", json_object_new_int(st.car));
+	json_object_object_add(k, "current", json_object_new_int(
+	    (int)st.current_a));
+	json_object_object_add(k, "phases", json_object_new_int(
+	    (int)st.phases));
+	json_object_object_add(k, "power", json_object_new_double(st.power_w));
+	json_object_object_add(k, "energy_wh", json_object_new_double(
+	    st.meter_wh));
+	json_object_object_add(k, "session_wh", json_object_new_double(
+	    st.session_wh));
+	json_object_object_add(k, "session_id", json_object_new_string(
+	    st.session_id));
+	json_object_object_add(k, "sessions", json_object_new_int64(
+	    (int64_t)st.sessions));
+	json_object_object_add(o, "charger", k);
+
+	if (hal_boot_state_get(&b) == 0) {
+		int run = hal_slot_running();
+
+		v = json_object_new_object();
+		json_object_object_add(v, "running", json_object_new_string(
+		    b.version[run]));
+		json_object_object_add(v, "slot", json_object_new_string(
+		    run == HAL_SLOT_A ? "A" : "B"));
+		json_object_object_add(v, "other", json_object_new_string(
+		    b.version[!run]));
+		json_object_object_add(v, "confirmed", json_object_new_boolean(
+		    b.confirmed));
+		json_object_object_add(v, "rolled_back",
+		    json_object_new_boolean(b.rolled_back));
+		json_object_object_add(v, "security_floor",
+		    json_object_new_int64(b.security_floor));
+		json_object_object_add(o, "firmware", v);
+	}
+	out = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+	return out;
+}
