@@ -286,6 +286,13 @@ walk(struct ctx *x, struct fw_config *c, const yaml_node_t *map,
 				return -1;
 			continue;
 		}
+		if (*prefix == '\0' && strcmp(ks, "firmware") == 0) {
+			/* The update engine's section: its own parser. */
+			if (fwupdate_conf_parse(x->doc, v, x->fname,
+			    &c->firmware, x->err, x->errlen) == -1)
+				return -1;
+			continue;
+		}
 		if (strcmp(key, "dns.fallback") == 0) {
 			if (v->type != YAML_SEQUENCE_NODE)
 				return fail(x, v, "dns.fallback: expected a "
@@ -341,6 +348,7 @@ fwconfig_defaults(struct fw_config *c)
 	    "/run/evcharger.sock");
 	c->log_level = 2;	/* info */
 	c->data_usage_s = 3600;
+	fwupdate_conf_defaults(&c->firmware);
 }
 
 int

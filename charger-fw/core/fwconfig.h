@@ -13,6 +13,7 @@
 #include "core/charger.h"
 #include "core/cloud.h"
 #include "core/dns.h"
+#include "core/fwupdate_conf.h"
 
 #define FWCONFIG_PATH_MAX	1024
 #define FWCONFIG_KEEPALIVE_MAX	1177	/* the hub's limit */
@@ -37,6 +38,8 @@ struct fw_config {
 	int		 log_level;	/* enum hal_log_level */
 	int64_t		 rtc_offset_s;	/* simulation: first-boot RTC */
 	unsigned	 data_usage_s;	/* 822 interval */
+	/* The "firmware:" section, parsed by fwupdate_conf.c (issue 7). */
+	struct fwupdate_conf firmware;
 };
 
 void	fwconfig_defaults(struct fw_config *);

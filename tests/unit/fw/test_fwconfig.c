@@ -70,7 +70,9 @@ test_full(void **state)
 	    "log:\n"
 	    "  level: debug\n"
 	    "simulation:\n"
-	    "  rtc_offset: -86400\n";
+	    "  rtc_offset: -86400\n"
+	    "firmware:\n"
+	    "  product: evcharger-test\n";
 
 	assert_int_equal(parse(y, &c, err), 0);
 	assert_string_equal(c.interface, "veth0");
@@ -88,6 +90,8 @@ test_full(void **state)
 	assert_string_equal(c.control_socket, "/tmp/c.sock");
 	assert_int_equal(c.log_level, 3);
 	assert_int_equal(c.rtc_offset_s, -86400);
+	/* The firmware: section goes to the update engine's parser. */
+	assert_string_equal(c.firmware.product, "evcharger-test");
 }
 
 static void
