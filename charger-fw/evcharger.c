@@ -33,12 +33,14 @@
 #include "core/fw.h"
 #include "core/fwconfig.h"
 #include "core/fwlog.h"
+#include "core/fwupdate_hook.h"
 #include "hal/linux/hal_linux.h"
 
 #define CONFIG_MAX	(256 * 1024)
 #define CTL_LINE_MAX	256
 
 static struct fw		*fw;
+static struct fwupdate_hook	*upd;
 static struct event_base	*base;
 
 static void __attribute__((noreturn))
@@ -307,6 +309,9 @@ main(int argc, char **argv)
 		return 1;
 	if ((fw = fw_new(base, &cfg, &cred)) == NULL)
 		return 1;
+	/* Signed A/B updates (methods 200/202, twin "firmware"). */
+	if ((upd = fwupdate_hook_register(fw, &cfg.firmware)) == NULL)
+		return 1;
 	if (cfg.control_socket[0] != '\0' &&
 	    (ctl = ctl_listen(cfg.control_socket)) == NULL)
 		return 1;
@@ -320,6 +325,7 @@ main(int argc, char **argv)
 	event_add(sigs[1], NULL);
 	event_base_dispatch(base);
 
+	fwupdate_hook_free(upd);	/* first: it uses the core's DNS */
 	fw_free(fw);
 	if (ctl != NULL) {
 		evconnlistener_free(ctl);

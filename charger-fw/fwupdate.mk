@@ -5,13 +5,15 @@
 # fwupdate.c  the update engine: A/B slots, resume, self-test, rollback
 # fwfetch.c   HTTPS downloads: libcurl multi_socket on the libevent loop
 # fwupdate_conf.c  the "firmware:" section of evcharger.yaml
+# fwupdate_hook.c  the engine on the firmware core (fw_update_ops)
 # evfw-sign   the vendor's signing tool (installed: operators run it)
 
 charger_fw_libfw_a_SOURCES += \
 	charger-fw/core/manifest.c charger-fw/core/manifest.h \
 	charger-fw/core/fwupdate.c charger-fw/core/fwupdate.h \
 	charger-fw/core/fwfetch.c charger-fw/core/fwfetch.h \
-	charger-fw/core/fwupdate_conf.c charger-fw/core/fwupdate_conf.h
+	charger-fw/core/fwupdate_conf.c charger-fw/core/fwupdate_conf.h \
+	charger-fw/core/fwupdate_hook.c charger-fw/core/fwupdate_hook.h
 charger_fw_libfw_a_CFLAGS += $(CURL_CFLAGS)
 FW_DEPLIBS += $(CURL_LIBS)
 
