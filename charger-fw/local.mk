@@ -50,6 +50,10 @@ FW_TEST_LIBS = charger-fw/libfw.a charger-fw/libfwfake.a $(FW_DEPLIBS) \
 	$(CMOCKA_LIBS)
 FW_TEST_CFLAGS = $(FW_CFLAGS) $(CMOCKA_CFLAGS)
 
+# The manual, the porting guide and the example configuration.
+dist_man_MANS += doc/evcharger.8 doc/evcharger.yaml.5
+dist_doc_DATA += doc/hal.md conf/evcharger.yaml
+
 # Unit tests: one cmocka binary per module, on the fake HAL.
 FW_UNIT_TESTS = \
 	tests/unit/fw/test_dhcp \
