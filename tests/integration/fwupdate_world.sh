@@ -11,7 +11,9 @@
 # confirmed and reported (twin and telemetry), with the anti-rollback
 # floor raised; a charger killed (-9) in mid-download resumes with a
 # Range request after its restart instead of starting over; method 202
-# will not go below the floor.
+# will not go below the floor; a new image that cannot reach the cloud
+# fails its self-test and the boot loader goes back to the previous slot,
+# which reports the rollback.
 #
 # The charger is evcharger itself: its own DHCP client gets the reserved
 # lease from the gateway (WORLD_SITE=1: evgated's dnsmasq), its DNS is the
@@ -63,7 +65,7 @@ log:
   level: debug
 firmware:
   product: evcharger-sim
-  selftest: 120
+  selftest: 30
   low_speed_limit: 1000
   low_speed_time: 10
   keys:
@@ -130,7 +132,8 @@ release() {	# release NAME VERSION SECVER KEY-ID [SIZE-KiB]: a signed image
 release evc-2.0.0 2.0.0 2 vendor-2026a &&
 release evc-2.1.0 2.1.0 2 vendor-2026a &&
 release evc-1.9.0 1.9.0 1 vendor-2026a &&
-release evc-3.0.0 3.0.0 3 vendor-2027a 6144 ||
+release evc-3.0.0 3.0.0 3 vendor-2027a 6144 &&
+release evc-3.1.0 3.1.0 3 vendor-2027a ||
 	{ not_ok "signed releases"; exit 1; }
 # Tampered after signing: one byte changed in the image.
 printf 'X' | dd of="$FWDIR/evc-2.1.0.bin" bs=1 seek=4096 conv=notrunc 2>/dev/null
@@ -263,3 +266,45 @@ case "$out" in
 400*floor*) ok "method 202 refuses to roll back below the floor ($out)" ;;
 *) not_ok "method 202 refuses to roll back below the floor" "$out" ;;
 esac
+
+# --- a new image that cannot reach the cloud: rollback ------------------
+
+out=$(call 200 "\"$URL/evc-3.1.0.manifest\"")
+case "$out" in
+200*) ok "method 200 for 3.1.0 accepted" ;;
+*) not_ok "method 200 for 3.1.0 accepted" "$out" ;;
+esac
+# From now on the charger cannot reach the hub (HTTPS still works).
+nft_ns() { ip netns exec "$(world_ns 1)" nft "$@"; }
+nft_ns add table inet fwtest &&
+nft_ns add chain inet fwtest out '{ type filter hook output priority 0; }' &&
+nft_ns add rule inet fwtest out tcp dport 8883 drop ||
+	not_ok "block MQTT from the charger"
+tried() { [ "$(boot version_b)" = 3.1.0 ] && [ "$(boot trying)" = 1 ]; }
+if wait_for 60 tried; then
+	ok "3.1.0 downloaded and booted on trial from slot B"
+else
+	not_ok "3.1.0 booted on trial" "$(cat "$STATE/boot-state")"
+fi
+back() { [ "$(boot active)" = 0 ] && [ "$(boot rolled_back)" = 1 ]; }
+if wait_for 90 back; then
+	ok "no cloud within the self-test time: the boot loader went back to slot A"
+else
+	not_ok "rolled back to slot A" "$(cat "$STATE/boot-state")" \
+	    "$(grep -i 'firmware\|boot' "$W/log/evcharger-$ID.log" | tail -10)"
+fi
+check_eq "the floor stayed at 3" 3 "$(boot security_floor)"
+nft_ns delete table inet fwtest
+if wait_for 90 twin_is '["state"]' rolled_back; then
+	ok "the previous image reports the rollback: $(twin_fw '["error"]')"
+else
+	not_ok "rollback reported" "$(cat "$W/cloud/data/$ID.twin.json")"
+fi
+check_eq "it runs 3.0.0 again" 3.0.0 "$(twin_fw '["version"]')"
+check "the reason is the self-test" grep -q "self-test failed: no cloud" \
+	<<<"$(twin_fw '["error"]')"
+if wait_for 30 bash -c "[ \"\$(sed -n 's/^rolled_back=//p' '$STATE/boot-state')\" = 0 ]"; then
+	ok "reported: the boot record's rollback flag is cleared"
+else
+	not_ok "rollback flag cleared" "$(cat "$STATE/boot-state")"
+fi
