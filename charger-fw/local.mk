@@ -63,7 +63,9 @@ FW_UNIT_TESTS = \
 	tests/unit/fw/test_method \
 	tests/unit/fw/test_telemetry \
 	tests/unit/fw/test_charger \
-	tests/unit/fw/test_fwconfig
+	tests/unit/fw/test_fwconfig \
+	tests/unit/fw/test_cloud \
+	tests/unit/fw/test_hal_linux
 
 check_PROGRAMS += $(FW_UNIT_TESTS)
 TESTS += $(FW_UNIT_TESTS)
@@ -95,6 +97,14 @@ tests_unit_fw_test_charger_LDADD = $(FW_TEST_LIBS)
 tests_unit_fw_test_fwconfig_SOURCES = tests/unit/fw/test_fwconfig.c
 tests_unit_fw_test_fwconfig_CFLAGS = $(FW_TEST_CFLAGS)
 tests_unit_fw_test_fwconfig_LDADD = $(FW_TEST_LIBS)
+tests_unit_fw_test_cloud_SOURCES = tests/unit/fw/test_cloud.c
+tests_unit_fw_test_cloud_CFLAGS = $(FW_TEST_CFLAGS)
+tests_unit_fw_test_cloud_LDADD = $(FW_TEST_LIBS)
+# The Linux HAL itself, in a temporary state directory.
+tests_unit_fw_test_hal_linux_SOURCES = tests/unit/fw/test_hal_linux.c
+tests_unit_fw_test_hal_linux_CFLAGS = $(FW_TEST_CFLAGS)
+tests_unit_fw_test_hal_linux_LDADD = charger-fw/libfwlinux.a $(FW_DEPLIBS) \
+	$(CMOCKA_LIBS)
 
 # Fuzz targets (see tests/local.mk).  This file is included before
 # tests/local.mk, which assigns FUZZ_TARGETS, so the firmware's targets are

@@ -414,8 +414,10 @@ cloud_new(struct event_base *base, struct dns *dns,
 	if (cb != NULL)
 		c->cb = *cb;
 	c->sock = -1;
-	if ((c->ssl = cloud_ssl_ctx(c)) == NULL)
-		goto fail;
+	if ((c->ssl = cloud_ssl_ctx(c)) == NULL) {
+		cloud_free(c);		/* said why already */
+		return NULL;
+	}
 	/* clean_session false: the hub keeps our subscriptions and QoS 1. */
 	if ((c->mosq = mosquitto_new(c->cfg.id, false, c)) == NULL)
 		goto fail;
