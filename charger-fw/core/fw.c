@@ -303,7 +303,9 @@ fw_cloud_state(void *arg, int up)
 			free(json);
 		}
 		charger_report(f->charger, hal_mono_ms());
-		fw_versions(f);
+		/* The update engine, when there is one, owns these reports. */
+		if (f->upd.cloud == NULL)
+			fw_versions(f);
 		fw_data_usage(f);
 	}
 	if (f->upd.cloud != NULL)
