@@ -204,7 +204,8 @@ ctl_client(int argc, char **argv)
 	strcat(line, "\n");
 	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) == -1 ||
 	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		fprintf(stderr, "evcharger: %s: %s\n", argv[0], strerror(errno));
+		fprintf(stderr, "evcharger: %s: %s\n", argv[0],
+		    strerror(errno));
 		return 1;
 	}
 	if (write(fd, line, strlen(line)) != (ssize_t)strlen(line)) {
@@ -250,7 +251,8 @@ main(int argc, char **argv)
 	size_t len;
 	int ch, check = 0, to_stderr = 1;
 
-	while ((ch = getopt_long(argc, argv, "+c:dnsV", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+c:dnsV", longopts,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 'C':
 			return ctl_client(argc - optind + 1, argv + optind - 1);

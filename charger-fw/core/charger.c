@@ -170,7 +170,8 @@ session_end(struct charger *c)
 	json_object_object_add(o, "SessionId",
 	    json_object_new_string(c->session_id));
 	json_object_object_add(o, "UserId", json_object_new_string(c->user_id));
-	json_object_object_add(o, "StartDateTime", json_object_new_string(start));
+	json_object_object_add(o, "StartDateTime",
+	    json_object_new_string(start));
 	json_object_object_add(o, "EndDateTime", json_object_new_string(end));
 	snprintf(kwh, sizeof(kwh), "%.3f",
 	    (c->session_last_wh - c->session_start_wh) / 1000.0);
@@ -194,7 +195,8 @@ static void
 contactor(struct charger *c, int on)
 {
 	if (hal_contactor_set(on, c->current_a, c->phases) == -1)
-		fw_err("charger: contactor did not switch %s", on ? "on" : "off");
+		fw_err("charger: contactor did not switch %s",
+		    on ? "on" : "off");
 }
 
 struct charger *

@@ -178,7 +178,8 @@ on_message(struct mosquitto *m, void *arg, const struct mosquitto_message *msg)
 		return;
 	}
 	if (st == METHOD_BAD_RID) {
-		fw_warn("cloud: dropped method request: %s", method_strerror(st));
+		fw_warn("cloud: dropped method request: %s",
+		    method_strerror(st));
 		return;
 	}
 	if (c->cb.message != NULL)
@@ -503,7 +504,8 @@ cloud_publish(struct cloud *c, const char *topic, const char *payload,
 	rc = mosquitto_publish(c->mosq, NULL, topic, (int)strlen(payload),
 	    payload, qos, false);
 	if (rc != MOSQ_ERR_SUCCESS) {
-		fw_warn("cloud: publish to %s: %s", topic, mosquitto_strerror(rc));
+		fw_warn("cloud: publish to %s: %s", topic,
+		    mosquitto_strerror(rc));
 		return -1;
 	}
 	c->stats.published++;

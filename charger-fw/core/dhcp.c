@@ -240,7 +240,7 @@ struct dhcp_client {
 	uint32_t		 xid;
 	uint64_t		 xid_start_ms;	/* for the secs field */
 	unsigned		 attempt;	/* sends in this state */
-	uint64_t		 timer_ms;	/* next retransmit/state timer */
+	uint64_t		 timer_ms;	/* next send or change */
 	uint32_t		 offer_addr;
 	uint32_t		 offer_server;
 	uint64_t		 request_ms;	/* last REQUEST sent */
@@ -548,7 +548,8 @@ dhcp_client_input(struct dhcp_client *c, const uint8_t *buf, size_t len,
 		/* Rate-limited: anyone on the segment can send these. */
 		if (now - rl.last > 60 * SEC) {
 			rl.last = now;
-			fw_warn("dhcp: dropped malformed message (%s); %lu so far",
+			fw_warn("dhcp: dropped a malformed message (%s); "
+			    "%lu so far",
 			    dhcp_parse_strerror(st), c->stats.rx_malformed);
 		}
 		return;

@@ -175,7 +175,8 @@ dns_answer(int result, char type, int count, int ttl, void *addrs,
 		return;
 	}
 	fw_debug("dns: %s: server %s: %s", r->name,
-	    fw_ipstr(d->servers[r->server].addr, ip), evdns_err_to_string(result));
+	    fw_ipstr(d->servers[r->server].addr, ip),
+	    evdns_err_to_string(result));
 	r->server++;
 	if (r->server < d->nservers)
 		d->stats.failovers++;

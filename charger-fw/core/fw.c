@@ -324,8 +324,8 @@ fw_method(void *arg, const struct method_req *req, const uint8_t *payload,
 	fw_info("method %s (rid %s)", req->name, req->rid);
 	if (req->id == METHOD_UPGRADE || req->id == METHOD_ROLLBACK) {
 		if (f->upd.method != NULL)
-			status = f->upd.method(f->upd.ctx, req->id, payload, len,
-			    reply, sizeof(reply));
+			status = f->upd.method(f->upd.ctx, req->id, payload,
+			    len, reply, sizeof(reply));
 		else {
 			status = 400;
 			snprintf(reply, sizeof(reply),

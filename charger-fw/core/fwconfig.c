@@ -256,6 +256,19 @@ set_key(struct ctx *x, struct fw_config *c, const char *key,
 }
 
 static int
+is_section(const char *k)
+{
+	static const char *const sections[] = { "cloud", "dns", "ntp",
+		"telemetry", "charger", "control", "log", "simulation" };
+	size_t i;
+
+	for (i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
+		if (strcmp(k, sections[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static int
 walk(struct ctx *x, struct fw_config *c, const yaml_node_t *map,
     const char *prefix)
 {
@@ -277,11 +290,7 @@ walk(struct ctx *x, struct fw_config *c, const yaml_node_t *map,
 		ks = (const char *)k->data.scalar.value;
 		snprintf(key, sizeof(key), "%s%s%s", prefix, *prefix ? "." : "",
 		    ks);
-		if (*prefix == '\0' && (strcmp(ks, "cloud") == 0 ||
-		    strcmp(ks, "dns") == 0 || strcmp(ks, "ntp") == 0 ||
-		    strcmp(ks, "telemetry") == 0 || strcmp(ks, "charger") == 0 ||
-		    strcmp(ks, "control") == 0 || strcmp(ks, "log") == 0 ||
-		    strcmp(ks, "simulation") == 0)) {
+		if (*prefix == '\0' && is_section(ks)) {
 			if (walk(x, c, v, ks) == -1)
 				return -1;
 			continue;

@@ -254,7 +254,8 @@ sntp_step(struct sntp *s, int64_t offset)
 	hal_wall_set_ms(hal_wall_ms() + offset);
 	s->synced = 1;
 	s->stats.steps++;
-	s->nwin = 0;		/* older samples are relative to the old clock */
+	/* Older samples are relative to the old clock. */
+	s->nwin = 0;
 	s->winpos = 0;
 	fw_info("sntp: clock %s by %+lld ms", first ? "set" : "stepped",
 	    (long long)offset);

@@ -40,7 +40,8 @@ id_ok(const char *id)
 {
 	const char *p;
 
-	if (*id == '\0' || strlen(id) >= sizeof(((struct hal_cred *)0)->device_id))
+	if (*id == '\0' ||
+	    strlen(id) >= sizeof(((struct hal_cred *)0)->device_id))
 		return 0;
 	for (p = id; *p != '\0'; p++)
 		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||

@@ -294,7 +294,8 @@ hal_kv_get(const char *key, void *buf, size_t cap, size_t *len)
 
 	for (i = 0; i < FAKE_KV_MAX; i++)
 		if (kv[i].used && strcmp(kv[i].key, key) == 0) {
-			memcpy(buf, kv[i].val, kv[i].len < cap ? kv[i].len : cap);
+			memcpy(buf, kv[i].val,
+			    kv[i].len < cap ? kv[i].len : cap);
 			*len = kv[i].len;
 			return 0;
 		}

@@ -49,7 +49,8 @@ void
 hal_log(enum hal_log_level level, const char *msg)
 {
 	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
-	static const char *const tag[] = { "error", "warning", "info", "debug" };
+	static const char *const tag[] = { "error", "warning", "info",
+		"debug" };
 	struct timespec ts;
 	struct tm tm;
 	char when[32];
@@ -245,7 +246,8 @@ kv_key_ok(const char *key)
 	if (*key == '\0' || strlen(key) > 64 || key[0] == '.')
 		return 0;
 	for (p = key; *p != '\0'; p++)
-		if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) &&
+		if (!islower((unsigned char)*p) &&
+		    !isdigit((unsigned char)*p) &&
 		    *p != '_' && *p != '.' && *p != '-')
 			return 0;
 	return 1;
@@ -365,7 +367,8 @@ sim_integrate(void)
 	uint64_t now = hal_mono_ms();
 
 	if (energy_at != 0)
-		energy_wh += sim_power() * (double)(now - energy_at) / 3600000.0;
+		energy_wh += sim_power() * (double)(now - energy_at) /
+		    3600000.0;
 	energy_at = now;
 }
 
@@ -574,11 +577,13 @@ hal_boot_state_get(struct hal_boot_state *b)
 			continue;
 		*eq++ = '\0';
 		if (strcmp(line, "version_a") == 0) {
-			snprintf(b->version[0], sizeof(b->version[0]), "%s", eq);
+			snprintf(b->version[0], sizeof(b->version[0]), "%s",
+			    eq);
 			continue;
 		}
 		if (strcmp(line, "version_b") == 0) {
-			snprintf(b->version[1], sizeof(b->version[1]), "%s", eq);
+			snprintf(b->version[1], sizeof(b->version[1]), "%s",
+			    eq);
 			continue;
 		}
 		v = strtoul(eq, NULL, 10);
@@ -646,7 +651,8 @@ boot_select(void)
 		    'A' + b.active);
 	} else if (b.trying && !b.confirmed) {
 		linux_log(HAL_LOG_WARN, "boot: slot %c was not confirmed; "
-		    "rolling back to slot %c", 'A' + b.active, 'A' + b.previous);
+		    "rolling back to slot %c", 'A' + b.active,
+		    'A' + b.previous);
 		b.active = b.previous;
 		b.trying = 0;
 		b.confirmed = 1;

@@ -283,7 +283,8 @@ nl_attr(struct nlreq *r, uint16_t type, const void *data, size_t len)
 	rta->rta_type = type;
 	rta->rta_len = (unsigned short)RTA_LENGTH(len);
 	memcpy(RTA_DATA(rta), data, len);
-	r->nh.nlmsg_len = NLMSG_ALIGN(r->nh.nlmsg_len) + RTA_ALIGN(rta->rta_len);
+	r->nh.nlmsg_len = NLMSG_ALIGN(r->nh.nlmsg_len) +
+	    RTA_ALIGN(rta->rta_len);
 }
 
 static int
@@ -391,8 +392,8 @@ hal_net_configure(const char *ifname, uint32_t addr, uint32_t mask,
 		return -1;
 	}
 	if (cur_addr != 0 && (cur_addr != addr || cur_plen != plen)) {
-		if (nl_addr(RTM_DELADDR, 0, ifindex, cur_addr, cur_plen) == -1 &&
-		    errno != EADDRNOTAVAIL)
+		if (nl_addr(RTM_DELADDR, 0, ifindex, cur_addr,
+		    cur_plen) == -1 && errno != EADDRNOTAVAIL)
 			netlog(HAL_LOG_WARN, "removing address from", ifname);
 		cur_addr = 0;
 	}

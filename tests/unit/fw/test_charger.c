@@ -218,7 +218,8 @@ test_car_full_and_unplug(void **state)
 	fake_meter_set(&m);
 	plug(c, HAL_CAR_FULL);
 	assert_int_equal(mode(c), CHARGER_FINISHED);
-	assert_int_equal(method(c, 501, "[16,3]"), 400);	/* not requesting */
+	/* The car is not requesting. */
+	assert_int_equal(method(c, 501, "[16,3]"), 400);
 	/* The car wants more again: charging resumes. */
 	plug(c, HAL_CAR_PLUGGED);
 	assert_int_equal(mode(c), CHARGER_CHARGING);

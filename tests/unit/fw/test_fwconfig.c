@@ -121,7 +121,8 @@ test_errors(void **state)
 	assert_int_equal(parse("network: wifi\n", &c, err), -1);
 	assert_int_equal(parse("state_dir: \"\"\n", &c, err), -1);
 	assert_non_null(strstr(err, "must not be empty"));
-	assert_int_equal(parse("charger:\n  default_current: 5\n", &c, err), -1);
+	assert_int_equal(parse("charger:\n  default_current: 5\n", &c, err),
+	    -1);
 }
 
 int
