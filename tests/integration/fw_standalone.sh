@@ -10,12 +10,13 @@
 # admin listener on the namespace's loopback.  Chargers c1 (password) and
 # c2 (SAS token from a device key) run evcharger with their RTC a month
 # wrong; c3 is pointed at a listener whose certificate is for another
-# name and must never connect.
+# name and must never connect; c4 is not known to the hub at first, is
+# refused, keeps trying, and gets in once its entry is added.
 #
 # Checked: leases (and a unicast renewal at T1), SNTP sets the clock,
-# TLS + password login, telemetry, direct methods 501/502/507 with their
-# 200/400 replies, reconnect after the broker was down, hostname
-# verification.  DNS fallbacks are namespace-local (10.77.0.1) only.
+# TLS + password and SAS logins, telemetry, direct methods 501/502/507
+# with their 200/400 replies, reconnect after the broker was down,
+# hostname verification, retrying after an authentication failure.  DNS fallbacks are namespace-local (10.77.0.1) only.
 . "$(dirname "$0")/lib.sh"
 
 EVCHARGER=$BUILD/charger-fw/evcharger
@@ -26,6 +27,7 @@ SRV=${EVG_PREFIX}-fwsrv
 NS1=${EVG_PREFIX}-fwc1
 NS2=${EVG_PREFIX}-fwc2
 NS3=${EVG_PREFIX}-fwc3
+ALL="1 2 3 4"
 
 for f in "$EVCHARGER" "$EVPROVISION" "$PLUGIN"; do
 	[ -x "$f" ] || { not_ok "built: $f"; exit 1; }
@@ -36,7 +38,7 @@ netns_add "$SRV" || { not_ok "netns"; exit 1; }
 ip -n "$SRV" link add br0 type bridge
 ip -n "$SRV" addr add 10.77.0.1/24 dev br0
 ip -n "$SRV" link set br0 up
-for i in 1 2 3; do
+for i in $ALL; do
 	ns=${EVG_PREFIX}-fwc$i
 	netns_add "$ns"
 	ip link add "fw${EVG_PREFIX}c$i" type veth peer name eth0 netns "$ns"
@@ -51,13 +53,13 @@ make_ca "$T/pki" && make_cert "$T/pki" "$HUB" && make_cert "$T/pki" evil.example
 chmod 644 "$T"/pki/*.key
 : >"$T/passwd"
 : >"$T/sas_keys"
-for i in 1 2 3; do
+for i in $ALL; do
 	id=ZAP00010$i
-	if [ "$i" = 2 ]; then
-		out=$T/sas_keys args=--sas
-	else
-		out=$T/passwd args=
-	fi
+	case $i in
+	2) out=$T/sas_keys args=--sas ;;
+	4) out=$T/c4.entry args= ;;	# the hub learns it later
+	*) out=$T/passwd args= ;;
+	esac
 	if ! "$EVPROVISION" -d "$T/c$i" -i "$id" --hub "$HUB" $args >>"$out" 2>"$T/prov$i.log"; then
 		not_ok "evprovision $id" "$(cat "$T/prov$i.log")"
 		exit 1
@@ -142,7 +144,7 @@ start_broker
 wait_for 10 port_open "$SRV" 127.0.0.1 1883 || { not_ok "mosquitto up" "$(tail "$T/mosquitto.1.log")"; exit 1; }
 
 # --- chargers ----------------------------------------------------------
-for i in 1 2 3; do
+for i in $ALL; do
 	cat >"$T/c$i.yaml" <<EOF
 interface: eth0
 network: dhcp
@@ -177,7 +179,7 @@ check_eq "a bad configuration names file:line:column" \
 	"evcharger: $T/bad.yaml:2:14: cloud.keepalive: 5000 is out of range 30..1177" "$out"
 
 CPID=()
-for i in 1 2 3; do
+for i in $ALL; do
 	CPID[$i]=$(bg_ns "${EVG_PREFIX}-fwc$i" "$T/c$i.log" "$EVCHARGER" -c "$T/c$i.yaml")
 done
 
@@ -320,6 +322,24 @@ else
 fi
 check "mosquitto saw c3's TLS fail" wait_for 60 grep -q "OpenSSL Error\|SSL routines\|tlsv1 alert\|protocol error" "$T"/mosquitto.*.log
 
+# Authentication: c4 is refused (CONNACK "not authorised") and keeps
+# trying; once the hub knows it, it gets in without any help.
+if wait_for 60 at_least 4 'd["cloud"]["failures"]' 1; then
+	case "$(field 4 'd["cloud"]["last_error"]')" in
+	CONNACK*) ok "c4, unknown to the hub, is refused at CONNECT" ;;
+	*) not_ok "c4, unknown to the hub, is refused at CONNECT" "$(status 4)" ;;
+	esac
+else
+	not_ok "c4 is refused" "$(status 4)"
+fi
+cat "$T/c4.entry" >>"$T/passwd"
+kill -HUP "$MOSQ_PID"
+if wait_for 150 is 4 'd["cloud"]["connected"]' True; then
+	ok "c4 kept trying and got in once the hub knew it ($(field 4 'd["cloud"]["attempts"]') attempts)"
+else
+	not_ok "c4 got in once the hub knew it" "$(status 4)"
+fi
+
 # DHCP renewal at T1 (60 s of a 2-minute lease): a second REQUEST.
 a1=$(field 1 'd["dhcp"]["address"]')
 if wait_for 90 renewed "$a1" 02:77:00:00:00:01; then
@@ -340,10 +360,10 @@ check "c1 is disconnected (mode 1)" is 1 'd["charger"]["mode"]' 1
 
 # A clean stop: SIGTERM ends each one with its "stopping" line and no
 # sanitizer report (ASan checks for leaks at exit).
-for i in 1 2 3; do
+for i in $ALL; do
 	kill -TERM "${CPID[$i]}"
 done
-for i in 1 2 3; do
+for i in $ALL; do
 	if wait_for 20 bash -c "! kill -0 ${CPID[$i]} 2>/dev/null"; then
 		check "c$i stopped on SIGTERM" grep -q 'signal 15: stopping' "$T/c$i.log"
 	else
