@@ -30,6 +30,7 @@ struct cloud {
 	struct cloud_cb		 cb;
 	struct mosquitto	*mosq;
 	SSL_CTX			*ssl;
+	SSL_SESSION		*session;	/* the last one, to resume */
 	enum cloud_state	 state;
 	struct dns_req		*dnsreq;
 	int			 sock;
@@ -74,18 +75,42 @@ cloud_set_state(struct cloud *c, enum cloud_state s)
 	c->state = s;
 }
 
-/* SNI must be the hub name (the gateway relay routes by it, and the hub
- * picks its certificate by it); libmosquitto sets the connect address. */
+/*
+ * At handshake start: SNI must be the hub name (the gateway relay routes
+ * by it, and the hub picks its certificate by it), where libmosquitto
+ * would send the address it connects to; and the last session is offered
+ * for resumption, which spares a reconnect the certificate chain and key
+ * exchange (the bulk of its bytes on a metered link).  At handshake end:
+ * count resumptions.
+ */
 static void
 cloud_ssl_info(const SSL *ssl, int where, int ret)
 {
-	struct cloud *c;
+	struct cloud *c = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
 
-	if (!(where & SSL_CB_HANDSHAKE_START))
+	if (c == NULL)
 		return;
-	c = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
-	if (c != NULL)
+	if (where & SSL_CB_HANDSHAKE_START) {
 		SSL_set_tlsext_host_name((SSL *)ssl, c->cfg.host);
+		if (c->session != NULL && SSL_get_session(ssl) == NULL)
+			SSL_set_session((SSL *)ssl, c->session);
+	}
+	if ((where & SSL_CB_HANDSHAKE_DONE) && SSL_session_reused((SSL *)ssl))
+		c->stats.tls_resumed++;
+}
+
+/* A new session (TLS 1.2 at the handshake, 1.3 from a ticket): keep it. */
+static int
+cloud_ssl_new_session(SSL *ssl, SSL_SESSION *sess)
+{
+	struct cloud *c = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+
+	if (c == NULL || !SSL_SESSION_is_resumable(sess))
+		return 0;
+	if (c->session != NULL)
+		SSL_SESSION_free(c->session);
+	c->session = sess;
+	return 1;		/* we hold the reference */
 }
 
 static SSL_CTX *
@@ -113,6 +138,9 @@ cloud_ssl_ctx(struct cloud *c)
 	}
 	SSL_CTX_set_app_data(ctx, c);
 	SSL_CTX_set_info_callback(ctx, cloud_ssl_info);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT |
+	    SSL_SESS_CACHE_NO_INTERNAL_STORE);
+	SSL_CTX_sess_set_new_cb(ctx, cloud_ssl_new_session);
 	return ctx;
 }
 
@@ -468,6 +496,8 @@ cloud_free(struct cloud *c)
 		}
 		mosquitto_destroy(c->mosq);
 	}
+	if (c->session != NULL)
+		SSL_SESSION_free(c->session);
 	if (c->ssl != NULL)
 		SSL_CTX_free(c->ssl);
 	free(c);

@@ -18,7 +18,9 @@
  * on, and the HUB NAME as the verified host (X509_VERIFY_PARAM_set1_host)
  * and as SNI (set at handshake start).  libmosquitto's own hostname check
  * would use the address we connect to, which is an IP literal because we
- * resolve the name ourselves; see doc/evcharger.8.
+ * resolve the name ourselves; see doc/hal.md.  The last TLS session is
+ * offered again on reconnect (resumption: no certificate chain, a
+ * fraction of the bytes).
  */
 #ifndef EVFW_CLOUD_H
 #define EVFW_CLOUD_H
@@ -75,6 +77,7 @@ struct cloud_stats {
 	unsigned long	dns_failures;
 	unsigned long	published;
 	unsigned long	received;
+	unsigned long	tls_resumed;	/* handshakes that resumed a session */
 	unsigned	failures;	/* consecutive, the n of the back-off */
 	uint64_t	next_attempt_ms;
 	char		last_error[128];

@@ -651,6 +651,8 @@ fw_status_json(struct fw *f)
 	    cs->last_error));
 	json_object_object_add(c, "published", json_object_new_int64(
 	    (int64_t)cs->published));
+	json_object_object_add(c, "tls_resumed", json_object_new_int64(
+	    (int64_t)cs->tls_resumed));
 	json_object_object_add(c, "queued", json_object_new_int64(
 	    (int64_t)tel_queue_len(f->queue)));
 	json_object_object_add(c, "methods", json_object_new_int64(

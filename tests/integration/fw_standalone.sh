@@ -339,6 +339,9 @@ if wait_for 150 is 4 'd["cloud"]["connected"]' True; then
 else
 	not_ok "c4 got in once the hub knew it" "$(status 4)"
 fi
+# Its repeated TLS handshakes with the same broker resumed the session.
+check "c4's later handshakes resumed the TLS session" \
+	at_least 4 'd["cloud"]["tls_resumed"]' 1
 
 # DHCP renewal at T1 (60 s of a 2-minute lease): a second REQUEST.
 a1=$(field 1 'd["dhcp"]["address"]')
