@@ -5,3 +5,4 @@ EXTRA_DIST += doc/time.md
 EXTRA_DIST += doc/site-services.md
 EXTRA_DIST += doc/fleet-log.md doc/testworld.md
 EXTRA_DIST += doc/performance.md
+EXTRA_DIST += doc/operator-guide.md
