@@ -24,7 +24,7 @@
 #include "bench.h"
 
 #ifndef IP_BIND_ADDRESS_NO_PORT
-#define IP_BIND_ADDRESS_NO_PORT	24	/* linux/in.h, since Linux 4.2 */
+#define IP_BIND_ADDRESS_NO_PORT	24	/* linux/in.h, Linux 4.2 */
 #endif
 
 uint64_t

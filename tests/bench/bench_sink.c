@@ -44,7 +44,7 @@ enum sink_state {
 	SINK_SKIP,		/* skipping the rest of the hello record */
 	SINK_CMD,		/* reading the command line */
 	SINK_SEND,		/* BULK/REPLY: sending the pattern */
-	SINK_DRAIN,		/* sent, FIN sent: wait for the client's EOF */
+	SINK_DRAIN,		/* all sent, FIN sent: await EOF */
 	SINK_ECHO,		/* echoing */
 };
 
@@ -60,7 +60,7 @@ struct sink_conn {
 	size_t		 clen;
 	uint64_t	 left;		/* SEND: bytes still to send */
 	uint64_t	 sent;
-	uint8_t		*pend;		/* ECHO: bytes a short write left */
+	uint8_t		*pend;		/* ECHO: left by a short write */
 	size_t		 plen, poff;
 };
 
