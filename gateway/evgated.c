@@ -462,6 +462,7 @@ main(int argc, char *argv[])
 	char err[1024];
 	int ch, check = 0, use_syslog = 0, level = LOG_LEVEL_INFO;
 	const char *user = NULL;
+	struct event_config *evcfg;
 
 	memset(&d, 0, sizeof(d));
 	d.conf_path = CONFIG_DEFAULT_PATH;
@@ -529,8 +530,18 @@ main(int argc, char *argv[])
 		fatalx("%s", err);
 	d.start_wall_ms = d.loaded_wall_ms = now_wall_ms();
 	d.start_mono_ms = now_mono_ms();
-	if ((d.base = event_base_new()) == NULL)
+	/*
+	 * The changelist folds a connection's successive interest changes
+	 * into one epoll_ctl per loop round: about 10 % fewer system calls
+	 * per short relayed connection (doc/performance.md).  Its caveat,
+	 * descriptors cloned with dup(), does not apply: we never dup.
+	 */
+	if ((evcfg = event_config_new()) == NULL ||
+	    event_config_set_flag(evcfg,
+	    EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST) == -1 ||
+	    (d.base = event_base_new_with_config(evcfg)) == NULL)
 		fatalx("event_base_new failed");
+	event_config_free(evcfg);
 	d.resolver = resolver_new(d.base);
 	d.relay = relay_new(d.base, d.resolver);
 	d.control = control_new(d.base);

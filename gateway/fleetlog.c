@@ -1268,8 +1268,17 @@ fleetlog_relay_record(const struct relay_record *rec, void *arg)
 {
 	struct fleetlog *fl = arg;
 	struct json_object *o;
-	uint64_t now = now_mono_ms();
+	uint64_t now;
 
+	/*
+	 * Building the event is most of the relay's user-space work per
+	 * short connection (callgrind, doc/performance.md): skip it when
+	 * nobody records or shows it.
+	 */
+	if (fl != NULL && fl->st.state == FLEETLOG_OFF &&
+	    log_getlevel() < LOG_LEVEL_DEBUG)
+		return;
+	now = now_mono_ms();
 	if (rec->close != CLOSE_REFUSED) {
 		events_emit(EVENT_CONNECTION, fleetlog_record_fields(rec, now));
 		return;

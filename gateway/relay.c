@@ -315,8 +315,10 @@ conn_close(struct conn *c, enum relay_close why)
 	c->rec.close = why;
 	c->rec.end_mono_ms = now_mono_ms();
 	relay->ctr.closes[why]++;
-	if (why != CLOSE_REFUSED) {
+	if (why != CLOSE_REFUSED)
 		relay->ctr.closed++;
+	/* The formatting is not free: only when it will be shown. */
+	if (why != CLOSE_REFUSED && log_getlevel() >= LOG_LEVEL_INFO) {
 		log_info("relay: #%llu %s -> %s (%s) closed: %s, %.1fs, "
 		    "up %llu B, down %llu B", (unsigned long long)c->rec.id,
 		    format_sockaddr(&c->rec.client.sa, cl, sizeof(cl)),
