@@ -38,6 +38,11 @@
 #   WORLD_DEVICE         standin (default: "evcloud device") | none | X
 #                        with world_device_start_X I defined (evcharger)
 #   WORLD_INET_HOOKS     functions run after the cloud is up
+#   WORLD_INET_DNS_EXTRA more lines for the internet's dnsmasq.conf (e.g.
+#                        local-ttl=3600, log-queries); default none
+#   WORLD_GW_PRE_HOOKS   functions run before every start of evgated
+#   WORLD_GW_WRAPPER     words put before evgated's command line (an array,
+#                        default empty; world.d/supervise.bash sets it)
 #   WORLD_GW_HOOKS       functions run after evgated is up
 #   WORLD_UP_HOOKS       functions run at the end of world_up
 #   WORLD_DOWN_HOOKS     functions run first in world_down
@@ -81,6 +86,9 @@ WORLD_INET_HOOKS=()
 WORLD_GW_HOOKS=()
 WORLD_UP_HOOKS=()
 WORLD_DOWN_HOOKS=()
+WORLD_GW_PRE_HOOKS=()
+WORLD_GW_WRAPPER=()
+: "${WORLD_INET_DNS_EXTRA:=}"
 WORLD_EXPORT_HOOKS=(world_export_gateway world_export_cloud)
 WORLD_N=0
 
@@ -568,6 +576,7 @@ EOF
 			printf 'address=/%s/%s\n' "$WORLD_NTP_NAME" "$a"
 		done
 		printf 'local=/%s/\naddress=/#/\n' "$WORLD_NTP_NAME"
+		[ -z "$WORLD_INET_DNS_EXTRA" ] || echo "$WORLD_INET_DNS_EXTRA"
 	} >"$W/inet/dnsmasq.conf"
 	world_spawn "$WNS_INET" dnsmasq dnsmasq -k -C "$W/inet/dnsmasq.conf"
 	wait_for 10 world_udp_bound "$WNS_INET" "$WORLD_DNS_ADDR" 53 ||
@@ -682,7 +691,9 @@ world_gw_start() {
 	world_gw_write_config || return 1
 	"$EVGATED" --check-config -c "$WORLD_GW_CONF" >"$W/log/check.log" 2>&1 ||
 	    { world_err "evgated rejects $WORLD_GW_CONF:"; cat "$W/log/check.log" >&2; return 1; }
-	world_spawn "$WNS_GW" evgated "$EVGATED" -c "$WORLD_GW_CONF"
+	for f in "${WORLD_GW_PRE_HOOKS[@]}"; do "$f" || return 1; done
+	world_spawn "$WNS_GW" evgated "${WORLD_GW_WRAPPER[@]}" "$EVGATED" \
+	    -c "$WORLD_GW_CONF"
 	wait_for 10 world_ctl status ||
 	    { world_err "evgated did not start"; tail -5 "$W/log/evgated.log" >&2; return 1; }
 	for f in "${WORLD_GW_HOOKS[@]}"; do "$f" || return 1; done
@@ -865,7 +876,7 @@ world_mqtt() {
 }
 
 world_status() {	# a human summary of the world
-	local i id addr f pid
+	local i id addr f pid dev
 	if [ ! -r "$W/world.env" ]; then
 		echo "no world with prefix $EVG_PREFIX"
 		return 1
@@ -884,9 +895,14 @@ world_status() {	# a human summary of the world
 	for ((i = 1; i <= WORLD_N; i++)); do
 		id=$(world_id "$i")
 		addr=$(world_charger_addr_of "$i" 2>/dev/null)
-		echo "  $id $(world_ns "$i") ${addr:-no address}" \
-		    "device: $(world_pid "device-$id" >/dev/null &&
-		    echo running || echo stopped)"
+		# The stand-in runs as device-ID, the firmware as evcharger-ID.
+		dev=none
+		if world_pid "device-$id" >/dev/null; then dev="stand-in running"
+		elif world_pid "evcharger-$id" >/dev/null; then dev="evcharger running"
+		elif [ -e "$W/run/device-$id.pid" ] ||
+		    [ -e "$W/run/evcharger-$id.pid" ]; then dev=stopped
+		fi
+		echo "  $id $(world_ns "$i") ${addr:-no address} device: $dev"
 	done
 }
 

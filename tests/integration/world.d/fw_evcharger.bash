@@ -13,6 +13,14 @@
 #   WORLD_FW_RTC_OFFSET             first-boot RTC error, s (default -2592000:
 #                                   a month slow, so SNTP has to set it)
 #   WORLD_FW_EXTRA                  more YAML appended to every evcharger.yaml
+#                                   (with a firmware: section of its own, the
+#                                   world's release key below is left out)
+#
+# The world has a firmware release key (Ed25519, key id "world-release",
+# $W/keys/world-release.{key,pub}, made at the first charger's start) that
+# every charger trusts, so that an image signed with it can be rolled out:
+# world_fw_release (scripts/world release) signs one into the web server's
+# firmware directory.
 #
 # The charger's DNS fallback is the gateway (10.42.0.1): a charger in the
 # world never sends a query anywhere else.  Its identity is the one the
@@ -27,6 +35,39 @@
 : "${WORLD_FW_EXTRA:=}"
 EVCHARGER=$BUILD/charger-fw/evcharger
 EVPROVISION=$BUILD/charger-fw/evprovision
+EVFWSIGN=$BUILD/charger-fw/tools/evfw-sign
+WORLD_FW_KEY_ID=world-release
+
+# The YAML that makes a charger trust the world's release key (made once).
+world_fw_keys_yaml() {
+	local pub
+	case "$WORLD_FW_EXTRA" in *firmware:*) return 0 ;; esac
+	if [ ! -s "$W/keys/$WORLD_FW_KEY_ID.pub" ]; then
+		mkdir -p "$W/keys"
+		"$EVFWSIGN" keygen --key-id "$WORLD_FW_KEY_ID" --out "$W/keys" \
+		    >"$W/keys/$WORLD_FW_KEY_ID.txt" || return 1
+	fi
+	pub=$(sed -n 's/^public_key: //p' "$W/keys/$WORLD_FW_KEY_ID.txt")
+	[ -n "$pub" ] || return 1
+	printf 'firmware:\n  keys:\n    - {id: %s, key: "%s"}\n' \
+	    "$WORLD_FW_KEY_ID" "$pub"
+}
+
+# world_fw_release VERSION [SECURITY_VERSION [SIZE]]: a random image of SIZE
+# (default 1M) signed with the world's release key, in the web server's
+# firmware directory; prints its manifest URL.
+world_fw_release() {
+	local v=$1 sv=${2:-0} size=${3:-1M} f
+	f=$WORLD_FIRMWARE_DIR/evcharger-$v.bin
+	[ -s "$W/keys/$WORLD_FW_KEY_ID.key" ] ||
+	    { world_err "no release key: start a world with evcharger chargers"; return 1; }
+	head -c "$size" /dev/urandom >"$f" &&
+	    "$EVFWSIGN" sign --key "$W/keys/$WORLD_FW_KEY_ID.key" \
+	    --key-id "$WORLD_FW_KEY_ID" --product evcharger-sim --version "$v" \
+	    --security-version "$sv" --expires 30d "$f" >/dev/null || return 1
+	chmod a+r "$WORLD_FIRMWARE_DIR"/*
+	echo "https://devices.zaptec.com/firmware/evcharger-$v.manifest"
+}
 
 # The firmware's own DHCP client gets the address: nothing to do here.
 world_charger_addr_evcharger() { return 0; }
@@ -91,6 +132,7 @@ log:
   level: ${WORLD_FW_LOG_LEVEL:-info}
 simulation:
   rtc_offset: $WORLD_FW_RTC_OFFSET
+$(world_fw_keys_yaml)
 $WORLD_FW_EXTRA
 EOY
 	world_spawn "$(world_ns "$i")" "evcharger-$id" "$EVCHARGER" \
