@@ -75,11 +75,17 @@ at_exit() {	# at_exit "shell command"  (run in reverse order at exit)
 }
 
 _lib_cleanup() {
-	local rc=$? i
+	local rc=$? i line
 	set +e
 	for ((i = ${#_cleanup_cmds[@]} - 1; i >= 0; i--)); do
 		eval "${_cleanup_cmds[$i]}" >/dev/null 2>&1
 	done
+	# Registered from subshells (bg_ns inside $(...)), newest first.
+	if [ -f "$T/.at_exit" ]; then
+		tac "$T/.at_exit" | while IFS= read -r line; do
+			eval "$line" >/dev/null 2>&1
+		done
+	fi
 	for ns in "${_netns[@]}"; do
 		# Kill whatever still runs in the namespace, then remove it.
 		for pid in $(ip netns pids "$ns" 2>/dev/null); do
@@ -120,7 +126,9 @@ bg_ns() {	# bg_ns NS LOG command...   start in background; killed at exit
 	shift 2
 	ip netns exec "$ns" "$@" >"$log" 2>&1 &
 	pid=$!
-	at_exit "kill $pid; sleep 0.2; kill -9 $pid"
+	# Through a file, not at_exit: callers often run bg_ns inside $(...),
+	# a subshell whose at_exit list would be lost.
+	echo "kill $pid; sleep 0.2; kill -9 $pid" >>"$T/.at_exit"
 	echo "$pid"
 }
 
