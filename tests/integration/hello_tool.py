@@ -19,7 +19,15 @@ never does; it prints one line saying what happened to the connection
   hello_tool.py many HOST PORT N SNI            N connections from one source
                                                 sending a hello each; prints
                                                 how many stayed open
+  hello_tool.py halfopen_from HOST PORT K FIRST COUNT
+                                                K connections from each of
+                                                COUNT consecutive IPv4
+                                                addresses from FIRST (which
+                                                the caller has configured),
+                                                sending nothing; holds them
+                                                until stdin closes
 """
+import ipaddress
 import select
 import socket
 import ssl
@@ -137,6 +145,18 @@ def main(argv):
         for i in range(n):
             src = "%s.%d.%d" % (net, i // 250, i % 250 + 1)
             socks.append(connect(host, port, src))
+        print("holding %d" % len(socks), flush=True)
+        sys.stdin.read()
+        closed = sum(1 for s in socks if fate(s, 0.01) == "closed")
+        print("closed %d" % closed)
+    elif mode == "halfopen_from":
+        k, first, count = int(argv[4]), argv[5], int(argv[6])
+        base = ipaddress.IPv4Address(first)
+        socks = []
+        for a in range(count):
+            src = str(base + a)
+            for _ in range(k):
+                socks.append(connect(host, port, src))
         print("holding %d" % len(socks), flush=True)
         sys.stdin.read()
         closed = sum(1 for s in socks if fate(s, 0.01) == "closed")
