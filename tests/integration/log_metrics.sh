@@ -50,6 +50,13 @@ ip netns exec "$NS" mosquitto_sub -h "$HUB" -p 8883 --cafile "$CA" \
 at_exit "kill $!"
 splicing() { [ "$(metric "$(scrape)" 'evgate_relay_connections{state="splice"}')" -ge 1 ]; }
 wait_for 10 splicing
+# Events are committed in batches (log.fsync_interval): wait for the batch
+# holding the traffic's 14 events rather than racing it.
+committed14() {
+	[ $(( $(metric "$(scrape)" evgate_log_committed_seq) -
+	    $(metric "$m0" evgate_log_committed_seq) )) -ge 14 ]
+}
+wait_for 10 committed14
 m1=$(scrape)
 
 d() { echo $(( $(metric "$m1" "$1") - $(metric "$m0" "$1") )); }
