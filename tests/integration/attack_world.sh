@@ -317,7 +317,7 @@ ids_where() {	# ids_where TEST A B: the chargers for which [ A_i TEST B_i ] fail
 	read -r -a a <<<"$2"
 	read -r -a b <<<"$3"
 	for ((i = 0; i < N; i++)); do
-		[ "${a[$i]:-x}" "$test" "${b[$i]:-x}" ] 2>/dev/null ||
+		test "${a[$i]:-x}" "$test" "${b[$i]:-x}" 2>/dev/null ||
 		    out="$out $(world_id $((i + 1)))"
 	done
 	echo "${out# }"
@@ -354,7 +354,7 @@ served() {
 	local out
 	out=$(for_chargers call_ping | tr '\n' ' ')
 	check_eq "[$CASE] every charger answers a direct method (200) $1" "" \
-	    "$(ids_where = "$out" "$(yes 200 | head -n "$N" | tr '\n' ' ')")"
+	    "$(ids_where '=' "$out" "$(yes 200 | head -n "$N" | tr '\n' ' ')")"
 }
 
 # (b) and (c) at the end of every case, then the case's row.
@@ -371,7 +371,7 @@ case_end() {
 	connects=$(for_chargers fw_connects | tr '\n' ' ')
 	if [ "$CASE_MODE" = stay ]; then
 		check_eq "[$CASE] no charger lost its session" "" \
-		    "$(ids_where = "$connects" "$CONNECTS0")"
+		    "$(ids_where '=' "$connects" "$CONNECTS0")"
 	else
 		check_eq "[$CASE] every charger reconnected by itself" "" \
 		    "$(ids_where -gt "$connects" "$CONNECTS0")"
