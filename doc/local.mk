@@ -6,3 +6,4 @@ EXTRA_DIST += doc/site-services.md
 EXTRA_DIST += doc/fleet-log.md doc/testworld.md
 EXTRA_DIST += doc/performance.md
 EXTRA_DIST += doc/operator-guide.md
+EXTRA_DIST += doc/hardening.md

@@ -312,8 +312,11 @@ dnsmasq_parse_log(const char *line, size_t len, struct dnsmasq_log *out)
 		return out->kind = DNSMASQ_LOG_SCRIPT;
 	if (mlen >= 4 && memcmp(msg, "DHCP", 4) == 0 &&
 	    (mlen < 5 || msg[4] != ',')) {
-		/* "DHCPDISCOVER(plc0) 02:42:00:00:00:09 ignored" or
-		 * "DHCPREQUEST(plc0) 10.42.0.5 02:42:00:00:00:09 ignored" */
+		/* "DHCPDISCOVER(plc0) 02:42:00:00:00:09 ignored".  dnsmasq
+		 * 2.90 drops a REQUEST from an ignored MAC without a log
+		 * line; the other forms with an address before the MAC
+		 * ("DHCPINFORM(plc0) 10.42.0.5 02:...:09 ignored") parse
+		 * the same way. */
 		out->kind = DNSMASQ_LOG_DHCP;
 		end = msg + mlen;
 		while (end > msg && end[-1] == ' ')
