@@ -22,6 +22,7 @@ charger_fw_libfw_a_SOURCES = \
 	charger-fw/core/charger.c charger-fw/core/charger.h \
 	charger-fw/core/cloud.c charger-fw/core/cloud.h \
 	charger-fw/core/fwconfig.c charger-fw/core/fwconfig.h \
+	charger-fw/core/yamlcfg.c charger-fw/core/yamlcfg.h \
 	charger-fw/core/fw.c charger-fw/core/fw.h
 charger_fw_libfw_a_CFLAGS = $(FW_CFLAGS)
 

@@ -14,87 +14,40 @@
 #include <yaml.h>
 
 #include "core/fwconfig.h"
+#include "core/yamlcfg.h"
+
 #include "core/fwlog.h"
 
-struct ctx {
-	yaml_document_t	*doc;
-	const char	*fname;
-	char		*err;
-	size_t		 errlen;
-};
-
 static int
-fail(struct ctx *x, const yaml_node_t *n, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-fail(struct ctx *x, const yaml_node_t *n, const char *fmt, ...)
-{
-	char msg[256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	snprintf(x->err, x->errlen, "%s:%zu:%zu: %s", x->fname,
-	    n->start_mark.line + 1, n->start_mark.column + 1, msg);
-	return -1;
-}
-
-static const char *
-scalar(struct ctx *x, const yaml_node_t *n, const char *key)
-{
-	if (n->type != YAML_SCALAR_NODE) {
-		fail(x, n, "%s: expected a single value", key);
-		return NULL;
-	}
-	return (const char *)n->data.scalar.value;
-}
-
-static int
-get_str(struct ctx *x, const yaml_node_t *n, const char *key, char *out,
+get_str(struct yamlcfg *x, const yaml_node_t *n, const char *key, char *out,
     size_t cap)
 {
-	const char *s = scalar(x, n, key);
+	const char *s = yamlcfg_scalar(x, n, key);
 
 	if (s == NULL)
 		return -1;
 	if (*s == '\0')
-		return fail(x, n, "%s: must not be empty", key);
+		return yamlcfg_fail(x, n, "%s: must not be empty", key);
 	if (strlen(s) >= cap)
-		return fail(x, n, "%s: too long (at most %zu bytes)", key,
+		return yamlcfg_fail(x, n, "%s: too long (at most %zu bytes)", key,
 		    cap - 1);
 	memcpy(out, s, strlen(s) + 1);
 	return 0;
 }
 
 static int
-get_uint(struct ctx *x, const yaml_node_t *n, const char *key,
+get_uint(struct yamlcfg *x, const yaml_node_t *n, const char *key,
     unsigned long min, unsigned long max, unsigned long *out)
 {
-	const char *s = scalar(x, n, key);
-	char *end;
-	unsigned long v;
-
-	if (s == NULL)
-		return -1;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (*s == '\0' || *s == '-' || *end != '\0' || errno != 0)
-		return fail(x, n, "%s: \"%s\" is not a number", key, s);
-	if (v < min || v > max)
-		return fail(x, n, "%s: %lu is out of range %lu..%lu", key, v,
-		    min, max);
-	*out = v;
-	return 0;
+	return yamlcfg_uint(x, n, key, min, max, out);
 }
 
 /* "a.b.c.d" or "a.b.c.d:port" (port: for tests with local servers). */
 static int
-get_server(struct ctx *x, const yaml_node_t *n, const char *key,
+get_server(struct yamlcfg *x, const yaml_node_t *n, const char *key,
     struct dns_server *out)
 {
-	const char *s = scalar(x, n, key);
+	const char *s = yamlcfg_scalar(x, n, key);
 	char buf[64], *colon, *end;
 	struct in_addr a;
 	unsigned long port = 53;
@@ -102,24 +55,24 @@ get_server(struct ctx *x, const yaml_node_t *n, const char *key,
 	if (s == NULL)
 		return -1;
 	if (strlen(s) >= sizeof(buf))
-		return fail(x, n, "%s: \"%s\" is not an IPv4 address", key, s);
+		return yamlcfg_fail(x, n, "%s: \"%s\" is not an IPv4 address", key, s);
 	snprintf(buf, sizeof(buf), "%s", s);
 	if ((colon = strchr(buf, ':')) != NULL) {
 		*colon++ = '\0';
 		port = strtoul(colon, &end, 10);
 		if (*colon == '\0' || *end != '\0' || port == 0 ||
 		    port > 65535)
-			return fail(x, n, "%s: bad port in \"%s\"", key, s);
+			return yamlcfg_fail(x, n, "%s: bad port in \"%s\"", key, s);
 	}
 	if (inet_pton(AF_INET, buf, &a) != 1)
-		return fail(x, n, "%s: \"%s\" is not an IPv4 address", key, s);
+		return yamlcfg_fail(x, n, "%s: \"%s\" is not an IPv4 address", key, s);
 	out->addr = ntohl(a.s_addr);
 	out->port = (uint16_t)port;
 	return 0;
 }
 
 static int
-set_key(struct ctx *x, struct fw_config *c, const char *key,
+set_key(struct yamlcfg *x, struct fw_config *c, const char *key,
     const yaml_node_t *v)
 {
 	unsigned long u;
@@ -130,14 +83,14 @@ set_key(struct ctx *x, struct fw_config *c, const char *key,
 	if (strcmp(key, "interface") == 0)
 		return get_str(x, v, key, c->interface, sizeof(c->interface));
 	if (strcmp(key, "network") == 0) {
-		if ((s = scalar(x, v, key)) == NULL)
+		if ((s = yamlcfg_scalar(x, v, key)) == NULL)
 			return -1;
 		if (strcmp(s, "dhcp") == 0)
 			c->netmode = FW_NET_DHCP;
 		else if (strcmp(s, "static") == 0)
 			c->netmode = FW_NET_STATIC;
 		else
-			return fail(x, v, "network: \"%s\": expected dhcp or "
+			return yamlcfg_fail(x, v, "network: \"%s\": expected dhcp or "
 			    "static", s);
 		return 0;
 	}
@@ -155,14 +108,14 @@ set_key(struct ctx *x, struct fw_config *c, const char *key,
 		return get_str(x, v, key, c->cloud.ca_file,
 		    sizeof(c->cloud.ca_file));
 	if (strcmp(key, "cloud.auth") == 0) {
-		if ((s = scalar(x, v, key)) == NULL)
+		if ((s = yamlcfg_scalar(x, v, key)) == NULL)
 			return -1;
 		if (strcmp(s, "password") == 0)
 			c->cloud.auth = CLOUD_AUTH_PASSWORD;
 		else if (strcmp(s, "sas") == 0)
 			c->cloud.auth = CLOUD_AUTH_SAS;
 		else
-			return fail(x, v, "cloud.auth: \"%s\": expected "
+			return yamlcfg_fail(x, v, "cloud.auth: \"%s\": expected "
 			    "password or sas", s);
 		return 0;
 	}
@@ -233,26 +186,26 @@ set_key(struct ctx *x, struct fw_config *c, const char *key,
 		return get_str(x, v, key, c->control_socket,
 		    sizeof(c->control_socket));
 	if (strcmp(key, "log.level") == 0) {
-		if ((s = scalar(x, v, key)) == NULL)
+		if ((s = yamlcfg_scalar(x, v, key)) == NULL)
 			return -1;
 		if ((c->log_level = fwlog_level_parse(s)) == -1)
-			return fail(x, v, "log.level: \"%s\": expected error, "
+			return yamlcfg_fail(x, v, "log.level: \"%s\": expected error, "
 			    "warn, info or debug", s);
 		return 0;
 	}
 	if (strcmp(key, "simulation.rtc_offset") == 0) {
-		if ((s = scalar(x, v, key)) == NULL)
+		if ((s = yamlcfg_scalar(x, v, key)) == NULL)
 			return -1;
 		errno = 0;
 		l = strtol(s, &end, 10);
 		if (*s == '\0' || *end != '\0' || errno != 0 ||
 		    l > 100L * 365 * 86400 || l < -100L * 365 * 86400)
-			return fail(x, v, "%s: \"%s\" is not a number of "
+			return yamlcfg_fail(x, v, "%s: \"%s\" is not a number of "
 			    "seconds", key, s);
 		c->rtc_offset_s = l;
 		return 0;
 	}
-	return fail(x, v, "unknown key \"%s\"", key);
+	return yamlcfg_fail(x, v, "unknown key \"%s\"", key);
 }
 
 static int
@@ -269,7 +222,7 @@ is_section(const char *k)
 }
 
 static int
-walk(struct ctx *x, struct fw_config *c, const yaml_node_t *map,
+walk(struct yamlcfg *x, struct fw_config *c, const yaml_node_t *map,
     const char *prefix)
 {
 	yaml_node_pair_t *p;
@@ -279,14 +232,14 @@ walk(struct ctx *x, struct fw_config *c, const yaml_node_t *map,
 	const char *ks;
 
 	if (map->type != YAML_MAPPING_NODE)
-		return fail(x, map, "%s%sexpected a mapping", prefix,
+		return yamlcfg_fail(x, map, "%s%sexpected a mapping", prefix,
 		    *prefix ? ": " : "");
 	for (p = map->data.mapping.pairs.start;
 	    p < map->data.mapping.pairs.top; p++) {
 		k = yaml_document_get_node(x->doc, p->key);
 		v = yaml_document_get_node(x->doc, p->value);
 		if (k == NULL || v == NULL || k->type != YAML_SCALAR_NODE)
-			return fail(x, map, "bad key");
+			return yamlcfg_fail(x, map, "bad key");
 		ks = (const char *)k->data.scalar.value;
 		snprintf(key, sizeof(key), "%s%s%s", prefix, *prefix ? "." : "",
 		    ks);
@@ -304,14 +257,14 @@ walk(struct ctx *x, struct fw_config *c, const yaml_node_t *map,
 		}
 		if (strcmp(key, "dns.fallback") == 0) {
 			if (v->type != YAML_SEQUENCE_NODE)
-				return fail(x, v, "dns.fallback: expected a "
+				return yamlcfg_fail(x, v, "dns.fallback: expected a "
 				    "list of addresses");
 			c->ndns_fallback = 0;
 			for (it = v->data.sequence.items.start;
 			    it < v->data.sequence.items.top; it++) {
 				item = yaml_document_get_node(x->doc, *it);
 				if (c->ndns_fallback == DNS_MAX_SERVERS)
-					return fail(x, item, "dns.fallback: at "
+					return yamlcfg_fail(x, item, "dns.fallback: at "
 					    "most %d servers", DNS_MAX_SERVERS);
 				if (get_server(x, item, key,
 				    &c->dns_fallback[c->ndns_fallback]) == -1)
@@ -368,7 +321,7 @@ fwconfig_parse(const char *buf, size_t len, const char *fname,
 	yaml_document_t doc;
 	yaml_node_t *root;
 	struct fw_config c;
-	struct ctx x = { &doc, fname, err, errlen };
+	struct yamlcfg x = { &doc, fname, err, errlen };
 	int rv = -1;
 
 	fwconfig_defaults(&c);

@@ -12,64 +12,22 @@
 #include <yaml.h>
 
 #include "core/fwupdate_conf.h"
-
-struct pctx {
-	yaml_document_t	*doc;
-	const char	*fname;
-	char		*err;
-	size_t		 errlen;
-};
+#include "core/yamlcfg.h"
 
 static int
-fail(struct pctx *x, const yaml_node_t *n, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int
-fail(struct pctx *x, const yaml_node_t *n, const char *fmt, ...)
-{
-	char msg[256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	snprintf(x->err, x->errlen, "%s:%zu:%zu: %s", x->fname,
-	    n->start_mark.line + 1, n->start_mark.column + 1, msg);
-	return -1;
-}
-
-static const char *
-scalar(struct pctx *x, const yaml_node_t *n, const char *key)
-{
-	if (n->type != YAML_SCALAR_NODE) {
-		fail(x, n, "%s: expected a single value", key);
-		return NULL;
-	}
-	return (const char *)n->data.scalar.value;
-}
-
-static int
-get_uint(struct pctx *x, const yaml_node_t *n, const char *key,
+get_uint(struct yamlcfg *x, const yaml_node_t *n, const char *key,
     unsigned long min, unsigned long max, unsigned *out)
 {
-	const char *s = scalar(x, n, key);
 	unsigned long v;
-	char *end;
 
-	if (s == NULL)
+	if (yamlcfg_uint(x, n, key, min, max, &v) == -1)
 		return -1;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (*s == '\0' || *s == '-' || *s == '+' || *end != '\0' ||
-	    errno != 0 || v < min || v > max)
-		return fail(x, n, "%s: \"%s\" is not a number in %lu..%lu",
-		    key, s, min, max);
 	*out = (unsigned)v;
 	return 0;
 }
 
 static int
-parse_key(struct pctx *x, const yaml_node_t *item, struct fwupdate_key *k)
+parse_key(struct yamlcfg *x, const yaml_node_t *item, struct fwupdate_key *k)
 {
 	yaml_node_pair_t *p;
 	yaml_node_t *kn, *vn;
@@ -77,62 +35,62 @@ parse_key(struct pctx *x, const yaml_node_t *item, struct fwupdate_key *k)
 	int have_id = 0, have_key = 0;
 
 	if (item->type != YAML_MAPPING_NODE)
-		return fail(x, item, "firmware.keys: each key is a mapping "
+		return yamlcfg_fail(x, item, "firmware.keys: each key is a mapping "
 		    "with id and key");
 	for (p = item->data.mapping.pairs.start;
 	    p < item->data.mapping.pairs.top; p++) {
 		kn = yaml_document_get_node(x->doc, p->key);
 		vn = yaml_document_get_node(x->doc, p->value);
 		if (kn == NULL || vn == NULL || kn->type != YAML_SCALAR_NODE)
-			return fail(x, item, "firmware.keys: bad key");
+			return yamlcfg_fail(x, item, "firmware.keys: bad key");
 		ks = (const char *)kn->data.scalar.value;
-		if ((s = scalar(x, vn, ks)) == NULL)
+		if ((s = yamlcfg_scalar(x, vn, ks)) == NULL)
 			return -1;
 		if (strcmp(ks, "id") == 0) {
 			if (!manifest_key_id_ok(s))
-				return fail(x, vn, "firmware.keys.id: \"%s\": "
+				return yamlcfg_fail(x, vn, "firmware.keys.id: \"%s\": "
 				    "1-31 of [A-Za-z0-9._-]", s);
 			snprintf(k->id, sizeof(k->id), "%s", s);
 			have_id = 1;
 		} else if (strcmp(ks, "key") == 0) {
 			if (manifest_hex32(s, strlen(s), k->pub) == -1)
-				return fail(x, vn, "firmware.keys.key: want "
+				return yamlcfg_fail(x, vn, "firmware.keys.key: want "
 				    "the 64 hex digits of an Ed25519 public "
 				    "key (evfw-sign pubkey)");
 			have_key = 1;
 		} else
-			return fail(x, kn, "firmware.keys: unknown key "
+			return yamlcfg_fail(x, kn, "firmware.keys: unknown key "
 			    "\"%s\"", ks);
 	}
 	if (!have_id || !have_key)
-		return fail(x, item, "firmware.keys: each key needs an id "
+		return yamlcfg_fail(x, item, "firmware.keys: each key needs an id "
 		    "and a key");
 	return 0;
 }
 
 static int
-parse_keys(struct pctx *x, const yaml_node_t *v, struct fwupdate_conf *c)
+parse_keys(struct yamlcfg *x, const yaml_node_t *v, struct fwupdate_conf *c)
 {
 	yaml_node_item_t *it;
 	yaml_node_t *item;
 	size_t i;
 
 	if (v->type != YAML_SEQUENCE_NODE)
-		return fail(x, v, "firmware.keys: expected a list");
+		return yamlcfg_fail(x, v, "firmware.keys: expected a list");
 	c->nkeys = 0;
 	for (it = v->data.sequence.items.start;
 	    it < v->data.sequence.items.top; it++) {
 		item = yaml_document_get_node(x->doc, *it);
 		if (item == NULL)
-			return fail(x, v, "firmware.keys: bad item");
+			return yamlcfg_fail(x, v, "firmware.keys: bad item");
 		if (c->nkeys == FWUPDATE_MAX_KEYS)
-			return fail(x, item, "firmware.keys: at most %d keys",
+			return yamlcfg_fail(x, item, "firmware.keys: at most %d keys",
 			    FWUPDATE_MAX_KEYS);
 		if (parse_key(x, item, &c->keys[c->nkeys]) == -1)
 			return -1;
 		for (i = 0; i < c->nkeys; i++)
 			if (strcmp(c->keys[i].id, c->keys[c->nkeys].id) == 0)
-				return fail(x, item, "firmware.keys: id \"%s\" "
+				return yamlcfg_fail(x, item, "firmware.keys: id \"%s\" "
 				    "twice", c->keys[i].id);
 		c->nkeys++;
 	}
@@ -154,33 +112,33 @@ int
 fwupdate_conf_parse(yaml_document_t *doc, yaml_node_t *map,
     const char *fname, struct fwupdate_conf *out, char *err, size_t errlen)
 {
-	struct pctx x = { doc, fname, err, errlen };
+	struct yamlcfg x = { doc, fname, err, errlen };
 	struct fwupdate_conf c = *out;
 	yaml_node_pair_t *p;
 	yaml_node_t *k, *v;
 	const char *ks, *s;
 
 	if (map->type != YAML_MAPPING_NODE)
-		return fail(&x, map, "firmware: expected a mapping");
+		return yamlcfg_fail(&x, map, "firmware: expected a mapping");
 	for (p = map->data.mapping.pairs.start;
 	    p < map->data.mapping.pairs.top; p++) {
 		k = yaml_document_get_node(doc, p->key);
 		v = yaml_document_get_node(doc, p->value);
 		if (k == NULL || v == NULL || k->type != YAML_SCALAR_NODE)
-			return fail(&x, map, "firmware: bad key");
+			return yamlcfg_fail(&x, map, "firmware: bad key");
 		ks = (const char *)k->data.scalar.value;
 		if (strcmp(ks, "product") == 0) {
-			if ((s = scalar(&x, v, "firmware.product")) == NULL)
+			if ((s = yamlcfg_scalar(&x, v, "firmware.product")) == NULL)
 				return -1;
 			if (!manifest_product_ok(s))
-				return fail(&x, v, "firmware.product: \"%s\": "
+				return yamlcfg_fail(&x, v, "firmware.product: \"%s\": "
 				    "1-63 of [A-Za-z0-9._-]", s);
 			snprintf(c.product, sizeof(c.product), "%s", s);
 		} else if (strcmp(ks, "ca_file") == 0) {
-			if ((s = scalar(&x, v, "firmware.ca_file")) == NULL)
+			if ((s = yamlcfg_scalar(&x, v, "firmware.ca_file")) == NULL)
 				return -1;
 			if (*s == '\0' || strlen(s) >= sizeof(c.ca_file))
-				return fail(&x, v, "firmware.ca_file: empty "
+				return yamlcfg_fail(&x, v, "firmware.ca_file: empty "
 				    "or too long");
 			snprintf(c.ca_file, sizeof(c.ca_file), "%s", s);
 		} else if (strcmp(ks, "selftest") == 0) {
@@ -199,7 +157,7 @@ fwupdate_conf_parse(yaml_document_t *doc, yaml_node_t *map,
 			if (parse_keys(&x, v, &c) == -1)
 				return -1;
 		} else
-			return fail(&x, k, "unknown key \"firmware.%s\"", ks);
+			return yamlcfg_fail(&x, k, "unknown key \"firmware.%s\"", ks);
 	}
 	*out = c;
 	return 0;

@@ -1524,8 +1524,11 @@ test_conf(void **state)
 	assert_string_equal(err,
 	    "c.yaml:2:3: unknown key \"firmware.prodcut\"");
 	assert_int_equal(conf("firmware:\n  selftest: 5\n", &c, err), -1);
-	assert_string_equal(err, "c.yaml:2:13: firmware.selftest: \"5\" is not "
-	    "a number in 10..3600");
+	assert_string_equal(err, "c.yaml:2:13: firmware.selftest: 5 is out of "
+	    "range 10..3600");
+	assert_int_equal(conf("firmware:\n  selftest: soon\n", &c, err), -1);
+	assert_string_equal(err, "c.yaml:2:13: firmware.selftest: \"soon\" is "
+	    "not a number");
 	assert_int_equal(conf("firmware:\n  keys:\n    - id: k\n"
 	    "      key: abcd\n", &c, err), -1);
 	assert_string_equal(err, "c.yaml:4:12: firmware.keys.key: want the 64 "
