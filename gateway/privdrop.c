@@ -66,26 +66,41 @@ privdrop_cfg_free(struct cfg_daemon *dm)
 
 /* --- directories ----------------------------------------------------- */
 
-/* mkdir -p path; the components it creates belong to uid:gid. */
+/*
+ * mkdir -p path; the components it creates belong to uid:gid.  An
+ * existing path must be writable by uid when must_write (the daemon writes
+ * there); its parents need not be.
+ */
 static int
-mkdirs_owned(const char *path, mode_t mode, uid_t uid, gid_t gid, char *err,
-    size_t errlen)
+mkdirs_owned(const char *path, mode_t mode, int must_write, uid_t uid,
+    gid_t gid, char *err, size_t errlen)
 {
 	char *copy, *parent;
 	struct stat sb;
 	int rv;
 
 	if (stat(path, &sb) == 0) {
-		if (S_ISDIR(sb.st_mode))
-			return 0;
-		snprintf(err, errlen, "%s exists and is not a directory", path);
-		return -1;
+		if (!S_ISDIR(sb.st_mode)) {
+			snprintf(err, errlen, "%s exists and is not a "
+			    "directory", path);
+			return -1;
+		}
+		/* Say it now rather than fail obscurely after the drop. */
+		if (must_write && sb.st_uid != uid &&
+		    !(sb.st_gid == gid && (sb.st_mode & S_IWGRP)) &&
+		    !(sb.st_mode & S_IWOTH)) {
+			snprintf(err, errlen, "%s is not writable by uid %u: "
+			    "chown it to the daemon's user (or remove it)",
+			    path, (unsigned)uid);
+			return -1;
+		}
+		return 0;
 	}
 	copy = xstrdup(path);
 	parent = dirname(copy);
 	rv = strcmp(parent, path) != 0 && strcmp(parent, "/") != 0 &&
 	    strcmp(parent, ".") != 0 ?
-	    mkdirs_owned(parent, 0755, uid, gid, err, errlen) : 0;
+	    mkdirs_owned(parent, 0755, 0, uid, gid, err, errlen) : 0;
 	free(copy);
 	if (rv == -1)
 		return -1;
@@ -108,17 +123,17 @@ privdrop_prepare_dirs(const struct config *conf, uid_t uid, gid_t gid,
 	int rv;
 
 	copy = xstrdup(conf->control.socket);
-	rv = mkdirs_owned(dirname(copy), 0755, uid, gid, err, errlen);
+	rv = mkdirs_owned(dirname(copy), 0755, 1, uid, gid, err, errlen);
 	free(copy);
 	if (rv == -1)
 		return -1;
 	if (conf->lan != NULL && conf->dnsmasq != NULL &&
-	    (mkdirs_owned(conf->dnsmasq->state_dir, 0750, uid, gid, err,
-	    errlen) == -1 || mkdirs_owned(conf->dnsmasq->run_dir, 0755, uid,
-	    gid, err, errlen) == -1))
+	    (mkdirs_owned(conf->dnsmasq->state_dir, 0750, 1, uid, gid, err,
+	    errlen) == -1 || mkdirs_owned(conf->dnsmasq->run_dir, 0755, 1,
+	    uid, gid, err, errlen) == -1))
 		return -1;
 	if (conf->log != NULL &&
-	    mkdirs_owned(conf->log->dir, 0750, uid, gid, err, errlen) == -1)
+	    mkdirs_owned(conf->log->dir, 0750, 1, uid, gid, err, errlen) == -1)
 		return -1;
 	return 0;
 }

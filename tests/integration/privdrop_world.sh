@@ -92,3 +92,16 @@ check "a reload adding port 993 succeeds" world_gw_reload
 check "the relay listens on 993" port_open "$(world_ns 1)" "$WORLD_GW_LAN" 993
 check_fails "root cannot be regained: evgated's saved uid is not 0" \
     grep -qE '^Uid:.*\b0\b' "/proc/$pid/status"
+
+# A directory it must write to that exists and belongs to root: a clear
+# error at start, before anything runs, not an obscure failure later.
+mkdir -p "$T/rootdir/ctl"
+printf 'control: {socket: %s}\ndaemon: {user: %s}\n' "$T/rootdir/ctl/e.sock" \
+    "$USER_" >"$T/rootdir.yaml"
+out=$(timeout 10 "$EVGATED" -c "$T/rootdir.yaml" 2>&1); rc=$?
+check_eq "a root-owned socket directory stops the start (exit 1)" 1 "$rc"
+if grep -q "$T/rootdir/ctl is not writable by uid $uid: chown it" <<<"$out"; then
+	ok "... and the error names the directory and the fix"
+else
+	not_ok "... and the error names the directory and the fix" "$out"
+fi
