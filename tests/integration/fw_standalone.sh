@@ -325,10 +325,17 @@ check "mosquitto saw c3's TLS fail" wait_for 60 grep -q "OpenSSL Error\|SSL rout
 # Authentication: c4 is refused (CONNACK "not authorised") and keeps
 # trying; once the hub knows it, it gets in without any help.
 if wait_for 60 at_least 4 'd["cloud"]["failures"]' 1; then
-	case "$(field 4 'd["cloud"]["last_error"]')" in
-	CONNACK*) ok "c4, unknown to the hub, is refused at CONNECT" ;;
-	*) not_ok "c4, unknown to the hub, is refused at CONNECT" "$(status 4)" ;;
-	esac
+	# The charger sees the refusal as the CONNACK, or -- when the
+	# broker's close overtakes its read under load -- as a broken pipe
+	# right after CONNECT; the broker's log says which it was.
+	err4=$(field 4 'd["cloud"]["last_error"]')
+	if [ "$(field 4 'd["cloud"]["connects"]')" = 0 ] &&
+	    { [[ $err4 == CONNACK* ]] ||
+	    grep -q "disconnected, not authorised" "$T"/mosquitto.*.log; }; then
+		ok "c4, unknown to the hub, is refused at CONNECT"
+	else
+		not_ok "c4, unknown to the hub, is refused at CONNECT" "$(status 4)"
+	fi
 else
 	not_ok "c4 is refused" "$(status 4)"
 fi

@@ -6,7 +6,8 @@ reference time), floods, sends malformed packets, and plays a lying
 server.  Output is one line of JSON.
 
   ntp_tool.py query ADDR [PORT]          one request; the reply decoded
-  ntp_tool.py flood ADDR COUNT           COUNT requests as fast as we can
+  ntp_tool.py flood ADDR COUNT [PPS]     COUNT requests as fast as we can,
+                                         or at PPS requests a second
   ntp_tool.py malformed ADDR             one of each broken request
   ntp_tool.py liar ADDR OFFSET           serve time OFFSET seconds off
 """
@@ -84,7 +85,7 @@ def drain(s, res):
             res["answered"] += 1
 
 
-def flood(addr, count):
+def flood(addr, count, pps=0):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
     s.setblocking(False)
@@ -98,6 +99,10 @@ def flood(addr, count):
             time.sleep(0.001)
         if i % 64 == 0:
             drain(s, res)
+            if pps:
+                ahead = t0 + (i + 1) / pps - time.time()
+                if ahead > 0:
+                    time.sleep(ahead)
     s.settimeout(1.0)
     time.sleep(0.5)
     drain(s, res)
@@ -143,7 +148,8 @@ def main():
         port = int(sys.argv[3]) if len(sys.argv) > 3 else 123
         print(json.dumps(query(sys.argv[2], port)))
     elif cmd == "flood":
-        print(json.dumps(flood(sys.argv[2], int(sys.argv[3]))))
+        pps = int(sys.argv[4]) if len(sys.argv) > 4 else 0
+        print(json.dumps(flood(sys.argv[2], int(sys.argv[3]), pps)))
     elif cmd == "malformed":
         print(json.dumps(malformed(sys.argv[2])))
     elif cmd == "liar":
