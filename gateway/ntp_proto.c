@@ -206,11 +206,18 @@ ntp_fixed_from_double(double s)
 {
 	double v = s * 4294967296.0;
 
+	if (v != v)		/* NaN */
+		return 0;
 	if (v >= 9.2e18)
 		return INT64_MAX;
 	if (v <= -9.2e18)
 		return INT64_MIN;
-	return (int64_t)llround(v);
+	/*
+	 * Round half away from zero as llround() does, without a call into
+	 * libm: this runs twice per reply the server sends, and the call was
+	 * the largest single cost of a reply (callgrind, doc/performance.md).
+	 */
+	return v >= 0 ? (int64_t)(v + 0.5) : -(int64_t)(0.5 - v);
 }
 
 double
@@ -234,7 +241,7 @@ ntp_short_from_double(double s)
 		return 0;
 	if (v >= 4294967295.0)
 		return 0xffffffffU;
-	return (uint32_t)lround(v);
+	return (uint32_t)(v + 0.5);	/* v > 0: lround() without libm */
 }
 
 double

@@ -420,6 +420,11 @@ test_ts_arithmetic_across_era(void **state)
 	assert_true(ntp_fixed_from_double(1e30) == INT64_MAX);
 	assert_true(ntp_fixed_from_double(-1e30) == INT64_MIN);
 	assert_true(ntp_fixed_from_double(-1.5) == -(3LL << 31));
+	/* Rounding half away from zero, like llround(); NaN is no time. */
+	assert_true(ntp_fixed_from_double(0.5 / 4294967296.0) == 1);
+	assert_true(ntp_fixed_from_double(-0.5 / 4294967296.0) == -1);
+	assert_true(ntp_fixed_from_double(0.49 / 4294967296.0) == 0);
+	assert_true(ntp_fixed_from_double(NAN) == 0);
 }
 
 static void
