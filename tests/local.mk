@@ -140,7 +140,7 @@ tests_bench_bench_idle_LDADD = $(BENCH_LIBS)
 tests_bench_bench_ping_SOURCES = tests/bench/bench_ping.c $(BENCH_COMMON)
 tests_bench_bench_ping_CFLAGS = $(BENCH_CFLAGS)
 tests_bench_bench_ping_LDADD = $(BENCH_LIBS)
-EXTRA_DIST += tests/bench/lib.sh tests/bench/profile.sh tests/bench/profile_ntp.sh \
+EXTRA_DIST += tests/bench/lib.sh tests/bench/profile.sh tests/bench/profile_ntp.sh tests/bench/profile_fw.sh \
 	tests/bench/world_budget.sh
 GATEWAY_UNIT_TESTS += tests/unit/test_export
 tests_unit_test_export_SOURCES = tests/unit/test_export.c

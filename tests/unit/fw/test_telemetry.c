@@ -1,6 +1,7 @@
 /*
- * test_telemetry: the observation JSON (checked by parsing it back) and
- * the offline queue.
+ * test_telemetry: the observation JSON (checked by parsing it back, and
+ * byte for byte against what json-c writes for the same tree) and the
+ * offline queue.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -52,6 +53,73 @@ test_encode(void **state)
 	free(s);
 }
 
+/* The same message as a json-c tree, written the way the hub's peers do. */
+static char *
+reference(const struct tel_msg *m, const char *when)
+{
+	struct json_object *root, *arr, *o;
+	char *out;
+	size_t i;
+
+	root = json_object_new_object();
+	arr = json_object_new_array();
+	for (i = 0; i < m->n; i++) {
+		o = json_object_new_object();
+		json_object_object_add(o, "ObservedAt",
+		    json_object_new_string(when));
+		json_object_object_add(o, "Value",
+		    json_object_new_string(m->obs[i].value));
+		json_object_object_add(o, "ObservationId",
+		    json_object_new_int(m->obs[i].id));
+		json_object_object_add(o, "Type",
+		    json_object_new_int((int)m->obs[i].type));
+		json_object_array_add(arr, o);
+	}
+	json_object_object_add(root, "Observations", arr);
+	json_object_object_add(root, "Type", json_object_new_int(6));
+	out = strdup(json_object_to_json_string_ext(root,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(root);
+	return out;
+}
+
+static void
+test_encode_escapes(void **state)
+{
+	static const char *const values[] = {
+		"", "plain", "q\"uote", "back\\slash", "a/b", "tab\there",
+		"\b\f\n\r\t", "\x01\x1f\x7f", "\xc3\xa6\xc3\xb8\xc3\xa5 UTF-8",
+		"{\"json\":[1,2]}", "\x1b[0m",
+	};
+	struct tel_msg m;
+	char when[32], *mine, *ref;
+	size_t i;
+
+	/* No observations at all. */
+	tel_init(&m);
+	tel_time(0, when, sizeof(when));
+	assert_string_equal(when, "1970-01-01T00:00:00Z");
+	mine = tel_encode(&m, 0);
+	ref = reference(&m, when);
+	assert_non_null(mine);
+	assert_string_equal(mine, ref);
+	free(mine);
+	free(ref);
+
+	/* Every escape, negative and large ids, all observation types. */
+	for (i = 0; i < sizeof(values) / sizeof(values[0]); i++)
+		assert_int_equal(tel_add(&m, i == 0 ? TEL_PULSE : 2147483647 -
+		    (int)i, (enum tel_type)(1 + i % 4), values[i]), 0);
+	tel_time(4102444799000LL, when, sizeof(when));
+	mine = tel_encode(&m, 4102444799000LL);
+	ref = reference(&m, when);
+	assert_non_null(mine);
+	assert_string_equal(mine, ref);
+	assert_non_null(strstr(mine, "\\u0001\\u001f\x7f"));
+	free(mine);
+	free(ref);
+}
+
 static void
 test_limits(void **state)
 {
@@ -99,6 +167,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_encode),
+		cmocka_unit_test(test_encode_escapes),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_queue),
 	};
