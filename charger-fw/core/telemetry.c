@@ -100,6 +100,24 @@ json_str(char *out, const char *s)
 	return n;
 }
 
+/* v in decimal into buf (>= 12 bytes), not terminated; returns the length. */
+static size_t
+fmt_int(char *buf, int v)
+{
+	char tmp[12];
+	unsigned u = v < 0 ? 0U - (unsigned)v : (unsigned)v;
+	size_t n = 0, i = 0;
+
+	do
+		tmp[n++] = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		buf[i++] = '-';
+	while (n > 0)
+		buf[i++] = tmp[--n];
+	return i;
+}
+
 /*
  * Written directly, not through a json-c tree: the profile of a charging
  * session (doc/performance.md) had building and freeing the tree at about
@@ -128,10 +146,8 @@ tel_encode(const struct tel_msg *m, int64_t wall_ms)
 		len = 0;
 		PUTS("{\"Observations\":[");
 		for (i = 0; i < m->n; i++) {
-			int a = snprintf(num[0], sizeof(num[0]), "%d",
-			    m->obs[i].id);
-			int b = snprintf(num[1], sizeof(num[1]), "%d",
-			    (int)m->obs[i].type);
+			size_t a = fmt_int(num[0], m->obs[i].id);
+			size_t b = fmt_int(num[1], (int)m->obs[i].type);
 
 			if (i > 0)
 				PUTS(",");
@@ -141,9 +157,9 @@ tel_encode(const struct tel_msg *m, int64_t wall_ms)
 			len += json_str(w != NULL ? w + len : NULL,
 			    m->obs[i].value);
 			PUTS("\",\"ObservationId\":");
-			PUT(num[0], (size_t)a);
+			PUT(num[0], a);
 			PUTS(",\"Type\":");
-			PUT(num[1], (size_t)b);
+			PUT(num[1], b);
 			PUTS("}");
 		}
 		PUTS("],\"Type\":6}");

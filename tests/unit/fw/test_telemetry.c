@@ -3,6 +3,7 @@
  * byte for byte against what json-c writes for the same tree) and the
  * offline queue.
  */
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -110,6 +111,8 @@ test_encode_escapes(void **state)
 	for (i = 0; i < sizeof(values) / sizeof(values[0]); i++)
 		assert_int_equal(tel_add(&m, i == 0 ? TEL_PULSE : 2147483647 -
 		    (int)i, (enum tel_type)(1 + i % 4), values[i]), 0);
+	assert_int_equal(tel_add(&m, INT_MIN, TEL_INT, "min"), 0);
+	assert_int_equal(tel_add(&m, 0, TEL_INT, "0"), 0);
 	tel_time(4102444799000LL, when, sizeof(when));
 	mine = tel_encode(&m, 4102444799000LL);
 	ref = reference(&m, when);
