@@ -127,19 +127,17 @@ fmt_int(char *buf, int v)
 char *
 tel_encode(const struct tel_msg *m, int64_t wall_ms)
 {
-	char when[32], num[2][16], *out, *w;
+	char when[32], num[2][16], *out = NULL;
 	size_t i, len, wlen;
 	int pass;
 
 	tel_time(wall_ms, when, sizeof(when));
 	wlen = strlen(when);	/* digits, '-', ':', 'T', 'Z': no escapes */
-	out = NULL;
-	len = 0;
+	/* Pass 0 only counts (out is NULL); pass 1 writes. */
 	for (pass = 0; pass < 2; pass++) {
-		w = out;
 #define PUT(str, n) do {					\
-	if (w != NULL)						\
-		memcpy(w + len, (str), (n));			\
+	if (out != NULL)					\
+		memcpy(out + len, (str), (n));			\
 	len += (n);						\
 } while (0)
 #define PUTS(lit) PUT(lit, sizeof(lit) - 1)
@@ -154,7 +152,7 @@ tel_encode(const struct tel_msg *m, int64_t wall_ms)
 			PUTS("{\"ObservedAt\":\"");
 			PUT(when, wlen);
 			PUTS("\",\"Value\":\"");
-			len += json_str(w != NULL ? w + len : NULL,
+			len += json_str(out != NULL ? out + len : NULL,
 			    m->obs[i].value);
 			PUTS("\",\"ObservationId\":");
 			PUT(num[0], a);
