@@ -805,17 +805,7 @@ if want_case evgated-kill9; then
 	c_check "the fleet log goes on after the last committed event ($seq_kill)" \
 	    test "$(sget "d['log']['next_seq']")" -gt "$seq_kill"
 	c_check "the leases are intact" leases_active
-	gw_dnsmasqs() {	# dnsmasq main processes in the gateway's namespace
-		local pid n=0
-		for pid in $(ip netns pids "$WNS_GW"); do
-			[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = dnsmasq ] || continue
-			[ "$(cat "/proc/$(awk '{print $4}' "/proc/$pid/stat")/comm" \
-			    2>/dev/null)" = dnsmasq ] && continue
-			n=$((n + 1))
-		done
-		echo "$n"
-	}
-	one_dnsmasq() { [ "$(gw_dnsmasqs)" = 1 ]; }
+	one_dnsmasq() { [ "$(world_gw_dnsmasqs)" = 1 ]; }
 	c_check "one dnsmasq in the gateway (the orphan was stopped)" \
 	    wait_for 10 one_dnsmasq
 	wait_for 120 allconn

@@ -41,17 +41,6 @@ obtained() {	# obtained I: how many leases charger I's udhcpc got so far
 	grep -c "lease of $(world_ip "$1") obtained" \
 	    "$W/log/udhcpc-$(world_id "$1").log"
 }
-gw_dnsmasqs() {	# dnsmasq main processes in the gateway's namespace
-	local pid n=0
-	for pid in $(ip netns pids "$WNS_GW"); do
-		[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = dnsmasq ] || continue
-		# not dnsmasq's own helper (its child)
-		[ "$(cat "/proc/$(awk '{print $4}' "/proc/$pid/stat")/comm" \
-		    2>/dev/null)" = dnsmasq ] && continue
-		n=$((n + 1))
-	done
-	echo "$n"
-}
 id1=$(world_id 1) id2=$(world_id 2)
 
 check_eq "dnsmasq is running" True "$(st 'd["dnsmasq"]["running"]')"
@@ -90,7 +79,7 @@ check_eq "evgatectl chargers: charger 1's lease is active" \
 
 exp2=$(lease_of "$id2" expires)
 world_stop evgated 10
-check_eq "dnsmasq stops with evgated" 0 "$(gw_dnsmasqs)"
+check_eq "dnsmasq stops with evgated" 0 "$(world_gw_dnsmasqs)"
 check "the leases are on disk" \
     grep -q "$(world_mac 2) $(world_ip 2) " "$WORLD_SITE_STATE/leases"
 if world_gw_start; then
@@ -108,7 +97,7 @@ given_twice() {
 	    "$W/log/evgated.log")" -ge 2 ]
 }
 check "dnsmasq was given the leases again" wait_for 10 given_twice
-check_eq "one dnsmasq in the gateway" 1 "$(gw_dnsmasqs)"
+check_eq "one dnsmasq in the gateway" 1 "$(world_gw_dnsmasqs)"
 
 # --- reload: SIGHUP for reservations, restart for the rest --------------------
 
@@ -178,6 +167,6 @@ fi
 check_fails "the orphan is gone" kill -0 "$orphan"
 check "and it said so" grep -q "stopping pid $orphan, left running by a previous evgated" \
     "$W/log/evgated.log"
-check_eq "one dnsmasq in the gateway" 1 "$(gw_dnsmasqs)"
+check_eq "one dnsmasq in the gateway" 1 "$(world_gw_dnsmasqs)"
 check_eq "leases intact" "active active" \
     "$(lease_of "$id1" lease) $(lease_of "$id2" lease)"

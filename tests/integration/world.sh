@@ -703,6 +703,18 @@ world_gw_reload() {	# rewrite evgated.yaml and reload
 	world_gw_write_config && world_ctl reload
 }
 
+world_gw_dnsmasqs() {	# dnsmasq main processes in the gateway's namespace
+	local pid n=0
+	for pid in $(ip netns pids "$WNS_GW"); do
+		[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = dnsmasq ] || continue
+		# not dnsmasq's own helper (its child)
+		[ "$(cat "/proc/$(awk '{print $4}' "/proc/$pid/stat")/comm" \
+		    2>/dev/null)" = dnsmasq ] && continue
+		n=$((n + 1))
+	done
+	echo "$n"
+}
+
 # --- the whole world ---------------------------------------------------------
 
 world_check_tools() {

@@ -21,6 +21,7 @@
 #include "events.h"
 #include "export.h"
 #include "fleetlog.h"
+#include "testutil.h"
 
 #define H		3600000ULL
 #define DAY		86400000ULL
@@ -34,17 +35,13 @@ static char dir[64];
 static int
 setup(void **state)
 {
-	strcpy(dir, "/tmp/evgate-export.XXXXXX");
-	return mkdtemp(dir) == NULL ? -1 : 0;
+	return test_tmpdir(dir, sizeof(dir), "evgate-export");
 }
 
 static int
 teardown(void **state)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return test_rmtree(dir);
 }
 
 static void

@@ -26,6 +26,7 @@
 #include "events.h"
 #include "fleetlog.h"
 #include "relay.h"
+#include "testutil.h"
 
 /* 2026-11-25T23:59:59.500Z */
 #define T_EVENING	1795651199500ULL
@@ -51,8 +52,7 @@ setup(void **state)
 {
 	struct fx *fx = calloc(1, sizeof(*fx));
 
-	strcpy(fx->dir, "/tmp/evgate-fleetlog.XXXXXX");
-	if (mkdtemp(fx->dir) == NULL)
+	if (test_tmpdir(fx->dir, sizeof(fx->dir), "evgate-fleetlog") == -1)
 		return -1;
 	fx->log.dir = fx->dir;
 	fx->log.retention_days = 90;
@@ -69,11 +69,8 @@ static int
 teardown(void **state)
 {
 	struct fx *fx = *state;
-	char cmd[128];
-
 	fleetlog_free(fx->fl);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
-	if (system(cmd) != 0)
+	if (test_rmtree(fx->dir) == -1)
 		return -1;
 	free(fx);
 	return 0;

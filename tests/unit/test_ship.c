@@ -22,23 +22,20 @@
 #include "config.h"
 #include "export.h"
 #include "ship.h"
+#include "testutil.h"
 
 static char dir[64];
 
 static int
 setup(void **state)
 {
-	strcpy(dir, "/tmp/evgate-ship.XXXXXX");
-	return mkdtemp(dir) == NULL ? -1 : 0;
+	return test_tmpdir(dir, sizeof(dir), "evgate-ship");
 }
 
 static int
 teardown(void **state)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return test_rmtree(dir);
 }
 
 static void

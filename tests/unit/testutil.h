@@ -38,4 +38,25 @@ test_data(const char *name, size_t *len)
 	return buf;
 }
 
+/* A fresh directory "/tmp/TAG.XXXXXX" into dir (cap bytes); 0 or -1. */
+static inline int
+test_tmpdir(char *dir, size_t cap, const char *tag)
+{
+	int n = snprintf(dir, cap, "/tmp/%s.XXXXXX", tag);
+
+	if (n < 0 || (size_t)n >= cap)
+		return -1;
+	return mkdtemp(dir) == NULL ? -1 : 0;
+}
+
+/* Remove dir and all it holds ("rm -rf"); 0 or -1. */
+static inline int
+test_rmtree(const char *dir)
+{
+	char cmd[1100];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
 #endif

@@ -17,23 +17,20 @@
 #include <cmocka.h>
 
 #include "hal/linux/hal_linux.h"
+#include "../testutil.h"
 
 static char dir[64];
 
 static int
 setup(void **state)
 {
-	snprintf(dir, sizeof(dir), "/tmp/evfw-hal.XXXXXX");
-	return mkdtemp(dir) == NULL ? -1 : 0;
+	return test_tmpdir(dir, sizeof(dir), "evfw-hal");
 }
 
 static int
 teardown(void **state)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return test_rmtree(dir);
 }
 
 static void
