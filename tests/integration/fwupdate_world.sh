@@ -38,32 +38,13 @@ KEYS=$T/keys
 PUB1=$("$SIGN" pubkey "$KEYS/vendor-2026a.pub")
 PUB2=$("$SIGN" pubkey "$KEYS/vendor-2027a.pub")
 
-fw_state() { echo "$W/fw/$(world_id "$1")"; }
-fw_sock() { echo "$W/fw/$(world_id "$1").sock"; }
-
-fw_config() {	# fw_config I: evcharger.yaml for charger I
-	cat <<EOF
-interface: eth0
-network: dhcp
-state_dir: $(fw_state "$1")
-cloud:
-  host: $WORLD_HUB
-  port: 8883
-  ca_file: $W/pki/ca.pem
-  auth: password
-  keepalive: 60
-dns:
-  fallback: [$WORLD_GW_LAN]
-  timeout_ms: 1000
-ntp:
-  server: $WORLD_NTP_NAME
-telemetry:
-  pulse_idle: 600
-control:
-  socket: $(fw_sock "$1")
-log:
-  level: debug
-firmware:
+# The world's evcharger device (world.d/fw_evcharger.bash), trusting this
+# test's two keys instead of the world's release key; log at debug, the
+# RTC right from the first boot.
+WORLD_FW_LOG_LEVEL=debug
+WORLD_FW_KEEPALIVE=60
+WORLD_FW_RTC_OFFSET=0
+WORLD_FW_EXTRA="firmware:
   product: evcharger-sim
   selftest: 30
   low_speed_limit: 1000
@@ -72,38 +53,14 @@ firmware:
     - id: vendor-2026a
       key: $PUB1
     - id: vendor-2027a
-      key: $PUB2
-EOF
-}
+      key: $PUB2"
 
-fw_run() {	# fw_run I: start (or restart) evcharger for charger I
-	local id
-	id=$(world_id "$1")
-	world_spawn "$(world_ns "$1")" "evcharger-$id" "$EVCHARGER" \
-	    -c "$W/fw/$id.yaml" -d
-}
+fw_state() { echo "$(world_fw_dir "$1")/state"; }
+fw_status() { world_fw_ctl "$1" status 2>/dev/null; }
+fw_run() { world_device_start_evcharger "$1"; }	# start or restart
 
-world_device_start_evcharger_fw() {
-	local i=$1 id
-	id=$(world_id "$i")
-	mkdir -p "$W/fw"
-	"$EVPROVISION" -d "$(fw_state "$i")" -i "$id" \
-	    --secret "$(cat "$(world_secret_file "$id")")" >/dev/null \
-	    2>"$W/log/provision-$id.log" || return 1
-	fw_config "$i" >"$W/fw/$id.yaml"
-	fw_run "$i"
-}
-# evcharger configures its own address (its DHCP client).
-world_charger_addr_evcharger_fw() { return 0; }
-
-fw_status() { "$EVCHARGER" --ctl "$(fw_sock "$1")" status 2>/dev/null; }
-fw_connected() {
-	[ "$(json_get "$(fw_status "$1")" 'd["cloud"]["connected"]' 2>/dev/null)" = True ]
-}
-world_device_ready_evcharger_fw() { fw_connected "$1"; }
-
-WORLD_DEVICE=evcharger_fw
-WORLD_CHARGER_ADDR=evcharger_fw
+WORLD_DEVICE=evcharger
+WORLD_CHARGER_ADDR=evcharger
 WORLD_CHARGER_HOSTS=0
 WORLD_SITE=1
 WORLD_NTP_POLL="16s 16s"
