@@ -33,7 +33,7 @@
 #include <unistd.h>
 
 #include "bench.h"
-#include "ntp_proto.h"
+#include "time/ntp_proto.h"
 
 #define MAX_WINDOW	1024
 #define RX_BATCH	64

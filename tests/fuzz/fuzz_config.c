@@ -3,7 +3,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "config.h"
+#include "daemon/config.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

@@ -5,7 +5,7 @@
 
 #include <json-c/json.h>
 
-#include "control.h"
+#include "daemon/control.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

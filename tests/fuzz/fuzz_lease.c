@@ -11,9 +11,9 @@
 
 #include <arpa/inet.h>
 
-#include "config.h"
-#include "lan.h"
-#include "leases.h"
+#include "daemon/config.h"
+#include "site/lan.h"
+#include "site/leases.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

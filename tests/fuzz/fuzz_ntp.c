@@ -11,9 +11,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "ntp_client.h"
-#include "ntp_proto.h"
-#include "ntp_server.h"
+#include "time/ntp_client.h"
+#include "time/ntp_proto.h"
+#include "time/ntp_server.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

@@ -11,7 +11,7 @@
 
 #include <json-c/json.h>
 
-#include "fleetlog.h"
+#include "fleetlog/fleetlog.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

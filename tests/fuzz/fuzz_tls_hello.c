@@ -3,7 +3,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "tls_hello.h"
+#include "relay/tls_hello.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

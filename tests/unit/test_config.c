@@ -14,8 +14,8 @@
 
 #include <netinet/in.h>
 
-#include "config.h"
-#include "match.h"
+#include "daemon/config.h"
+#include "common/match.h"
 
 static struct config *
 load(const char *text, char *err, size_t errlen)

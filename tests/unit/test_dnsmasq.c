@@ -11,7 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "dnsmasq.h"
+#include "site/dnsmasq.h"
 
 static enum dnsmasq_log_kind
 parse(const char *line, struct dnsmasq_log *lg)

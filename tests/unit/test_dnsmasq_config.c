@@ -15,9 +15,9 @@
 
 #include <arpa/inet.h>
 
-#include "config.h"
-#include "dnsmasq.h"
-#include "lan.h"
+#include "daemon/config.h"
+#include "site/dnsmasq.h"
+#include "site/lan.h"
 
 static struct config *
 load(const char *text, char *err, size_t errlen)

@@ -18,9 +18,9 @@
 
 #include <json-c/json.h>
 
-#include "events.h"
-#include "export.h"
-#include "fleetlog.h"
+#include "daemon/events.h"
+#include "fleetlog/export.h"
+#include "fleetlog/fleetlog.h"
 #include "testutil.h"
 
 #define H		3600000ULL

@@ -22,10 +22,10 @@
 #include <arpa/inet.h>
 #include <json-c/json.h>
 
-#include "config.h"
-#include "events.h"
-#include "fleetlog.h"
-#include "relay.h"
+#include "daemon/config.h"
+#include "daemon/events.h"
+#include "fleetlog/fleetlog.h"
+#include "relay/relay.h"
 #include "testutil.h"
 
 /* 2026-11-25T23:59:59.500Z */

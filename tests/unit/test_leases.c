@@ -17,9 +17,9 @@
 #include <sys/stat.h>
 #include <arpa/inet.h>
 
-#include "config.h"
-#include "lan.h"
-#include "leases.h"
+#include "daemon/config.h"
+#include "site/lan.h"
+#include "site/leases.h"
 
 #define NOW	1795596000LL
 

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "match.h"
+#include "common/match.h"
 
 static int
 m(const char *pattern, const char *name)

@@ -22,8 +22,8 @@
 #include <event2/http.h>
 #include <json-c/json.h>
 
-#include "config.h"
-#include "metrics.h"
+#include "daemon/config.h"
+#include "fleetlog/metrics.h"
 
 static const char status_json[] =
     "{\"version\":\"0.1.0\",\"uptime_s\":42,\"events\":7,"

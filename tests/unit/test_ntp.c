@@ -14,8 +14,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "config.h"
-#include "ntp.h"
+#include "daemon/config.h"
+#include "time/ntp.h"
 
 static struct config *
 load(const char *text, char *err, size_t errlen)

@@ -17,8 +17,8 @@
 #include <netinet/in.h>
 #include <math.h>
 
-#include "ntp_client.h"
-#include "ntp_server.h"
+#include "time/ntp_client.h"
+#include "time/ntp_server.h"
 #include "testutil.h"
 
 #define ERA1_UNIX	2085978496LL

@@ -12,7 +12,7 @@
 
 #include <math.h>
 
-#include "ntp_proto.h"
+#include "time/ntp_proto.h"
 #include "testutil.h"
 
 /* 2036-02-07T06:28:16Z: the first second of NTP era 1. */

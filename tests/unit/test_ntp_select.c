@@ -12,7 +12,7 @@
 
 #include <math.h>
 
-#include "ntp_select.h"
+#include "time/ntp_select.h"
 
 static struct ntp_sample
 sample(double offset, double delay, uint64_t ms)

@@ -14,8 +14,8 @@
 #include <netinet/in.h>
 #include <math.h>
 
-#include "ntp_select.h"
-#include "ntp_server.h"
+#include "time/ntp_select.h"
+#include "time/ntp_server.h"
 #include "testutil.h"
 
 static uint8_t *

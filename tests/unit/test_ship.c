@@ -19,9 +19,9 @@
 
 #include <zlib.h>
 
-#include "config.h"
-#include "export.h"
-#include "ship.h"
+#include "daemon/config.h"
+#include "fleetlog/export.h"
+#include "fleetlog/ship.h"
 #include "testutil.h"
 
 static char dir[64];

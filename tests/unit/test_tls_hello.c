@@ -9,7 +9,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "tls_hello.h"
+#include "relay/tls_hello.h"
 #include "testutil.h"
 
 static uint8_t *

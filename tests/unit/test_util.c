@@ -8,7 +8,7 @@
 
 #include <netinet/in.h>
 
-#include "util.h"
+#include "common/util.h"
 
 static void
 test_duration(void **state)

@@ -1,0 +1,131 @@
+/*
+ * ctl_chargers: evgatectl chargers -- every charger the gateway knows
+ * (reserved in dhcp.chargers, or holding a lease), with its lease, when it
+ * was last seen and what the relay carried for it since evgated started.
+ */
+#include "evgate_config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "ctl/ctl.h"
+
+/* "in 42m", "expired", "-". */
+static const char *
+lease_cell(struct json_object *c, char *buf, size_t len)
+{
+	const char *state = ctl_str(c, "lease");
+	struct json_object *in = ctl_obj(c, "expires_in_s");
+	char d[32];
+
+	if (state == NULL || strcmp(state, "none") == 0)
+		return "-";
+	if (strcmp(state, "expired") == 0)
+		return "expired";
+	if (in == NULL)
+		return "never";
+	snprintf(buf, len, "in %s", ctl_duration((double)
+	    json_object_get_int64(in), d, sizeof(d)));
+	return buf;
+}
+
+int
+ctl_cmd_chargers(const struct ctl_opts *opts, int argc, char **argv)
+{
+	static const char *const hdr[] = { "CHARGER", "MAC", "ADDRESS",
+	    "LEASE", "LAST SEEN", "CONNS", "UP", "DOWN" };
+	struct json_object *o, *list, *pool;
+	struct ctl_table *t;
+	size_t i, n, active = 0;
+
+	if (ctl_simple(opts, "chargers", &o) == -1)
+		return 1;
+	if (opts->json) {
+		ctl_print_json(o);
+		json_object_put(o);
+		return 0;
+	}
+	list = ctl_obj(o, "chargers");
+	pool = ctl_obj(o, "pool");
+	n = list != NULL ? json_object_array_length(list) : 0;
+	t = ctl_table_new(8, hdr);
+	for (i = 0; i < n; i++) {
+		struct json_object *c = json_object_array_get_idx(list, i);
+		char lease[48], conns[24], up[32], down[32], id[80], addr[64];
+		const char *a = ctl_str(c, "address");
+
+		if (ctl_str(c, "lease") != NULL &&
+		    strcmp(ctl_str(c, "lease"), "active") == 0)
+			active++;
+		/* A name the device gave itself, not a reservation's: mark
+		 * it, it proves nothing. */
+		snprintf(id, sizeof(id), "%s%s", ctl_str(c, "id") ?
+		    ctl_str(c, "id") : "-",
+		    json_object_get_boolean(ctl_obj(c, "reserved")) ||
+		    ctl_str(c, "id") == NULL ? "" : " (unreserved)");
+		if (a == NULL && ctl_str(c, "reserved_address") != NULL)
+			snprintf(addr, sizeof(addr), "(%s)",
+			    ctl_str(c, "reserved_address"));
+		else
+			snprintf(addr, sizeof(addr), "%s", a ? a : "-");
+		snprintf(conns, sizeof(conns), "%lld",
+		    (long long)ctl_int(c, "connections"));
+		ctl_table_row(t, id, ctl_str(c, "mac"), addr,
+		    lease_cell(c, lease, sizeof(lease)),
+		    ctl_str(c, "last_seen"), conns,
+		    ctl_bytes((uint64_t)ctl_int(c, "bytes_up"), up, sizeof(up)),
+		    ctl_bytes((uint64_t)ctl_int(c, "bytes_down"), down,
+		    sizeof(down)));
+	}
+	ctl_table_print(t, stdout);
+	ctl_table_free(t);
+	if (json_object_get_boolean(ctl_obj(o, "dhcp")))
+		printf("%zu charger%s, %zu with a lease; pool %lld of %lld "
+		    "addresses in use; %lld DHCP requests refused\n", n,
+		    n == 1 ? "" : "s", active,
+		    (long long)ctl_int(pool, "in_use"),
+		    (long long)ctl_int(pool, "size"),
+		    (long long)ctl_int(o, "refusals"));
+	else
+		printf("%zu charger%s (DHCP is off: no dhcp section)\n", n,
+		    n == 1 ? "" : "s");
+	json_object_put(o);
+	return 0;
+}
+
+void
+ctl_site_status(struct json_object *o)
+{
+	struct json_object *dm = ctl_obj(o, "dnsmasq"), *dh = ctl_obj(o, "dhcp");
+	char b[32];
+
+	if (dm == NULL || !json_object_get_boolean(ctl_obj(dm, "enabled"))) {
+		printf("%-14soff (no lan section)\n", "dnsmasq");
+		return;
+	}
+	if (json_object_get_boolean(ctl_obj(dm, "running")))
+		printf("%-14srunning, pid %lld, up since %s; %lld restarts, "
+		    "%lld reservation reloads\n", "dnsmasq",
+		    (long long)ctl_int(dm, "pid"), ctl_str(dm, "up_since"),
+		    (long long)ctl_int(dm, "restarts"),
+		    (long long)ctl_int(dm, "reservation_reloads"));
+	else if (ctl_obj(dm, "next_start_in_s") != NULL)
+		printf("%-14sNOT RUNNING, next start in %s\n", "dnsmasq",
+		    ctl_duration((double)ctl_int(dm, "next_start_in_s"), b,
+		    sizeof(b)));
+	else
+		printf("%-14s%s\n", "dnsmasq", ctl_str(dm, "state"));
+	if (ctl_str(dm, "last_error") != NULL)
+		printf("%-14slast error: %s\n", "", ctl_str(dm, "last_error"));
+	if (dh != NULL && json_object_get_boolean(ctl_obj(dh, "enabled")))
+		printf("%-14s%lld leases, pool %lld (%.0f%% used), %lld "
+		    "reservations, %lld requests refused, %lld events "
+		    "rejected\n", "dhcp", (long long)ctl_int(dh, "leases"),
+		    (long long)ctl_int(dh, "pool_size"),
+		    json_object_get_double(ctl_obj(dh, "pool_use_pct")),
+		    (long long)ctl_int(dh, "reservations"),
+		    (long long)ctl_int(dh, "refusals"),
+		    (long long)ctl_int(dh, "lease_events_rejected"));
+}

@@ -1,0 +1,597 @@
+/*
+ * metrics: see metrics.h.  The table below is the whole mapping from the
+ * status JSON to metric names; read it as the list of what is exported.
+ */
+#include "evgate_config.h"
+
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <json-c/json.h>
+
+#include "daemon/config.h"
+#include "common/log.h"
+#include "fleetlog/metrics.h"
+#include "common/util.h"
+
+/* --- the table ------------------------------------------------------- */
+
+enum mtype { COUNTER, GAUGE };
+
+struct metric_def {
+	const char	*path;		/* dotted; a last part "*" = each key */
+	const char	*name;
+	enum mtype	 type;
+	const char	*help;
+	const char	*labels;	/* fixed, e.g. direction="up" */
+	const char	*key_label;	/* label for the key of a "*" */
+	const char	*eq;		/* string value: 1 when equal, else 0 */
+	const char	*value_label;	/* string value as this label, 1 */
+};
+
+#define C(p, n, h)		{ p, n, COUNTER, h, NULL, NULL, NULL, NULL }
+#define G(p, n, h)		{ p, n, GAUGE, h, NULL, NULL, NULL, NULL }
+#define CL(p, n, h, l)		{ p, n, COUNTER, h, l, NULL, NULL, NULL }
+#define GL(p, n, h, l)		{ p, n, GAUGE, h, l, NULL, NULL, NULL }
+#define CK(p, n, h, k)		{ p, n, COUNTER, h, NULL, k, NULL, NULL }
+#define GK(p, n, h, k)		{ p, n, GAUGE, h, NULL, k, NULL, NULL }
+#define GEQ(p, n, h, v)		{ p, n, GAUGE, h, NULL, NULL, v, NULL }
+#define GV(p, n, h, l)		{ p, n, GAUGE, h, NULL, NULL, NULL, l }
+
+static const struct metric_def table[] = {
+	GV("version", "evgate_build_info", "evgated's version (always 1).",
+	    "version"),
+	G("uptime_s", "evgate_uptime_seconds", "Seconds since evgated started."),
+	C("events", "evgate_events_total", "Events emitted (fleet log input)."),
+	C("config.reloads", "evgate_config_reloads_total",
+	    "Successful configuration reloads."),
+	C("config.reload_failures", "evgate_config_reload_failures_total",
+	    "Reloads refused (the old configuration stayed)."),
+	GEQ("config.state", "evgate_config_last_reload_ok",
+	    "1 unless the last reload failed.", "ok"),
+
+	/* relay */
+	G("relay.listeners", "evgate_relay_listeners", "Listening sockets."),
+	G("relay.active", "evgate_relay_active_connections",
+	    "Connections open now, in any state."),
+	GK("relay.by_state.*", "evgate_relay_connections",
+	    "Connections open now, by state.", "state"),
+	C("relay.accepted", "evgate_relay_accepted_total",
+	    "Connections accepted from chargers."),
+	C("relay.relayed", "evgate_relay_relayed_total",
+	    "Connections that reached the cloud (splice)."),
+	C("relay.closed", "evgate_relay_closed_total",
+	    "Relayed connections closed."),
+	CK("relay.refused.*", "evgate_relay_refused_total",
+	    "Connections refused, by reason.", "reason"),
+	CK("relay.closes.*", "evgate_relay_closes_total",
+	    "Connection ends, by reason.", "reason"),
+	CL("relay.bytes_up", "evgate_relay_bytes_total",
+	    "Bytes relayed (up: charger to cloud).", "direction=\"up\""),
+	CL("relay.bytes_down", "evgate_relay_bytes_total",
+	    "Bytes relayed (up: charger to cloud).", "direction=\"down\""),
+	C("relay.accept_errors", "evgate_relay_accept_errors_total",
+	    "accept(2) failures (e.g. out of descriptors)."),
+	GL("relay.pipes_in_use", "evgate_relay_pipes",
+	    "splice(2) pipe pairs.", "state=\"in_use\""),
+	GL("relay.pipes_pooled", "evgate_relay_pipes",
+	    "splice(2) pipe pairs.", "state=\"pooled\""),
+	G("relay.max_connections", "evgate_relay_max_connections",
+	    "Connections the open-file limit allows."),
+
+	/* resolver */
+	C("resolver.queries", "evgate_resolver_queries_total",
+	    "Upstream DNS queries for cloud names."),
+	C("resolver.cache_hits", "evgate_resolver_cache_hits_total",
+	    "Lookups answered from the cache."),
+	C("resolver.joined", "evgate_resolver_joined_total",
+	    "Lookups that joined a query in flight."),
+	C("resolver.failures", "evgate_resolver_failures_total",
+	    "Lookups that failed."),
+	G("resolver.cached", "evgate_resolver_cached_names",
+	    "Names in the cache."),
+
+	/* fleet log */
+	GV("log.state", "evgate_log_state",
+	    "Fleet log state (ok, disk-full, error, off): 1 for the current.",
+	    "state"),
+	GEQ("log.state", "evgate_log_disk_full",
+	    "1 while the fleet log cannot write (disk full).", "disk-full"),
+	G("log.committed_seq", "evgate_log_committed_seq",
+	    "Sequence number of the last event synced to disk."),
+	G("log.queued", "evgate_log_queued_events",
+	    "Events waiting to be written."),
+	G("log.queued_bytes", "evgate_log_queued_bytes",
+	    "Bytes waiting to be written."),
+	C("log.dropped", "evgate_log_dropped_events_total",
+	    "Events lost (queue full while the disk could not take them)."),
+	C("log.written", "evgate_log_written_events_total",
+	    "Events committed to disk."),
+	C("log.batches", "evgate_log_batches_total",
+	    "Batches written and synced."),
+	C("log.write_errors", "evgate_log_write_errors_total",
+	    "Failed batch writes."),
+	G("log.segments", "evgate_log_segments", "Segment files kept."),
+	G("log.bytes", "evgate_log_bytes", "Bytes in all segments."),
+	C("log.deleted", "evgate_log_deleted_segments_total",
+	    "Segments deleted by retention."),
+	C("log.refusals_suppressed", "evgate_log_suppressed_refusals_total",
+	    "Refusal events not logged during a flood (rate limit)."),
+
+	/* shipping */
+	G("ship.healthy", "evgate_ship_up",
+	    "1 unless the last push to the collector failed."),
+	G("ship.acked_seq", "evgate_ship_acked_seq",
+	    "Last event the collector acknowledged."),
+	G("ship.lag", "evgate_ship_lag_events",
+	    "Committed events not yet acknowledged by the collector."),
+	C("ship.sent_events", "evgate_ship_sent_events_total",
+	    "Events acknowledged by the collector."),
+	C("ship.batches", "evgate_ship_batches_total",
+	    "Batches acknowledged by the collector."),
+	C("ship.bytes", "evgate_ship_bytes_total",
+	    "Request body bytes sent (after gzip)."),
+	C("ship.failures", "evgate_ship_failures_total",
+	    "Pushes that failed (retried with back-off)."),
+	C("ship.skipped", "evgate_ship_skipped_lines_total",
+	    "Torn or malformed log lines not shipped."),
+
+	/* metrics itself */
+	C("metrics.scrapes", "evgate_metrics_scrapes_total",
+	    "Scrapes of this endpoint."),
+
+	/* time service (ntp section) */
+	G("ntp.sync", "evgate_ntp_synced",
+	    "1 when the gateway's clock is synchronised to upstream."),
+	GV("ntp.state", "evgate_ntp_state",
+	    "Time service state: 1 for the current.", "state"),
+	G("ntp.offset_s", "evgate_ntp_offset_seconds",
+	    "Offset of the system clock from upstream time."),
+	G("ntp.stratum", "evgate_ntp_stratum",
+	    "Stratum served to chargers (0: not synchronised, alarm)."),
+	C("ntp.requests", "evgate_ntp_requests_total",
+	    "NTP requests from chargers."),
+	CL("ntp.replies", "evgate_ntp_replies_total",
+	    "NTP replies, synchronised or not.", "synced=\"yes\""),
+	CL("ntp.unsync_replies", "evgate_ntp_replies_total",
+	    "NTP replies, synchronised or not.", "synced=\"no\""),
+	C("ntp.kod_sent", "evgate_ntp_kod_total",
+	    "Kiss-o'-death replies (rate limit)."),
+	CK("ntp.drops.*", "evgate_ntp_drops_total",
+	    "NTP requests dropped, by reason.", "reason"),
+
+	/* DHCP and DNS (dnsmasq and dhcp sections) */
+	G("dnsmasq.running", "evgate_dnsmasq_up", "1 while dnsmasq runs."),
+	C("dnsmasq.starts", "evgate_dnsmasq_starts_total",
+	    "Times dnsmasq was started."),
+	C("dnsmasq.restarts", "evgate_dnsmasq_restarts_total",
+	    "Times dnsmasq was restarted after it exited."),
+	G("dhcp.leases", "evgate_dhcp_leases", "DHCP leases in use."),
+	G("dhcp.pool_size", "evgate_dhcp_pool_size",
+	    "Addresses in the DHCP range."),
+	G("dhcp.pool_use_pct", "evgate_dhcp_pool_use_percent",
+	    "Share of the DHCP range in use."),
+	G("dhcp.reservations", "evgate_dhcp_reservations",
+	    "Chargers with a reserved address."),
+	C("dhcp.refusals", "evgate_dhcp_refusals_total",
+	    "DHCP requests refused (unknown MAC)."),
+	C("dhcp.lease_events", "evgate_dhcp_lease_events_total",
+	    "Lease events from dnsmasq."),
+	{ NULL, NULL, GAUGE, NULL, NULL, NULL, NULL, NULL },
+};
+
+/* --- rendering ------------------------------------------------------- */
+
+struct out {
+	char	*buf;
+	size_t	 len, cap;
+};
+
+static void
+out_add(struct out *o, const char *s, size_t n)
+{
+	if (o->len + n + 1 > o->cap) {
+		while (o->len + n + 1 > o->cap)
+			o->cap = o->cap ? o->cap * 2 : 4096;
+		o->buf = xreallocarray(o->buf, o->cap, 1);
+	}
+	memcpy(o->buf + o->len, s, n);
+	o->len += n;
+	o->buf[o->len] = '\0';
+}
+
+static void
+out_str(struct out *o, const char *s)
+{
+	out_add(o, s, strlen(s));
+}
+
+/* A label value: \\, \" and \n escaped (exposition format 0.0.4). */
+static void
+out_label_value(struct out *o, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (*s == '\\')
+			out_str(o, "\\\\");
+		else if (*s == '"')
+			out_str(o, "\\\"");
+		else if (*s == '\n')
+			out_str(o, "\\n");
+		else
+			out_add(o, s, 1);
+	}
+}
+
+/* The number a JSON value stands for; 0 on success. */
+static int
+value_of(const struct metric_def *m, struct json_object *v, double *out,
+    int64_t *iout, int *is_int)
+{
+	*is_int = 0;
+	switch (json_object_get_type(v)) {
+	case json_type_int:
+		*iout = json_object_get_int64(v);
+		*is_int = 1;
+		return 0;
+	case json_type_double:
+		*out = json_object_get_double(v);
+		return 0;
+	case json_type_boolean:
+		*iout = json_object_get_boolean(v) ? 1 : 0;
+		*is_int = 1;
+		return 0;
+	case json_type_string:
+		if (m->eq != NULL) {
+			*iout = strcmp(json_object_get_string(v), m->eq) == 0;
+			*is_int = 1;
+			return 0;
+		}
+		if (m->value_label != NULL) {
+			*iout = 1;
+			*is_int = 1;
+			return 0;
+		}
+		return -1;
+	default:
+		return -1;
+	}
+}
+
+static void
+sample(struct out *o, const struct metric_def *m, const char *key,
+    struct json_object *v, const char **helped)
+{
+	char num[64];
+	double d = 0;
+	int64_t i = 0;
+	int is_int, nlabels = 0;
+
+	if (value_of(m, v, &d, &i, &is_int) == -1)
+		return;
+	if (*helped == NULL || strcmp(*helped, m->name) != 0) {
+		out_str(o, "# HELP ");
+		out_str(o, m->name);
+		out_str(o, " ");
+		out_str(o, m->help);
+		out_str(o, "\n# TYPE ");
+		out_str(o, m->name);
+		out_str(o, m->type == COUNTER ? " counter\n" : " gauge\n");
+		*helped = m->name;
+	}
+	out_str(o, m->name);
+	if (m->labels != NULL || key != NULL || m->value_label != NULL)
+		out_str(o, "{");
+	if (m->labels != NULL) {
+		out_str(o, m->labels);
+		nlabels++;
+	}
+	if (key != NULL) {
+		if (nlabels++)
+			out_str(o, ",");
+		out_str(o, m->key_label);
+		out_str(o, "=\"");
+		out_label_value(o, key);
+		out_str(o, "\"");
+	}
+	if (m->value_label != NULL) {
+		if (nlabels++)
+			out_str(o, ",");
+		out_str(o, m->value_label);
+		out_str(o, "=\"");
+		out_label_value(o, json_object_get_string(v));
+		out_str(o, "\"");
+	}
+	if (nlabels > 0)
+		out_str(o, "}");
+	if (is_int)
+		snprintf(num, sizeof(num), " %lld\n", (long long)i);
+	else if (isnan(d))
+		snprintf(num, sizeof(num), " NaN\n");
+	else if (isinf(d))
+		snprintf(num, sizeof(num), " %sInf\n", d > 0 ? "+" : "-");
+	else
+		snprintf(num, sizeof(num), " %.17g\n", d);
+	out_str(o, num);
+}
+
+/* Walk "a.b.c" from o; NULL when any part is missing. */
+static struct json_object *
+lookup(struct json_object *o, const char *path, size_t len)
+{
+	char part[64];
+	size_t i = 0, j;
+
+	while (o != NULL && i < len) {
+		for (j = i; j < len && path[j] != '.'; j++)
+			;
+		if (j - i >= sizeof(part) ||
+		    !json_object_is_type(o, json_type_object))
+			return NULL;
+		memcpy(part, path + i, j - i);
+		part[j - i] = '\0';
+		if (!json_object_object_get_ex(o, part, &o))
+			return NULL;
+		i = j + 1;
+	}
+	return o;
+}
+
+char *
+metrics_render(struct json_object *status, size_t *len)
+{
+	struct out o = { NULL, 0, 0 };
+	const struct metric_def *m;
+	const char *helped = NULL;
+
+	out_add(&o, "", 0);
+	for (m = table; m->path != NULL; m++) {
+		size_t plen = strlen(m->path);
+		struct json_object *v;
+
+		if (plen > 2 && strcmp(m->path + plen - 2, ".*") == 0) {
+			v = lookup(status, m->path, plen - 2);
+			if (v == NULL || !json_object_is_type(v,
+			    json_type_object))
+				continue;
+			json_object_object_foreach(v, key, val)
+				sample(&o, m, key, val, &helped);
+			continue;
+		}
+		if ((v = lookup(status, m->path, plen)) != NULL)
+			sample(&o, m, NULL, v, &helped);
+	}
+	*len = o.len;
+	return o.buf;
+}
+
+/* --- configuration --------------------------------------------------- */
+
+static int
+metrics_listen(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+{
+	struct cfg_metrics *m = arg;
+
+	return cfg_addr(ctx, node, METRICS_DEFAULT_PORT, &m->listen);
+}
+
+int
+metrics_cfg_section(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+{
+	static const struct cfg_key keys[] = {
+		{ "listen", metrics_listen, 1 },
+		{ NULL, NULL, 0 },
+	};
+	struct config *conf = arg;
+
+	conf->metrics = xcalloc(1, sizeof(*conf->metrics));
+	return cfg_map(ctx, node, keys, conf->metrics);
+}
+
+void
+metrics_cfg_free(struct cfg_metrics *m)
+{
+	if (m == NULL)
+		return;
+	free(m->listen.text);
+	free(m);
+}
+
+/* --- HTTP ------------------------------------------------------------ */
+
+struct metrics {
+	struct event_base		*base;
+	struct evhttp			*http;
+	uint16_t			 bound_port;
+	struct sockaddr_storage		 addr;
+	socklen_t			 addrlen;
+	metrics_status_fn		 status;
+	void				*status_arg;
+	uint64_t			 scrapes;
+	uint64_t			 not_found;
+	char				 listen_text[128];
+};
+
+static void
+free_text(const void *data, size_t len, void *arg)
+{
+	free((void *)data);
+}
+
+static void
+metrics_request_cb(struct evhttp_request *req, void *arg)
+{
+	struct metrics *m = arg;
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+	struct evbuffer *body;
+	struct json_object *st;
+	char *text;
+	size_t len;
+
+	if (path == NULL || strcmp(path, METRICS_PATH) != 0) {
+		m->not_found++;
+		evhttp_add_header(out, "Content-Type", "text/plain");
+		body = evbuffer_new();
+		evbuffer_add_printf(body, "not found: metrics are at %s\n",
+		    METRICS_PATH);
+		evhttp_send_reply(req, HTTP_NOTFOUND, "Not Found", body);
+		evbuffer_free(body);
+		return;
+	}
+	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
+		evhttp_add_header(out, "Allow", "GET, HEAD");
+		evhttp_send_reply(req, 405, "Method Not Allowed", NULL);
+		return;
+	}
+	m->scrapes++;
+	st = m->status(m->status_arg);
+	text = metrics_render(st, &len);
+	json_object_put(st);
+	body = evbuffer_new();
+	/* the body goes out later: the buffer frees the text then */
+	evbuffer_add_reference(body, text, len, free_text, NULL);
+	evhttp_add_header(out, "Content-Type", METRICS_CONTENT_TYPE);
+	evhttp_add_header(out, "Cache-Control", "no-store");
+	evhttp_send_reply(req, HTTP_OK, "OK", body);
+	evbuffer_free(body);
+}
+
+struct metrics *
+metrics_new(struct event_base *base, metrics_status_fn fn, void *arg)
+{
+	struct metrics *m = xcalloc(1, sizeof(*m));
+
+	m->base = base;
+	m->status = fn;
+	m->status_arg = arg;
+	return m;
+}
+
+static void
+metrics_stop(struct metrics *m)
+{
+	if (m->http != NULL)
+		evhttp_free(m->http);	/* closes the bound socket too */
+	m->http = NULL;
+	m->addrlen = 0;
+	m->listen_text[0] = '\0';
+}
+
+int
+metrics_configure(struct metrics *m, const struct config *conf, char *err,
+    size_t errlen)
+{
+	const struct cfg_metrics *c = conf != NULL ? conf->metrics : NULL;
+	struct evhttp *http;
+	int fd = -1, one = 1;
+
+	if (c == NULL) {
+		if (m->http != NULL)
+			log_info("metrics: off");
+		metrics_stop(m);
+		return 0;
+	}
+	if (m->http != NULL && m->addrlen == c->listen.len &&
+	    memcmp(&m->addr, &c->listen.ss, c->listen.len) == 0)
+		return 0;	/* same address: keep the socket */
+	if ((fd = socket(c->listen.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0)) == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ==
+	    -1 ||
+	    bind(fd, (const struct sockaddr *)&c->listen.ss, c->listen.len) ==
+	    -1 || listen(fd, 64) == -1) {
+		snprintf(err, errlen, "metrics: cannot listen on %s: %s",
+		    c->listen.text, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	if ((http = evhttp_new(m->base)) == NULL) {
+		snprintf(err, errlen, "metrics: evhttp_new failed");
+		close(fd);
+		return -1;
+	}
+	evhttp_set_timeout(http, 10);
+	evhttp_set_max_headers_size(http, 8192);
+	evhttp_set_max_body_size(http, 4096);
+	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
+	    EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
+	evhttp_set_gencb(http, metrics_request_cb, m);
+	if (evhttp_accept_socket_with_handle(http, fd) == NULL) {
+		snprintf(err, errlen, "metrics: cannot serve on %s",
+		    c->listen.text);
+		evhttp_free(http);
+		close(fd);
+		return -1;
+	}
+	metrics_stop(m);
+	m->http = http;
+	m->addr = c->listen.ss;
+	m->addrlen = c->listen.len;
+	strlcpy(m->listen_text, c->listen.text, sizeof(m->listen_text));
+	{
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		char buf[64];
+
+		memset(&ss, 0, sizeof(ss));
+		if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+			log_info("metrics: http://%s%s", format_sockaddr(
+			    (struct sockaddr *)&ss, buf, sizeof(buf)),
+			    METRICS_PATH);
+		m->bound_port = 0;
+		if (ss.ss_family == AF_INET)
+			m->bound_port = ntohs(((struct sockaddr_in *)&ss)->
+			    sin_port);
+		else if (ss.ss_family == AF_INET6)
+			m->bound_port = ntohs(((struct sockaddr_in6 *)&ss)->
+			    sin6_port);
+	}
+	return 0;
+}
+
+uint16_t
+metrics_port(const struct metrics *m)
+{
+	return m->http != NULL ? m->bound_port : 0;
+}
+
+struct json_object *
+metrics_status(void *arg)
+{
+	struct metrics *m = arg;
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "enabled",
+	    json_object_new_boolean(m->http != NULL));
+	if (m->http != NULL)
+		json_object_object_add(o, "listen",
+		    json_object_new_string(m->listen_text));
+	json_object_object_add(o, "scrapes",
+	    json_object_new_int64((int64_t)m->scrapes));
+	json_object_object_add(o, "not_found",
+	    json_object_new_int64((int64_t)m->not_found));
+	return o;
+}
+
+void
+metrics_free(struct metrics *m)
+{
+	if (m == NULL)
+		return;
+	metrics_stop(m);
+	free(m);
+}

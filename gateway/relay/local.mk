@@ -1,0 +1,5 @@
+# relay/: the outbound-only TLS relay.
+gateway_libevgate_a_SOURCES += \
+	gateway/relay/tls_hello.c gateway/relay/tls_hello.h \
+	gateway/relay/resolver.c gateway/relay/resolver.h \
+	gateway/relay/relay.c gateway/relay/relay.h

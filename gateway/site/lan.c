@@ -1,0 +1,809 @@
+/*
+ * lan: parsers and cross-section rules for the lan, dhcp, dns and dnsmasq
+ * sections (see lan.h).  Only IPv4: dnsmasq hands out DHCPv4 leases here,
+ * and the chargers' PLC segment is an IPv4 network.
+ */
+#include "evgate_config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "daemon/config.h"
+#include "site/lan.h"
+#include "common/match.h"
+#include "common/util.h"
+
+#define DNSMASQ_BINARY	"/usr/sbin/dnsmasq"
+#define DNSMASQ_USER	"dnsmasq"	/* created by Debian's dnsmasq-base */
+#define STATE_DIR	LOCALSTATEDIR "/lib/evgate"
+#define RUN_DIR		RUNSTATEDIR "/evgate/dnsmasq"
+#define HOOK_PATH	LIBEXECDIR "/evgate-dhcp-hook"
+#define RUN_DIR_MAX	80	/* leaves room for "/lease.sock" in sun_path */
+
+static const char *
+value(yaml_node_t *node)
+{
+	return (const char *)node->data.scalar.value;
+}
+
+static int
+is_scalar(struct cfg_ctx *ctx, yaml_node_t *node, const char *what)
+{
+	if (node->type != YAML_SCALAR_NODE)
+		return cfg_error(ctx, node, "expected %s", what);
+	if (strlen(value(node)) != node->data.scalar.length)
+		return cfg_error(ctx, node, "NUL byte in value");
+	return 0;
+}
+
+static uint32_t
+h(struct in_addr a)
+{
+	return ntohl(a.s_addr);
+}
+
+/* --- small pure helpers ---------------------------------------------- */
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
+lan_parse_mac(const char *s, size_t len, uint8_t mac[6])
+{
+	size_t i;
+
+	if (len != 17)
+		return -1;
+	for (i = 0; i < 6; i++) {
+		int hi = hexval((unsigned char)s[i * 3]);
+		int lo = hexval((unsigned char)s[i * 3 + 1]);
+
+		if (hi < 0 || lo < 0 || (i < 5 && s[i * 3 + 2] != ':'))
+			return -1;
+		mac[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+const char *
+lan_format_mac(const uint8_t mac[6], char *buf, size_t len)
+{
+	snprintf(buf, len, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1],
+	    mac[2], mac[3], mac[4], mac[5]);
+	return buf;
+}
+
+const char *
+lan_check_id(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len == 0)
+		return "empty charger id";
+	if (len > LAN_ID_MAX)
+		return "charger id longer than 63 characters";
+	if (!isalnum((unsigned char)s[0]))
+		return "a charger id starts with a letter or digit";
+	for (i = 0; i < len; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '-' &&
+		    s[i] != '_' && s[i] != '.')
+			return "a charger id has only letters, digits, '-', "
+			    "'_' and '.'";
+	return NULL;
+}
+
+/* Strict dotted quad (inet_pton's rules: no leading zeros, 4 parts). */
+static int
+parse_ipv4(const char *s, struct in_addr *a)
+{
+	return inet_pton(AF_INET, s, a) == 1 ? 0 : -1;
+}
+
+int
+lan_contains(const struct cfg_lan *lan, struct in_addr a)
+{
+	uint32_t m = h(lan->mask), net = h(lan->addr) & m;
+
+	if ((h(a) & m) != net)
+		return 0;
+	return (h(a) & ~m) != 0 && (h(a) & ~m) != ~m;
+}
+
+const struct cfg_charger *
+lan_charger_by_mac(const struct cfg_dhcp *dhcp, const uint8_t mac[6])
+{
+	size_t i;
+
+	for (i = 0; dhcp != NULL && i < dhcp->ncharger; i++)
+		if (memcmp(dhcp->chargers[i].mac, mac, 6) == 0)
+			return &dhcp->chargers[i];
+	return NULL;
+}
+
+size_t
+lan_pool_size(const struct cfg_dhcp *dhcp)
+{
+	size_t n, i;
+
+	if (dhcp == NULL)
+		return 0;
+	n = (size_t)(h(dhcp->range_hi) - h(dhcp->range_lo)) + 1;
+	for (i = 0; i < dhcp->ncharger; i++) {
+		uint32_t a = h(dhcp->chargers[i].addr);
+
+		if (a != 0 && (a < h(dhcp->range_lo) || a > h(dhcp->range_hi)))
+			n++;
+	}
+	return n;
+}
+
+/* --- lan ------------------------------------------------------------- */
+
+static int
+lan_interface(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+{
+	struct cfg_lan *lan = arg;
+	size_t i, len;
+
+	if (cfg_str(ctx, node, &lan->interface) == -1)
+		return -1;
+	len = strlen(lan->interface);
+	if (len > 15)
+		return cfg_error(ctx, node, "an interface name has at most 15 "
+		    "characters");
+	if (strcmp(lan->interface, ".") == 0 ||
+	    strcmp(lan->interface, "..") == 0)
+		return cfg_error(ctx, node, "not an interface name");
+	for (i = 0; i < len; i++)
+		if (!isalnum((unsigned char)lan->interface[i]) &&
+		    strchr("-_.@", lan->interface[i]) == NULL)
+			return cfg_error(ctx, node, "\"%.16s\" is not an "
+			    "interface name", lan->interface);
+	if (strcmp(lan->interface, "lo") == 0)
+		return cfg_error(ctx, node, "the chargers are not on the "
+		    "loopback interface");
+	return 0;
+}
+
+static int
+lan_address(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+{
+	struct cfg_lan *lan = arg;
+	char buf[32], *slash, *end;
+	unsigned long prefix;
+
+	if (is_scalar(ctx, node, "an address such as 10.42.0.1/24") == -1)
+		return -1;
+	lan->mark = node->start_mark;
+	if (strlcpy(buf, value(node), sizeof(buf)) >= sizeof(buf) ||
+	    (slash = strchr(buf, '/')) == NULL)
+		return cfg_error(ctx, node, "expected the gateway's address "
+		    "with its prefix length, such as 10.42.0.1/24, found "
+		    "\"%.64s\"", value(node));
+	*slash = '\0';
+	prefix = strtoul(slash + 1, &end, 10);
+	if (parse_ipv4(buf, &lan->addr) == -1)
+		return cfg_error(ctx, node, "\"%s\" is not an IPv4 address",
+		    buf);
+	if (slash[1] < '0' || slash[1] > '9' || *end != '\0' || prefix < 8 ||
+	    prefix > 30)
+		return cfg_error(ctx, node, "the prefix length must be 8 to 30 "
+		    "(found \"%.16s\")", slash + 1);
+	lan->prefix = (unsigned)prefix;
+	lan->mask.s_addr = htonl(~0U << (32 - prefix));
+	if (!lan_contains(lan, lan->addr))
+		return cfg_error(ctx, node, "%s is the network or broadcast "
+		    "address of /%lu, not a host address", buf, prefix);
+	free(lan->text);
+	lan->text = xstrdup(value(node));
+	return 0;
+}
+
+int
+lan_section(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+{
+	static const struct cfg_key keys[] = {
+		{ "interface", lan_interface, 1 },
+		{ "address", lan_address, 1 },
+		{ NULL, NULL, 0 },
+	};
+	struct config *conf = arg;
+
+	conf->lan = xcalloc(1, sizeof(*conf->lan));
+	return cfg_map(ctx, node, keys, conf->lan);
+}
+
+/* --- dhcp ------------------------------------------------------------ */
+
+static int
+dhcp_range(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+{
+	struct cfg_dhcp *dhcp = arg;
+	char buf[48], *dash, *lo, *hi;
+
+	if (is_scalar(ctx, node, "a range such as 10.42.0.10-10.42.0.250")
+	    == -1)
+		return -1;
+	dhcp->range_mark = node->start_mark;
+	if (strlcpy(buf, value(node), sizeof(buf)) >= sizeof(buf) ||
+	    (dash = strchr(buf, '-')) == NULL)
+		return cfg_error(ctx, node, "expected first-last, such as "
+		    "10.42.0.10-10.42.0.250, found \"%.64s\"", value(node));
+	*dash = '\0';
+	lo = buf;
+	hi = dash + 1;
+	while (*lo == ' ')
+		lo++;
+	while (*hi == ' ')
+		hi++;
+	while (dash > lo && dash[-1] == ' ')
+		*--dash = '\0';
+	if (parse_ipv4(lo, &dhcp->range_lo) == -1 ||
+	    parse_ipv4(hi, &dhcp->range_hi) == -1)
+		return cfg_error(ctx, node, "expected two IPv4 addresses, "
+		    "first-last, found \"%.64s\"", value(node));
+	if (h(dhcp->range_lo) > h(dhcp->range_hi))
+		return cfg_error(ctx, node, "the range's first address is "
+		    "after its last");
+	return 0;
+}
+
+static int
+dhcp_lease_time(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+{
+	struct cfg_dhcp *dhcp = arg;
+
+	/* dnsmasq's floor is two minutes; a week is plenty for chargers
+	 * that must get a new address quickly when they move. */
+	return cfg_duration(ctx, node, 120000, 7ULL * 86400000,
+	    &dhcp->lease_ms);
+}
+
+static int
+dhcp_known_only(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+{
+	struct cfg_dhcp *dhcp = arg;
+
+	return cfg_bool(ctx, node, &dhcp->known_only);
+}
+
+struct charger_parse {
+	struct cfg_dhcp	*dhcp;
+	size_t		 idx;
+};
+
+static int
+charger_id(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+{
+	struct charger_parse *cp = arg;
+	struct cfg_charger *c = &cp->dhcp->chargers[cp->idx];
+	const char *why;
+	size_t i;
+
+	if (cfg_str(ctx, node, &c->id) == -1)
+		return -1;
+	if ((why = lan_check_id(c->id, strlen(c->id))) != NULL)
+		return cfg_error(ctx, node, "\"%.64s\": %s", c->id, why);
+	for (i = 0; i < cp->idx; i++)
+		if (strcasecmp(cp->dhcp->chargers[i].id, c->id) == 0)
+			return cfg_error(ctx, node, "charger id %s is listed "
+			    "twice (also dhcp.chargers[%zu])", c->id, i);
+	return 0;
+}
+
+static int
+charger_mac(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+{
+	struct charger_parse *cp = arg;
+	struct cfg_charger *c = &cp->dhcp->chargers[cp->idx];
+	static const uint8_t zero[6];
+	size_t i;
+
+	if (is_scalar(ctx, node, "a MAC address") == -1)
+		return -1;
+	if (lan_parse_mac(value(node), node->data.scalar.length, c->mac) == -1)
+		return cfg_error(ctx, node, "expected a MAC address such as "
+		    "\"02:42:00:00:00:01\", found \"%.64s\"",
+		    value(node));
+	if (c->mac[0] & 1)
+		return cfg_error(ctx, node, "%s is a multicast address, not a "
+		    "charger's", value(node));
+	if (memcmp(c->mac, zero, 6) == 0)
+		return cfg_error(ctx, node, "00:00:00:00:00:00 is not a "
+		    "charger's MAC address");
+	for (i = 0; i < cp->idx; i++)
+		if (memcmp(cp->dhcp->chargers[i].mac, c->mac, 6) == 0)
+			return cfg_error(ctx, node, "MAC %s is listed twice "
+			    "(also dhcp.chargers[%zu])", value(node), i);
+	return 0;
+}
+
+static int
+charger_address(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+{
+	struct charger_parse *cp = arg;
+	struct cfg_charger *c = &cp->dhcp->chargers[cp->idx];
+	size_t i;
+
+	if (is_scalar(ctx, node, "an IPv4 address") == -1)
+		return -1;
+	c->addr_mark = node->start_mark;
+	if (parse_ipv4(value(node), &c->addr) == -1 || c->addr.s_addr == 0)
+		return cfg_error(ctx, node, "\"%.64s\" is not an IPv4 address",
+		    value(node));
+	for (i = 0; i < cp->idx; i++)
+		if (cp->dhcp->chargers[i].addr.s_addr == c->addr.s_addr)
+			return cfg_error(ctx, node, "address %s is reserved "
+			    "twice (also for %s)", value(node),
+			    cp->dhcp->chargers[i].id ?
+			    cp->dhcp->chargers[i].id : "another charger");
+	return 0;
+}
+
+static int
+charger_item(struct cfg_ctx *ctx, yaml_node_t *node, size_t idx, void *arg)
+{
+	static const struct cfg_key keys[] = {
+		{ "id", charger_id, 1 },
+		{ "mac", charger_mac, 1 },
+		{ "address", charger_address, 0 },
+		{ NULL, NULL, 0 },
+	};
+	struct charger_parse cp = { arg, idx };
+
+	return cfg_map(ctx, node, keys, &cp);
+}
+
+static int
+dhcp_chargers(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+{
+	struct cfg_dhcp *dhcp = arg;
+	size_t n;
+
+	if (node->type != YAML_SEQUENCE_NODE)
+		return cfg_error(ctx, node, "expected a list of chargers, "
+		    "{id, mac, address}");
+	n = (size_t)(node->data.sequence.items.top -
+	    node->data.sequence.items.start);
+	if (n > LAN_MAX_CHARGERS)
+		return cfg_error(ctx, node, "more than %d chargers",
+		    LAN_MAX_CHARGERS);
+	dhcp->chargers = xcalloc(n ? n : 1, sizeof(*dhcp->chargers));
+	dhcp->ncharger = n;
+	return cfg_seq(ctx, node, charger_item, dhcp);
+}
+
+int
+lan_dhcp_section(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+{
+	static const struct cfg_key keys[] = {
+		{ "range", dhcp_range, 1 },
+		{ "lease_time", dhcp_lease_time, 0 },
+		{ "known_only", dhcp_known_only, 0 },
+		{ "chargers", dhcp_chargers, 0 },
+		{ NULL, NULL, 0 },
+	};
+	struct config *conf = arg;
+
+	conf->dhcp = xcalloc(1, sizeof(*conf->dhcp));
+	conf->dhcp->lease_ms = 3600000;
+	conf->dhcp->known_only = 1;
+	return cfg_map(ctx, node, keys, conf->dhcp);
+}
+
+/* --- dns ------------------------------------------------------------- */
+
+static int
+dns_cache_size(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+{
+	struct cfg_dns *dns = arg;
+	unsigned long v;
+
+	if (cfg_uint(ctx, node, 0, 10000, &v) == -1)
+		return -1;
+	dns->cache_size = (unsigned)v;
+	return 0;
+}
+
+/* A list of names, each "name" or "*.suffix" as in relay allowlists. */
+struct name_list {
+	char	**v;
+	size_t	  n;
+};
+
+static int
+name_item(struct cfg_ctx *ctx, yaml_node_t *node, size_t idx, void *arg)
+{
+	struct name_list *l = arg;
+	const char *why;
+
+	if (cfg_str(ctx, node, &l->v[idx]) == -1)
+		return -1;
+	if ((why = match_pattern_check(l->v[idx])) != NULL)
+		return cfg_error(ctx, node, "\"%.64s\": %s", l->v[idx], why);
+	return 0;
+}
+
+static int
+name_list(struct cfg_ctx *ctx, yaml_node_t *node, char ***list, size_t *n)
+{
+	struct name_list l;
+
+	if (node->type != YAML_SEQUENCE_NODE)
+		return cfg_error(ctx, node, "expected a list of names");
+	l.n = (size_t)(node->data.sequence.items.top -
+	    node->data.sequence.items.start);
+	if (l.n > 1024)
+		return cfg_error(ctx, node, "more than 1024 names");
+	l.v = xcalloc(l.n ? l.n : 1, sizeof(*l.v));
+	/* Owned by the section from here on, so it is freed either way. */
+	*list = l.v;
+	*n = l.n;
+	return cfg_seq(ctx, node, name_item, &l);
+}
+
+static int
+dns_steer(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+{
+	struct cfg_dns *dns = arg;
+
+	return name_list(ctx, node, &dns->steer, &dns->nsteer);
+}
+
+static int
+dns_pass_through(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+{
+	struct cfg_dns *dns = arg;
+
+	return name_list(ctx, node, &dns->pass_through, &dns->npass);
+}
+
+int
+lan_dns_section(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+{
+	static const struct cfg_key keys[] = {
+		{ "cache_size", dns_cache_size, 0 },
+		{ "steer", dns_steer, 0 },
+		{ "pass_through", dns_pass_through, 0 },
+		{ NULL, NULL, 0 },
+	};
+	struct config *conf = arg;
+	struct cfg_dns *dns;
+
+	dns = conf->dns = xcalloc(1, sizeof(*conf->dns));
+	dns->cache_size = 1000;
+	dns->nsteer = (size_t)-1;	/* not given: the default, below */
+	if (cfg_map(ctx, node, keys, dns) == -1) {
+		if (dns->nsteer == (size_t)-1)
+			dns->nsteer = 0;
+		return -1;
+	}
+	if (dns->nsteer == (size_t)-1) {
+		/* The chargers' NTP name is static: steer it unless told. */
+		dns->steer = xcalloc(1, sizeof(*dns->steer));
+		dns->steer[0] = xstrdup("no.pool.ntp.org");
+		dns->nsteer = 1;
+	}
+	return 0;
+}
+
+/* --- dnsmasq --------------------------------------------------------- */
+
+static int
+abs_path(struct cfg_ctx *ctx, yaml_node_t *node, char **out)
+{
+	size_t i;
+
+	if (cfg_str(ctx, node, out) == -1)
+		return -1;
+	if ((*out)[0] != '/')
+		return cfg_error(ctx, node, "the path must be absolute");
+	if (strlen(*out) > 200)
+		return cfg_error(ctx, node, "path longer than 200 bytes");
+	/* dnsmasq runs the hook's "init" through the shell (popen), and
+	 * the paths go into dnsmasq's configuration file: keep them to
+	 * characters that mean nothing to either. */
+	for (i = 0; (*out)[i] != '\0'; i++)
+		if (!isalnum((unsigned char)(*out)[i]) &&
+		    strchr("/._-+", (*out)[i]) == NULL)
+			return cfg_error(ctx, node, "use only letters, digits "
+			    "and / . _ - + in this path");
+	return 0;
+}
+
+static int
+dm_binary(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+{
+	struct cfg_dnsmasq *dm = arg;
+
+	return abs_path(ctx, node, &dm->binary);
+}
+
+static int
+dm_user(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+{
+	struct cfg_dnsmasq *dm = arg;
+	size_t i;
+
+	if (cfg_str(ctx, node, &dm->user) == -1)
+		return -1;
+	for (i = 0; dm->user[i] != '\0'; i++)
+		if (!isalnum((unsigned char)dm->user[i]) &&
+		    strchr("-_.", dm->user[i]) == NULL)
+			return cfg_error(ctx, node, "\"%.32s\" is not a user "
+			    "name", dm->user);
+	if (i > 32)
+		return cfg_error(ctx, node, "user name longer than 32");
+	if (strcmp(dm->user, "root") == 0)
+		return cfg_error(ctx, node, "dnsmasq must not keep root "
+		    "privileges: give an unprivileged user");
+	return 0;
+}
+
+static int
+dm_state_dir(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+{
+	struct cfg_dnsmasq *dm = arg;
+
+	return abs_path(ctx, node, &dm->state_dir);
+}
+
+static int
+dm_run_dir(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+{
+	struct cfg_dnsmasq *dm = arg;
+
+	if (abs_path(ctx, node, &dm->run_dir) == -1)
+		return -1;
+	if (strlen(dm->run_dir) > RUN_DIR_MAX)
+		return cfg_error(ctx, node, "run_dir is longer than %d bytes "
+		    "(it holds a Unix socket)", RUN_DIR_MAX);
+	return 0;
+}
+
+static int
+dm_hook(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+{
+	struct cfg_dnsmasq *dm = arg;
+
+	return abs_path(ctx, node, &dm->hook);
+}
+
+int
+lan_dnsmasq_section(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+{
+	static const struct cfg_key keys[] = {
+		{ "binary", dm_binary, 0 },
+		{ "user", dm_user, 0 },
+		{ "state_dir", dm_state_dir, 0 },
+		{ "run_dir", dm_run_dir, 0 },
+		{ "hook", dm_hook, 0 },
+		{ NULL, NULL, 0 },
+	};
+	struct config *conf = arg;
+
+	conf->dnsmasq = xcalloc(1, sizeof(*conf->dnsmasq));
+	return cfg_map(ctx, node, keys, conf->dnsmasq);
+}
+
+/* --- rules across sections ------------------------------------------- */
+
+/* cfg_error wants a node; a mark saved while parsing stands in for it. */
+static int
+mark_error(struct cfg_ctx *ctx, yaml_mark_t mark, const char *msg)
+{
+	yaml_node_t n;
+
+	memset(&n, 0, sizeof(n));
+	n.start_mark = mark;
+	return cfg_error(ctx, &n, "%s", msg);
+}
+
+/* The dnsmasq domain a name stands for ("*.x" and "x" both mean x). */
+static const char *
+domain_of(const char *pattern)
+{
+	return pattern[0] == '*' && pattern[1] == '.' ? pattern + 2 : pattern;
+}
+
+static int
+same_domain(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+
+	if (la > 0 && a[la - 1] == '.')
+		la--;
+	if (lb > 0 && b[lb - 1] == '.')
+		lb--;
+	return la == lb && strncasecmp(a, b, la) == 0;
+}
+
+static int
+check_dhcp(struct cfg_ctx *ctx, struct config *conf)
+{
+	const struct cfg_lan *lan = conf->lan;
+	struct cfg_dhcp *dhcp = conf->dhcp;
+	char msg[256], a[INET_ADDRSTRLEN];
+	size_t i;
+
+	if (!lan_contains(lan, dhcp->range_lo) ||
+	    !lan_contains(lan, dhcp->range_hi)) {
+		snprintf(msg, sizeof(msg), "dhcp.range: the range must lie "
+		    "inside lan.address's subnet %s (without its network and "
+		    "broadcast addresses)", lan->text);
+		return mark_error(ctx, dhcp->range_mark, msg);
+	}
+	if (h(lan->addr) >= h(dhcp->range_lo) &&
+	    h(lan->addr) <= h(dhcp->range_hi)) {
+		snprintf(msg, sizeof(msg), "dhcp.range: the range contains "
+		    "the gateway's own address %s", inet_ntop(AF_INET,
+		    &lan->addr, a, sizeof(a)));
+		return mark_error(ctx, dhcp->range_mark, msg);
+	}
+	for (i = 0; i < dhcp->ncharger; i++) {
+		const struct cfg_charger *c = &dhcp->chargers[i];
+
+		if (c->addr.s_addr == 0)
+			continue;
+		inet_ntop(AF_INET, &c->addr, a, sizeof(a));
+		if (c->addr.s_addr == lan->addr.s_addr) {
+			snprintf(msg, sizeof(msg), "dhcp.chargers[%zu].address: "
+			    "%s is the gateway's own address", i, a);
+			return mark_error(ctx, c->addr_mark, msg);
+		}
+		if (!lan_contains(lan, c->addr)) {
+			snprintf(msg, sizeof(msg), "dhcp.chargers[%zu].address: "
+			    "%s is outside lan.address's subnet %s", i, a,
+			    lan->text);
+			return mark_error(ctx, c->addr_mark, msg);
+		}
+	}
+	return 0;
+}
+
+static int
+check_dns(struct cfg_ctx *ctx, yaml_node_t *root, struct config *conf)
+{
+	const struct cfg_dns *dns = conf->dns;
+	size_t i, j, k;
+
+	if (dns->npass > 0 && conf->nresolvers == 0)
+		return cfg_error(ctx, root, "dns.pass_through needs "
+		    "wan.resolvers to resolve through");
+	for (i = 0; i < dns->npass; i++) {
+		const char *p = domain_of(dns->pass_through[i]);
+
+		for (j = 0; j < dns->nsteer; j++)
+			if (same_domain(p, domain_of(dns->steer[j])))
+				return cfg_error(ctx, root, "%s is both in "
+				    "dns.steer and in dns.pass_through",
+				    dns->pass_through[i]);
+		for (j = 0; conf->relay != NULL && j < conf->relay->nroutes;
+		    j++)
+			for (k = 0; k < conf->relay->routes[j].nallow; k++)
+				if (same_domain(p, domain_of(
+				    conf->relay->routes[j].allow[k])))
+					return cfg_error(ctx, root, "%s is in "
+					    "dns.pass_through but the relay "
+					    "allows it: relayed names are "
+					    "steered to the gateway",
+					    dns->pass_through[i]);
+	}
+	return 0;
+}
+
+/* The relay must listen where steered names send the chargers. */
+static int
+check_relay(struct cfg_ctx *ctx, struct config *conf)
+{
+	const struct cfg_relay *r = conf->relay;
+	char msg[256], a[INET_ADDRSTRLEN];
+	size_t i;
+
+	for (i = 0; i < r->nlisten; i++) {
+		const struct sockaddr_in *sin =
+		    (const struct sockaddr_in *)&r->listen[i].ss;
+
+		if (r->listen[i].ss.ss_family != AF_INET)
+			continue;
+		if (sin->sin_addr.s_addr == conf->lan->addr.s_addr ||
+		    sin->sin_addr.s_addr == htonl(INADDR_ANY))
+			return 0;
+	}
+	inet_ntop(AF_INET, &conf->lan->addr, a, sizeof(a));
+	snprintf(msg, sizeof(msg), "lan.address: the relay does not listen on "
+	    "%s, but steered names are answered with it: add it to "
+	    "relay.listen", a);
+	return mark_error(ctx, conf->lan->mark, msg);
+}
+
+int
+lan_config_check(struct cfg_ctx *ctx, yaml_node_t *root, struct config *conf)
+{
+	struct cfg_dnsmasq *dm;
+
+	if (conf->lan == NULL) {
+		if (conf->dhcp != NULL)
+			return cfg_error(ctx, root, "the dhcp section needs a "
+			    "lan section");
+		if (conf->dns != NULL)
+			return cfg_error(ctx, root, "the dns section needs a "
+			    "lan section");
+		return 0;
+	}
+	if (conf->dhcp != NULL && check_dhcp(ctx, conf) == -1)
+		return -1;
+	if (conf->dns != NULL && check_dns(ctx, root, conf) == -1)
+		return -1;
+	if (conf->relay != NULL && conf->dns != NULL &&
+	    check_relay(ctx, conf) == -1)
+		return -1;
+	if (conf->dnsmasq == NULL)
+		conf->dnsmasq = xcalloc(1, sizeof(*conf->dnsmasq));
+	dm = conf->dnsmasq;
+	if (dm->binary == NULL)
+		dm->binary = xstrdup(DNSMASQ_BINARY);
+	if (dm->user == NULL)
+		dm->user = xstrdup(DNSMASQ_USER);
+	if (dm->state_dir == NULL)
+		dm->state_dir = xstrdup(STATE_DIR);
+	if (dm->run_dir == NULL)
+		dm->run_dir = xstrdup(RUN_DIR);
+	if (dm->hook == NULL)
+		dm->hook = xstrdup(HOOK_PATH);
+	return 0;
+}
+
+static void
+strv_free(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; v != NULL && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void
+lan_config_free(struct config *conf)
+{
+	size_t i;
+
+	if (conf->lan != NULL) {
+		free(conf->lan->interface);
+		free(conf->lan->text);
+		free(conf->lan);
+	}
+	if (conf->dhcp != NULL) {
+		for (i = 0; i < conf->dhcp->ncharger; i++)
+			free(conf->dhcp->chargers[i].id);
+		free(conf->dhcp->chargers);
+		free(conf->dhcp);
+	}
+	if (conf->dns != NULL) {
+		strv_free(conf->dns->steer, conf->dns->nsteer);
+		strv_free(conf->dns->pass_through, conf->dns->npass);
+		free(conf->dns);
+	}
+	if (conf->dnsmasq != NULL) {
+		free(conf->dnsmasq->binary);
+		free(conf->dnsmasq->user);
+		free(conf->dnsmasq->state_dir);
+		free(conf->dnsmasq->run_dir);
+		free(conf->dnsmasq->hook);
+		free(conf->dnsmasq);
+	}
+}
