@@ -188,3 +188,8 @@ BENCH_PROGS += tests/bench/ntp_load
 tests_bench_ntp_load_SOURCES = tests/bench/ntp_load.c $(BENCH_COMMON)
 tests_bench_ntp_load_CFLAGS = $(BENCH_CFLAGS)
 tests_bench_ntp_load_LDADD = gateway/libevgate.a $(BENCH_LIBS) -lm
+# The relay's reports: records into events, status, the refusal policy.
+GATEWAY_UNIT_TESTS += tests/unit/test_relay_report
+tests_unit_test_relay_report_SOURCES = tests/unit/test_relay_report.c
+tests_unit_test_relay_report_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_relay_report_LDADD = $(UNIT_LIBS)

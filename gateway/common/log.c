@@ -11,6 +11,7 @@
 #include <syslog.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 
 static int		 log_stderr = 1;
@@ -56,19 +57,14 @@ log_emit(enum log_level level, const char *msg)
 {
 	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
 	static const char *const tag[] = { "error", "warning", "info", "debug" };
-	struct timespec ts;
-	struct tm tm;
-	char when[32];
+	char when[40];
 
 	if (!log_stderr) {
 		syslog(prio[level], "%s", msg);
 		return;
 	}
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-	fprintf(stderr, "%s.%03ldZ %s[%s]: %s\n", when, ts.tv_nsec / 1000000,
-	    log_ident, tag[level], msg);
+	fprintf(stderr, "%s %s[%s]: %s\n", format_utc_ms(now_wall_ms(), when,
+	    sizeof(when)), log_ident, tag[level], msg);
 	fflush(stderr);
 }
 

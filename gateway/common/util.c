@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/util.h"
@@ -244,24 +246,6 @@ format_sockaddr(const struct sockaddr *sa, char *buf, size_t len)
 	return buf;
 }
 
-uint64_t
-now_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-uint64_t
-now_wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 int
 set_nonblock_cloexec(int fd)
 {
@@ -274,4 +258,47 @@ set_nonblock_cloexec(int fd)
 	    fcntl(fd, F_SETFD, fl | FD_CLOEXEC) == -1)
 		return -1;
 	return 0;
+}
+
+static int
+mkdir_one(const char *path, mode_t mode, uid_t uid, gid_t gid, char *err,
+    size_t errlen)
+{
+	struct stat sb;
+
+	if (mkdir(path, mode) == 0) {
+		if (uid != (uid_t)-1 && chown(path, uid, gid) == -1) {
+			snprintf(err, errlen, "chown %s: %s", path,
+			    strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	if (errno == EEXIST && stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+		return 0;
+	if (errno == EEXIST)
+		snprintf(err, errlen, "%s exists and is not a directory", path);
+	else
+		snprintf(err, errlen, "mkdir %s: %s", path, strerror(errno));
+	return -1;
+}
+
+int
+mkdir_p(const char *path, mode_t mode, uid_t uid, gid_t gid, char *err,
+    size_t errlen)
+{
+	char *buf = xstrdup(path), *p;
+	int rv = 0;
+
+	for (p = buf + 1; rv == 0 && *p != '\0'; p++) {
+		if (*p != '/' || p[-1] == '/')
+			continue;
+		*p = '\0';
+		rv = mkdir_one(buf, 0755, uid, gid, err, errlen);
+		*p = '/';
+	}
+	if (rv == 0)
+		rv = mkdir_one(buf, mode, uid, gid, err, errlen);
+	free(buf);
+	return rv;
 }

@@ -6,9 +6,12 @@
 #define EVG_UTIL_H
 
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <netinet/in.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "common/clock.h"	/* now_*_ms, format_utc*: most users want them */
 
 /* A socket address small enough to keep per connection (28 bytes). */
 union sockaddr_any {
@@ -47,9 +50,14 @@ const char *format_sockaddr(const struct sockaddr *, char *, size_t);
 /* Address only, no port. */
 const char *format_addr(const struct sockaddr *, char *, size_t);
 
-/* Monotonic and wall clocks in milliseconds. */
-uint64_t now_mono_ms(void);
-uint64_t now_wall_ms(void);
+
+/*
+ * mkdir -p: make path and its missing parents (parents mode 0755, path
+ * itself mode); what it makes belongs to uid:gid unless uid is
+ * (uid_t)-1.  An existing path must be a directory.  0, or -1 with err.
+ */
+int	 mkdir_p(const char *path, mode_t mode, uid_t uid, gid_t gid,
+	    char *err, size_t errlen);
 
 /* Set O_NONBLOCK and FD_CLOEXEC; 0 or -1. */
 int	 set_nonblock_cloexec(int);

@@ -10,7 +10,7 @@
 
 #include <json-c/json.h>
 
-#include "ctl/ctl.h"
+#include "common/ctl.h"
 
 /* "in 42m", "expired", "-". */
 static const char *

@@ -17,7 +17,7 @@
 #include <json-c/json.h>
 
 #include "daemon/config.h"
-#include "ctl/ctl.h"
+#include "common/ctl.h"
 #include "fleetlog/export.h"
 #include "fleetlog/fleetlog.h"
 #include "common/util.h"

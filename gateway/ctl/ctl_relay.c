@@ -8,7 +8,7 @@
 
 #include <json-c/json.h>
 
-#include "ctl/ctl.h"
+#include "common/ctl.h"
 
 static void
 print_counts(const char *title, struct json_object *o)

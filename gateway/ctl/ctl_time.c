@@ -12,7 +12,7 @@
 
 #include <json-c/json.h>
 
-#include "ctl/ctl.h"
+#include "common/ctl.h"
 
 static int
 has(struct json_object *o, const char *key)

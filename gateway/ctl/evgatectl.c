@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "daemon/config.h"
-#include "ctl/ctl.h"
+#include "common/ctl.h"
 
 static const struct ctl_command {
 	const char	*name;

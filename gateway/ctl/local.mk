@@ -1,8 +1,6 @@
-# ctl/: evgatectl.  ctl.c (the control-socket client, tables, numbers) is
-# in libevgate.a: the dnsmasq lease hook talks to evgated through it too.
-# Each command is a ctl_<concern>.c file, listed in evgatectl.c.
-gateway_libevgate_a_SOURCES += gateway/ctl/ctl.c gateway/ctl/ctl.h
-
+# ctl/: evgatectl.  Each command is a ctl_<concern>.c file, listed in
+# evgatectl.c; the control-socket client and text tables they share are
+# common/ctl.c (the dnsmasq lease hook talks to evgated through it too).
 sbin_PROGRAMS += gateway/evgatectl
 gateway_evgatectl_SOURCES = gateway/ctl/evgatectl.c \
 	gateway/ctl/ctl_relay.c gateway/ctl/ctl_log.c \

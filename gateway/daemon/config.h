@@ -1,73 +1,52 @@
 /*
  * config: evgated.yaml into one validated, immutable struct config.
  *
- * config_load() parses the whole file with libyaml, checks every key, type
- * and value, and either returns a complete configuration or NULL with one
- * message of the form "file:line:column: message".  Nothing is half
- * applied: the daemon swaps the whole struct on a successful reload and
- * keeps the old one otherwise.  A missing section switches its service off.
+ * This file keeps the root: the table of sections, the rules that span
+ * sections, load and free.  Each section is parsed and checked by its own
+ * module (relay_conf.c, resolver.c, control.c, lan.c, ntp.c, fleetlog.c,
+ * metrics.c, ship.c) with the cfg framework (common/cfg.h), so every
+ * error names file:line:column.  config_load() either returns a complete
+ * configuration or NULL and one message; the daemon offers the whole
+ * struct to every module on a reload and keeps the old one when any
+ * module refuses (daemon/module.h).  A missing section switches its
+ * service off.
  *
- * The YAML helpers (cfg_*) are exported so that each module can parse its
- * own section with the same error reporting.
+ * Modules are given their own sections, not this struct: only the daemon,
+ * the site services (whose dnsmasq configuration spans five sections) and
+ * the CLI read the root.
  */
 #ifndef EVG_CONFIG_H
 #define EVG_CONFIG_H
 
-#include <sys/socket.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <yaml.h>
+
+#include "common/cfg.h"
+#include "common/control.h"
+#include "relay/resolver.h"
 
 #define CONFIG_DEFAULT_PATH	SYSCONFDIR "/evgate/evgated.yaml"
-#define CONFIG_MAX_BYTES	(1024 * 1024)	/* refuse larger files */
-#define CONFIG_MAX_NODES	20000		/* and deeper/larger trees */
+#define CONFIG_MAX_BYTES	CFG_MAX_BYTES
 
-struct cfg_sockaddr {
-	struct sockaddr_storage	 ss;
-	socklen_t		 len;
-	char			*text;		/* as written in the file */
-};
-
-struct cfg_route {
-	uint16_t	 port;		/* where chargers connect */
-	uint16_t	 upstream_port;	/* where we connect (default: port) */
-	char		**allow;	/* exact names or "*.suffix" */
-	size_t		 nallow;
-};
-
-struct cfg_relay {
-	struct cfg_sockaddr	*listen;	/* addresses, port unused */
-	size_t			 nlisten;
-	struct cfg_route	*routes;
-	size_t			 nroutes;
-	unsigned		 per_client;	/* connections per client IP */
-	unsigned		 total;		/* connections in all */
-	uint64_t		 hello_ms;	/* whole hello must arrive */
-	uint64_t		 connect_ms;	/* resolve + connect upstream */
-	uint64_t		 idle_ms;	/* no byte either way */
-	uint64_t		 drain_ms;	/* grace on SIGTERM */
-	char			*proxy_host;	/* upstream HTTP CONNECT proxy */
-	uint16_t		 proxy_port;
-	uint16_t		 transparent_port;	/* 0: off */
-};
-
-struct cfg_control {
-	char		*socket;
-	char		*group;		/* owner group of the socket, or NULL */
-	unsigned	 mode;		/* permission bits, default 0660 */
-};
-
-struct cfg_lan;		/* lan.h: lan, dhcp, dns, dnsmasq sections */
+struct cfg_relay;	/* relay/relay_conf.h */
+struct cfg_lan;		/* site/lan.h: lan, dhcp, dns, dnsmasq sections */
 struct cfg_dhcp;
 struct cfg_dns;
 struct cfg_dnsmasq;
+struct cfg_log;		/* fleetlog/fleetlog.h */
+struct cfg_ntp;		/* time/ntp.h */
+struct cfg_metrics;	/* fleetlog/metrics.h */
+struct cfg_ship;	/* fleetlog/ship.h */
+
+/* The daemon section: the daemon's own settings. */
+struct cfg_daemon {
+	char	*user;		/* drop to this user when started as root */
+};
 
 struct config {
 	char			*path;
 	char			*site_name;
-	struct cfg_sockaddr	*resolvers;	/* wan.resolvers, in order */
-	size_t			 nresolvers;
-	uint64_t		 resolver_timeout_ms;
+	struct cfg_wan		 wan;		/* nresolvers 0: none */
 	struct cfg_relay	*relay;		/* NULL: no relay */
 	struct cfg_control	 control;
 	struct cfg_lan		*lan;		/* NULL: no DHCP/DNS service */
@@ -91,54 +70,8 @@ struct config	*config_load_buffer(const char *name, const uint8_t *buf,
 		    size_t len, char *err, size_t errlen);
 void		 config_free(struct config *);
 
-/* The route for a listening port, or NULL. */
-const struct cfg_route *config_route(const struct cfg_relay *, uint16_t port);
-
-/* --- helpers for section parsers ------------------------------------- */
-
-struct cfg_ctx;
-typedef int (*cfg_key_fn)(struct cfg_ctx *, yaml_node_t *, void *);
-
-struct cfg_key {
-	const char	*name;
-	cfg_key_fn	 fn;
-	int		 required;
-};
-
-/* Record "file:line:col: path: message" for node; returns -1. */
-int	cfg_error(struct cfg_ctx *, yaml_node_t *, const char *, ...)
-	    __attribute__((format(printf, 3, 4)));
-/* Walk a mapping: unknown, duplicate and missing required keys are errors. */
-int	cfg_map(struct cfg_ctx *, yaml_node_t *, const struct cfg_key *,
-	    void *);
-/* Call fn for each item of a sequence (a single scalar is not a list). */
-int	cfg_seq(struct cfg_ctx *, yaml_node_t *,
-	    int (*)(struct cfg_ctx *, yaml_node_t *, size_t, void *), void *);
-/* Scalars.  Each checks the type and range and reports errors itself. */
-int	cfg_str(struct cfg_ctx *, yaml_node_t *, char **);
-int	cfg_uint(struct cfg_ctx *, yaml_node_t *, unsigned long min,
-	    unsigned long max, unsigned long *);
-int	cfg_bool(struct cfg_ctx *, yaml_node_t *, int *);
-int	cfg_duration(struct cfg_ctx *, yaml_node_t *, uint64_t min_ms,
-	    uint64_t max_ms, uint64_t *);
-int	cfg_addr(struct cfg_ctx *, yaml_node_t *, uint16_t defport,
-	    struct cfg_sockaddr *);
-/* A list of strings (or one string) into a new array. */
-int	cfg_strlist(struct cfg_ctx *, yaml_node_t *, char ***, size_t *);
-
-/* Sections parsed by their modules (arg: the struct config). */
-struct cfg_log;
-int	fleetlog_cfg_section(struct cfg_ctx *, yaml_node_t *, void *);
-void	fleetlog_cfg_free(struct cfg_log *);
-struct cfg_ntp;						/* ntp.c */
-int	ntp_cfg_section(struct cfg_ctx *, yaml_node_t *, void *);
-int	ntp_cfg_check(struct cfg_ctx *, yaml_node_t *, struct config *);
-void	ntp_cfg_free(struct cfg_ntp *);
-struct cfg_metrics;
-int	metrics_cfg_section(struct cfg_ctx *, yaml_node_t *, void *);
-void	metrics_cfg_free(struct cfg_metrics *);
-struct cfg_ship;
-int	ship_cfg_section(struct cfg_ctx *, yaml_node_t *, void *);
-void	ship_cfg_free(struct cfg_ship *);
+/* What the site services read of conf (site/lan.h), pointing into it. */
+struct site_conf;
+void		 config_site(const struct config *, struct site_conf *);
 
 #endif

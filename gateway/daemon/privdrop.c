@@ -27,43 +27,6 @@
 #include "daemon/privdrop.h"
 #include "common/util.h"
 
-/* --- configuration --------------------------------------------------- */
-
-static int
-daemon_user(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
-{
-	struct cfg_daemon *dm = arg;
-
-	if (cfg_str(ctx, node, &dm->user) == -1)
-		return -1;
-	if (strcmp(dm->user, "root") == 0)
-		return cfg_error(ctx, node, "\"root\" is not an unprivileged "
-		    "user: leave daemon.user out to stay root");
-	return 0;
-}
-
-int
-privdrop_cfg_section(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
-{
-	static const struct cfg_key keys[] = {
-		{ "user", daemon_user, 0 },
-		{ NULL, NULL, 0 },
-	};
-	struct config *conf = arg;
-
-	conf->daemon = xcalloc(1, sizeof(*conf->daemon));
-	return cfg_map(ctx, node, keys, conf->daemon);
-}
-
-void
-privdrop_cfg_free(struct cfg_daemon *dm)
-{
-	if (dm == NULL)
-		return;
-	free(dm->user);
-	free(dm);
-}
-
 /* --- directories ----------------------------------------------------- */
 
 /*
@@ -75,9 +38,7 @@ static int
 mkdirs_owned(const char *path, mode_t mode, int must_write, uid_t uid,
     gid_t gid, char *err, size_t errlen)
 {
-	char *copy, *parent;
 	struct stat sb;
-	int rv;
 
 	if (stat(path, &sb) == 0) {
 		if (!S_ISDIR(sb.st_mode)) {
@@ -96,23 +57,7 @@ mkdirs_owned(const char *path, mode_t mode, int must_write, uid_t uid,
 		}
 		return 0;
 	}
-	copy = xstrdup(path);
-	parent = dirname(copy);
-	rv = strcmp(parent, path) != 0 && strcmp(parent, "/") != 0 &&
-	    strcmp(parent, ".") != 0 ?
-	    mkdirs_owned(parent, 0755, 0, uid, gid, err, errlen) : 0;
-	free(copy);
-	if (rv == -1)
-		return -1;
-	if (mkdir(path, mode) == -1 && errno != EEXIST) {
-		snprintf(err, errlen, "mkdir %s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (chown(path, uid, gid) == -1) {
-		snprintf(err, errlen, "chown %s: %s", path, strerror(errno));
-		return -1;
-	}
-	return 0;
+	return mkdir_p(path, mode, uid, gid, err, errlen);
 }
 
 int

@@ -10,25 +10,16 @@
  * ntp.set_clock, and not ambient.  Everything else leaves the bounding
  * set, and no_new_privs is set.
  *
- * Configured by the "daemon" section (daemon.user) or evgated -u.
+ * Configured by the "daemon" section (daemon.user, parsed in config.c) or
+ * evgated -u.
  */
 #ifndef EVG_PRIVDROP_H
 #define EVG_PRIVDROP_H
 
 #include <stddef.h>
 #include <sys/types.h>
-#include <yaml.h>
 
 struct config;
-struct cfg_ctx;
-
-struct cfg_daemon {
-	char	*user;		/* drop to this user when started as root */
-};
-
-/* Section parser for config.c's root_keys (arg: the struct config). */
-int	privdrop_cfg_section(struct cfg_ctx *, yaml_node_t *, void *);
-void	privdrop_cfg_free(struct cfg_daemon *);
 
 /*
  * The directories the daemon writes to (control socket, dnsmasq state and

@@ -26,8 +26,8 @@
 
 #include <json-c/json.h>
 
-#include "ctl/ctl.h"
-#include "daemon/events.h"
+#include "common/ctl.h"
+#include "common/events.h"
 #include "fleetlog/export.h"
 #include "fleetlog/fleetlog.h"
 #include "common/util.h"
@@ -950,23 +950,13 @@ report_read_dir(struct report *rep, const char *dir,
 static const char *
 day_str(int64_t day, char *buf, size_t len)
 {
-	time_t t = (time_t)(day * 86400);
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%d", &tm);
-	return buf;
+	return format_utc((uint64_t)day * 86400000, "%Y-%m-%d", buf, len);
 }
 
 static const char *
 time_str(uint64_t ms, char *buf, size_t len)
 {
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%d %H:%M UTC", &tm);
-	return buf;
+	return format_utc(ms, "%Y-%m-%d %H:%M UTC", buf, len);
 }
 
 static double
@@ -1116,9 +1106,9 @@ report_json(const struct report *rep, const char *title, FILE *fp)
 	if (title != NULL)
 		json_object_object_add(o, "site", json_object_new_string(title));
 	json_object_object_add(o, "from", json_object_new_string(
-	    events_format_ts(rep->eff_from, buf, sizeof(buf))));
+	    format_utc_ms(rep->eff_from, buf, sizeof(buf))));
 	json_object_object_add(o, "to", json_object_new_string(
-	    events_format_ts(rep->eff_to, buf, sizeof(buf))));
+	    format_utc_ms(rep->eff_to, buf, sizeof(buf))));
 	json_object_object_add(o, "online_port",
 	    json_object_new_int((int)rep->port));
 	list = json_object_new_array();

@@ -34,11 +34,10 @@
 #include <event2/event.h>
 #include <json-c/json.h>
 
-#include "daemon/config.h"
-#include "daemon/events.h"
+#include "common/cfg.h"
+#include "common/events.h"
 #include "fleetlog/fleetlog.h"
 #include "common/log.h"
-#include "relay/relay.h"
 #include "common/util.h"
 
 #define DAY_MS			86400000ULL
@@ -53,6 +52,19 @@ struct entry {
 	uint64_t		 wall_ms;	/* fleetlog's clock at append */
 	size_t			 len;		/* with the newline */
 	char			 line[];
+};
+
+/*
+ * A log directory opened and scanned, ready to be taken over: what
+ * prepare makes beside the running directory.
+ */
+struct fl_dir {
+	int			 dirfd;		/* -1: none */
+	int			 fd;		/* last segment, or -1 */
+	struct fleetlog_segment	*segs;
+	size_t			 nsegs;
+	uint64_t		 next_seq;
+	uint64_t		 recovered;	/* torn tail cut, bytes */
 };
 
 struct fleetlog {
@@ -78,9 +90,11 @@ struct fleetlog {
 	void			*clock_arg;
 	void			(*commit_cb)(uint64_t, void *);
 	void			*commit_arg;
-	uint64_t		 rl_last;	/* refusal events' bucket */
-	uint64_t		 rl_tokens;
-	uint64_t		 refusals_pending;
+	/* prepared by fleetlog_prepare, for the next commit */
+	int			 prepared;
+	int			 next_off;
+	struct cfg_log		 next_conf;	/* dir owned */
+	struct fl_dir		 next_dir;	/* dirfd -1: same directory */
 };
 
 static int	fl_flush(struct fleetlog *, int force);
@@ -88,7 +102,7 @@ static int	fl_flush(struct fleetlog *, int force);
 /* --- configuration --------------------------------------------------- */
 
 static int
-log_dir(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+log_dir(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	struct cfg_log *l = arg;
 
@@ -104,7 +118,7 @@ log_dir(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
 }
 
 static int
-log_retention(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+log_retention(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	struct cfg_log *l = arg;
 	unsigned long v;
@@ -116,7 +130,7 @@ log_retention(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
 }
 
 static int
-log_max_mb(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+log_max_mb(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	struct cfg_log *l = arg;
 	unsigned long v;
@@ -128,7 +142,7 @@ log_max_mb(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
 }
 
 static int
-log_segment_mb(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+log_segment_mb(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	struct cfg_log *l = arg;
 	unsigned long v;
@@ -140,7 +154,7 @@ log_segment_mb(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
 }
 
 static int
-log_queue(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+log_queue(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	struct cfg_log *l = arg;
 	unsigned long v;
@@ -152,7 +166,7 @@ log_queue(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
 }
 
 static int
-log_fsync(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+log_fsync(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	struct cfg_log *l = arg;
 
@@ -160,7 +174,7 @@ log_fsync(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
 }
 
 int
-fleetlog_cfg_section(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+fleetlog_cfg_section(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	static const struct cfg_key keys[] = {
 		{ "dir", log_dir, 0 },
@@ -171,10 +185,9 @@ fleetlog_cfg_section(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
 		{ "queue_max", log_queue, 0 },
 		{ NULL, NULL, 0 },
 	};
-	struct config *conf = arg;
-	struct cfg_log *l;
+	struct cfg_log **out = arg, *l;
 
-	l = conf->log = xcalloc(1, sizeof(*l));
+	l = *out = xcalloc(1, sizeof(*l));
 	l->retention_days = 90;
 	l->max_bytes = 1024ULL * 1024 * 1024;
 	l->segment_bytes = 16ULL * 1024 * 1024;
@@ -415,12 +428,9 @@ void
 fleetlog_segment_name(uint64_t start_ms, uint64_t first_seq, char *buf,
     size_t len)
 {
-	time_t t = (time_t)(start_ms / 1000);
-	struct tm tm;
 	char when[32];
 
-	gmtime_r(&t, &tm);
-	strftime(when, sizeof(when), "%Y%m%dT%H%M%SZ", &tm);
+	format_utc(start_ms, "%Y%m%dT%H%M%SZ", when, sizeof(when));
 	snprintf(buf, len, FLEETLOG_SEG_PREFIX "%s-%012llu"
 	    FLEETLOG_SEG_SUFFIX, when, (unsigned long long)first_seq);
 }
@@ -528,35 +538,6 @@ fleetlog_list_segments(const char *path, struct fleetlog_segment **out)
 }
 
 /* --- the directory: open, recover ------------------------------------ */
-
-static int
-mkdir_p(const char *path, char *err, size_t errlen)
-{
-	char buf[PATH_MAX], *p;
-
-	if (strlcpy(buf, path, sizeof(buf)) >= sizeof(buf)) {
-		snprintf(err, errlen, "%s: path too long", path);
-		return -1;
-	}
-	for (p = buf + 1; ; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		if (p[-1] != '/') {
-			char c = *p;
-
-			*p = '\0';
-			if (mkdir(buf, 0750) == -1 && errno != EEXIST) {
-				snprintf(err, errlen, "cannot create %s: %s",
-				    buf, strerror(errno));
-				return -1;
-			}
-			*p = c;
-		}
-		if (*p == '\0')
-			break;
-	}
-	return 0;
-}
 
 struct scan {
 	uint64_t	 good_end;	/* offset after the last good line */
@@ -668,33 +649,51 @@ fl_recount(struct fleetlog *fl)
 		fl->st.bytes += fl->segs[i].size;
 }
 
-/* Open (create) dir, cut a torn tail, find where seq goes on. */
-static int
-fl_open_dir(struct fleetlog *fl, const char *dir, char *err, size_t errlen)
+static void
+fl_dir_close(struct fl_dir *d)
 {
-	struct fleetlog_segment *segs = NULL;
+	if (d->fd != -1)
+		close(d->fd);
+	if (d->dirfd != -1)
+		close(d->dirfd);
+	free(d->segs);
+	memset(d, 0, sizeof(*d));
+	d->dirfd = d->fd = -1;
+}
+
+/*
+ * Open (create) dir, cut a torn tail, find where seq goes on.  The cut is
+ * the one change made to the directory: the bytes are garbage whoever
+ * opens it next.
+ */
+static int
+fl_dir_open(const char *dir, struct fl_dir *d, char *err, size_t errlen)
+{
 	struct scan sc;
 	ssize_t n;
-	int dirfd = -1, fd = -1;
-	uint64_t next = 1;
 
-	if (mkdir_p(dir, err, errlen) == -1)
+	memset(d, 0, sizeof(*d));
+	d->dirfd = d->fd = -1;
+	d->next_seq = 1;
+	if (mkdir_p(dir, 0750, (uid_t)-1, 0, err, errlen) == -1)
 		return -1;
-	if ((dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+	if ((d->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
 		snprintf(err, errlen, "cannot open %s: %s", dir,
 		    strerror(errno));
 		return -1;
 	}
-	if ((n = list_segments_fd(dirfd, &segs)) == -1) {
+	if ((n = list_segments_fd(d->dirfd, &d->segs)) == -1) {
 		snprintf(err, errlen, "cannot list %s: %s", dir,
 		    strerror(errno));
 		goto fail;
 	}
+	d->nsegs = (size_t)n;
 	if (n > 0) {
-		struct fleetlog_segment *last = &segs[n - 1];
+		struct fleetlog_segment *last = &d->segs[n - 1];
 
-		fd = openat(dirfd, last->name, O_RDWR | O_APPEND | O_CLOEXEC);
-		if (fd == -1 || scan_segment(fd, &sc) == -1) {
+		d->fd = openat(d->dirfd, last->name, O_RDWR | O_APPEND |
+		    O_CLOEXEC);
+		if (d->fd == -1 || scan_segment(d->fd, &sc) == -1) {
 			snprintf(err, errlen, "cannot read %s/%s: %s", dir,
 			    last->name, strerror(errno));
 			goto fail;
@@ -704,43 +703,47 @@ fl_open_dir(struct fleetlog *fl, const char *dir, char *err, size_t errlen)
 			    "%llu bytes (a write that a crash interrupted)",
 			    dir, last->name,
 			    (unsigned long long)(sc.size - sc.good_end));
-			if (ftruncate(fd, (off_t)sc.good_end) == -1 ||
-			    fdatasync(fd) == -1) {
+			if (ftruncate(d->fd, (off_t)sc.good_end) == -1 ||
+			    fdatasync(d->fd) == -1) {
 				snprintf(err, errlen, "cannot truncate %s/%s: "
 				    "%s", dir, last->name, strerror(errno));
 				goto fail;
 			}
-			fl->st.recovered_bytes += sc.size - sc.good_end;
+			d->recovered = sc.size - sc.good_end;
 		}
 		last->size = sc.good_end;
-		next = sc.last_seq + 1;
-		if (last->first_seq > next)
-			next = last->first_seq;
+		d->next_seq = sc.last_seq + 1;
+		if (last->first_seq > d->next_seq)
+			d->next_seq = last->first_seq;
 	}
-	/* Success: take it over. */
+	return 0;
+fail:
+	fl_dir_close(d);
+	return -1;
+}
+
+/* Make d the directory in use (d is emptied). */
+static void
+fl_dir_take(struct fleetlog *fl, struct fl_dir *d)
+{
 	fl_close_segment(fl);
 	if (fl->dirfd != -1)
 		close(fl->dirfd);
 	free(fl->segs);
-	fl->dirfd = dirfd;
-	fl->segs = segs;
-	fl->nsegs = (size_t)n;
-	fl->fd = fd;
-	if (fd != -1) {
-		fl->seg_size = segs[n - 1].size;
-		fl->seg_day = segs[n - 1].start_ms / DAY_MS;
+	fl->dirfd = d->dirfd;
+	fl->segs = d->segs;
+	fl->nsegs = d->nsegs;
+	fl->fd = d->fd;
+	if (fl->fd != -1) {
+		fl->seg_size = fl->segs[fl->nsegs - 1].size;
+		fl->seg_day = fl->segs[fl->nsegs - 1].start_ms / DAY_MS;
 	}
-	fl->st.next_seq = next;
-	fl->st.committed_seq = next - 1;
+	fl->st.recovered_bytes += d->recovered;
+	fl->st.next_seq = d->next_seq;
+	fl->st.committed_seq = d->next_seq - 1;
 	fl_recount(fl);
-	return 0;
-fail:
-	if (fd != -1)
-		close(fd);
-	if (dirfd != -1)
-		close(dirfd);
-	free(segs);
-	return -1;
+	memset(d, 0, sizeof(*d));
+	d->dirfd = d->fd = -1;
 }
 
 /* --- retention ------------------------------------------------------- */
@@ -936,7 +939,7 @@ fl_report_drops(struct fleetlog *fl, const char *reason)
 		return;
 	ev = json_object_new_object();
 	json_object_object_add(ev, "ts", json_object_new_string(
-	    events_format_ts(fl->clock(fl->clock_arg), ts, sizeof(ts))));
+	    format_utc_ms(fl->clock(fl->clock_arg), ts, sizeof(ts))));
 	json_object_object_add(ev, "type",
 	    json_object_new_string(FLEETLOG_EVENT_LOG));
 	json_object_object_add(ev, "state", json_object_new_string("resumed"));
@@ -1063,6 +1066,7 @@ fleetlog_new(struct event_base *base)
 
 	fl->base = base;
 	fl->dirfd = fl->fd = -1;
+	fl->next_dir.dirfd = fl->next_dir.fd = -1;
 	fl->queue_max = FLEETLOG_QUEUE_MAX;
 	fl->clock = default_clock;
 	fl->st.next_seq = 1;
@@ -1109,38 +1113,74 @@ fl_drop_queue(struct fleetlog *fl)
 }
 
 int
-fleetlog_configure(struct fleetlog *fl, const struct config *conf, char *err,
+fleetlog_prepare(struct fleetlog *fl, const struct cfg_log *c, char *err,
     size_t errlen)
 {
-	const struct cfg_log *c = conf != NULL ? conf->log : NULL;
-	struct timeval tv;
-
+	fleetlog_abort(fl);
 	if (c == NULL) {
-		if (fl->enabled) {
-			if (fl_flush(fl, 1) == -1)
-				log_warnx("fleet log %s: stopping with %llu "
-				    "events not written", fl->conf.dir,
-				    (unsigned long long)fl->st.queued);
-			fl_drop_queue(fl);
-			fl_close_segment(fl);
-			if (fl->dirfd != -1)
-				close(fl->dirfd);
-			fl->dirfd = -1;
-			log_info("fleet log %s: off", fl->conf.dir);
-		}
-		if (fl->timer != NULL)
-			event_del(fl->timer);
-		free(fl->conf.dir);
-		memset(&fl->conf, 0, sizeof(fl->conf));
-		fl->enabled = 0;
-		fl->st.state = FLEETLOG_OFF;
+		fl->next_off = 1;
+		fl->prepared = 1;
 		return 0;
 	}
-	if (!fl->enabled || strcmp(fl->conf.dir, c->dir) != 0) {
+	if ((!fl->enabled || strcmp(fl->conf.dir, c->dir) != 0) &&
+	    fl_dir_open(c->dir, &fl->next_dir, err, errlen) == -1)
+		return -1;
+	fl->next_conf = *c;
+	fl->next_conf.dir = xstrdup(c->dir);
+	fl->prepared = 1;
+	return 0;
+}
+
+void
+fleetlog_abort(struct fleetlog *fl)
+{
+	fl_dir_close(&fl->next_dir);
+	free(fl->next_conf.dir);
+	memset(&fl->next_conf, 0, sizeof(fl->next_conf));
+	fl->next_off = 0;
+	fl->prepared = 0;
+}
+
+static void
+fl_off(struct fleetlog *fl)
+{
+	if (fl->enabled) {
+		if (fl_flush(fl, 1) == -1)
+			log_warnx("fleet log %s: stopping with %llu events "
+			    "not written", fl->conf.dir,
+			    (unsigned long long)fl->st.queued);
+		fl_drop_queue(fl);
+		fl_close_segment(fl);
+		if (fl->dirfd != -1)
+			close(fl->dirfd);
+		fl->dirfd = -1;
+		log_info("fleet log %s: off", fl->conf.dir);
+	}
+	if (fl->timer != NULL)
+		event_del(fl->timer);
+	free(fl->conf.dir);
+	memset(&fl->conf, 0, sizeof(fl->conf));
+	fl->enabled = 0;
+	fl->st.state = FLEETLOG_OFF;
+}
+
+void
+fleetlog_commit(struct fleetlog *fl)
+{
+	struct timeval tv;
+	const struct cfg_log *c = &fl->next_conf;
+
+	if (!fl->prepared)
+		return;
+	if (fl->next_off) {
+		fl_off(fl);
+		fleetlog_abort(fl);
+		return;
+	}
+	if (fl->next_dir.dirfd != -1) {
 		if (fl->enabled)
 			fl_flush(fl, 1);
-		if (fl_open_dir(fl, c->dir, err, errlen) == -1)
-			return -1;
+		fl_dir_take(fl, &fl->next_dir);
 		/*
 		 * What the old directory could not take carries the old
 		 * numbering: it cannot go into the new one.
@@ -1157,9 +1197,11 @@ fleetlog_configure(struct fleetlog *fl, const struct config *conf, char *err,
 		    (unsigned long long)fl->st.bytes);
 	}
 	free(fl->conf.dir);
-	fl->conf = *c;
-	fl->conf.dir = xstrdup(c->dir);
-	fl->queue_max = c->queue_max ? c->queue_max : FLEETLOG_QUEUE_MAX;
+	fl->conf = *c;		/* takes next_conf.dir over */
+	memset(&fl->next_conf, 0, sizeof(fl->next_conf));
+	fl->prepared = 0;
+	fl->queue_max = fl->conf.queue_max ? fl->conf.queue_max :
+	    FLEETLOG_QUEUE_MAX;
 	fl->enabled = 1;
 	if (fl->st.state == FLEETLOG_OFF)
 		fl->st.state = FLEETLOG_OK;
@@ -1168,10 +1210,19 @@ fleetlog_configure(struct fleetlog *fl, const struct config *conf, char *err,
 		fl_end_segment(fl);
 	fl_retention(fl);
 	if (fl->timer != NULL) {
-		tv.tv_sec = (time_t)(c->fsync_ms / 1000);
-		tv.tv_usec = (suseconds_t)(c->fsync_ms % 1000) * 1000;
+		tv.tv_sec = (time_t)(fl->conf.fsync_ms / 1000);
+		tv.tv_usec = (suseconds_t)(fl->conf.fsync_ms % 1000) * 1000;
 		event_add(fl->timer, &tv);
 	}
+}
+
+int
+fleetlog_configure(struct fleetlog *fl, const struct cfg_log *c, char *err,
+    size_t errlen)
+{
+	if (fleetlog_prepare(fl, c, err, errlen) == -1)
+		return -1;
+	fleetlog_commit(fl);
 	return 0;
 }
 
@@ -1180,121 +1231,14 @@ fleetlog_free(struct fleetlog *fl)
 {
 	if (fl == NULL)
 		return;
-	fleetlog_configure(fl, NULL, NULL, 0);
+	fleetlog_abort(fl);
+	fl_off(fl);
 	if (fl->timer != NULL)
 		event_free(fl->timer);
 	if (fl->kick != NULL)
 		event_free(fl->kick);
 	free(fl->segs);
 	free(fl);
-}
-
-/* --- relay records to events ----------------------------------------- */
-
-struct json_object *
-fleetlog_record_fields(const struct relay_record *rec, uint64_t now_mono)
-{
-	struct json_object *o = json_object_new_object();
-	char buf[64], num[32];
-	uint64_t end = rec->end_mono_ms ? rec->end_mono_ms : now_mono;
-	uint64_t dur = end > rec->start_mono_ms ? end - rec->start_mono_ms : 0;
-
-	if (rec->close == CLOSE_REFUSED)
-		json_object_object_add(o, "reason", json_object_new_string(
-		    relay_refusal_str(rec->refusal)));
-	if (rec->charger[0] != '\0')
-		json_object_object_add(o, "charger",
-		    json_object_new_string(rec->charger));
-	json_object_object_add(o, "client", json_object_new_string(
-	    format_addr(&rec->client.sa, buf, sizeof(buf))));
-	if (rec->sni != NULL)
-		json_object_object_add(o, "sni",
-		    json_object_new_string(rec->sni));
-	json_object_object_add(o, "port", json_object_new_int(rec->port));
-	if (rec->close != CLOSE_REFUSED) {
-		if (rec->upstream.sa.sa_family != 0)
-			json_object_object_add(o, "upstream",
-			    json_object_new_string(format_sockaddr(
-			    &rec->upstream.sa, buf, sizeof(buf))));
-		json_object_object_add(o, "start", json_object_new_string(
-		    events_format_ts(rec->start_wall_ms, buf, sizeof(buf))));
-		snprintf(num, sizeof(num), "%llu.%03u",
-		    (unsigned long long)(dur / 1000), (unsigned)(dur % 1000));
-		json_object_object_add(o, "duration_s",
-		    json_object_new_double_s((double)dur / 1000, num));
-		json_object_object_add(o, "bytes_up",
-		    json_object_new_int64((int64_t)rec->bytes_up));
-		json_object_object_add(o, "bytes_down",
-		    json_object_new_int64((int64_t)rec->bytes_down));
-		json_object_object_add(o, "reason", json_object_new_string(
-		    relay_close_str(rec->close)));
-	}
-	json_object_object_add(o, "conn", json_object_new_int64(
-	    (int64_t)rec->id));
-	return o;
-}
-
-/*
- * Refusals are for the taking by anyone on the LAN: a flood of them must
- * not rotate the site's history out of the log (retention deletes the
- * oldest segments).  A token bucket lets FLEETLOG_REFUSAL_BURST through,
- * then FLEETLOG_REFUSAL_RATE a second; the next refusal logged says how
- * many were left out ("suppressed"), and the relay's counters have them
- * all.
- */
-static int
-fl_refusal_allowed(struct fleetlog *fl, uint64_t now)
-{
-	uint64_t add;
-
-	if (fl->rl_last == 0) {
-		fl->rl_last = now;
-		fl->rl_tokens = FLEETLOG_REFUSAL_BURST;
-	}
-	add = (now - fl->rl_last) * FLEETLOG_REFUSAL_RATE / 1000;
-	if (add > 0) {
-		fl->rl_tokens = fl->rl_tokens + add > FLEETLOG_REFUSAL_BURST ?
-		    FLEETLOG_REFUSAL_BURST : fl->rl_tokens + add;
-		fl->rl_last += add * 1000 / FLEETLOG_REFUSAL_RATE;
-	}
-	if (fl->rl_tokens == 0)
-		return 0;
-	fl->rl_tokens--;
-	return 1;
-}
-
-void
-fleetlog_relay_record(const struct relay_record *rec, void *arg)
-{
-	struct fleetlog *fl = arg;
-	struct json_object *o;
-	uint64_t now;
-
-	/*
-	 * Building the event is most of the relay's user-space work per
-	 * short connection (callgrind, doc/performance.md): skip it when
-	 * nobody records or shows it.
-	 */
-	if (fl != NULL && fl->st.state == FLEETLOG_OFF &&
-	    log_getlevel() < LOG_LEVEL_DEBUG)
-		return;
-	now = now_mono_ms();
-	if (rec->close != CLOSE_REFUSED) {
-		events_emit(EVENT_CONNECTION, fleetlog_record_fields(rec, now));
-		return;
-	}
-	if (fl != NULL && !fl_refusal_allowed(fl, now)) {
-		fl->refusals_pending++;
-		fl->st.suppressed++;
-		return;
-	}
-	o = fleetlog_record_fields(rec, now);
-	if (fl != NULL && fl->refusals_pending > 0) {
-		json_object_object_add(o, "suppressed", json_object_new_int64(
-		    (int64_t)fl->refusals_pending));
-		fl->refusals_pending = 0;
-	}
-	events_emit(EVENT_REFUSAL, o);
 }
 
 /* --- status ---------------------------------------------------------- */
@@ -1319,6 +1263,7 @@ void
 fleetlog_stats(const struct fleetlog *fl, struct fleetlog_stats *st)
 {
 	*st = fl->st;
+	st->suppressed = events_refusals_suppressed();
 }
 
 const char *

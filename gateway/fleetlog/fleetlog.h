@@ -30,19 +30,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "daemon/config.h"
+#include "common/cfg.h"
 
 struct event_base;
 struct json_object;
-struct relay_record;
 struct fleetlog;
 
 #define FLEETLOG_MAX_LINE	65536	/* a longer event is dropped */
 #define FLEETLOG_QUEUE_MAX	100000	/* events waiting for the disk */
 #define FLEETLOG_QUEUE_BYTES	(32 * 1024 * 1024)
 #define FLEETLOG_RETRY_MS	5000	/* after a failed write */
-#define FLEETLOG_REFUSAL_BURST	200	/* refusal events, then ... */
-#define FLEETLOG_REFUSAL_RATE	20	/* ... this many a second */
 
 /* The log's own event: {"type":"log","state":...,"dropped":N}. */
 #define FLEETLOG_EVENT_LOG	"log"
@@ -56,6 +53,9 @@ struct cfg_log {
 	uint64_t	 fsync_ms;		/* batch interval */
 	unsigned	 queue_max;		/* events waiting for the disk */
 };
+/* Its parser (arg: a struct cfg_log ** for a new struct), and free. */
+int	fleetlog_cfg_section(struct cfg_ctx *, struct cfg_node *, void *);
+void	fleetlog_cfg_free(struct cfg_log *);
 
 enum fleetlog_state {
 	FLEETLOG_OFF = 0,	/* no log section */
@@ -78,7 +78,7 @@ struct fleetlog_stats {
 	uint64_t	 bytes;		/* all segments together */
 	uint64_t	 deleted;	/* segments removed by retention */
 	uint64_t	 recovered_bytes; /* torn tail cut at start */
-	uint64_t	 suppressed;	/* refusal events not logged (flood) */
+	uint64_t	 suppressed;	/* refusals left out (events.h policy) */
 	char		 last_error[256];
 };
 
@@ -87,12 +87,20 @@ typedef uint64_t (*fleetlog_clock_fn)(void *);
 
 struct fleetlog	*fleetlog_new(struct event_base *);
 /*
- * Apply conf->log (NULL: flush what is queued and stop logging).  A new
- * directory is opened (created, scanned, a torn tail cut) before the old
- * one is let go; on failure nothing changes and err says why.  The
- * fleetlog copies what it needs: conf may be freed afterwards.
+ * The module lifecycle (daemon/module.h).  prepare opens a new directory
+ * (created, scanned, a torn tail cut) beside the running one, or nothing
+ * when the directory stays; c NULL prepares to stop.  0, or -1 with err
+ * and nothing changed.  commit writes what is queued to the old directory,
+ * then switches (events the old one could not take are dropped and
+ * counted: they carry its numbering); abort closes what prepare opened.
+ * The fleetlog copies what it needs: c may be freed afterwards.
  */
-int		 fleetlog_configure(struct fleetlog *, const struct config *,
+int		 fleetlog_prepare(struct fleetlog *, const struct cfg_log *,
+		    char *err, size_t errlen);
+void		 fleetlog_commit(struct fleetlog *);
+void		 fleetlog_abort(struct fleetlog *);
+/* prepare and commit in one (tests, evgatectl). */
+int		 fleetlog_configure(struct fleetlog *, const struct cfg_log *,
 		    char *err, size_t errlen);
 /* Write everything queued now and fdatasync; 0, or -1 (still queued). */
 int		 fleetlog_flush(struct fleetlog *);
@@ -104,18 +112,6 @@ void		 fleetlog_free(struct fleetlog *);
  * nothing when the log is off.  Usable as an events_sink_fn.
  */
 void		 fleetlog_append(struct json_object *ev, void *fleetlog);
-/*
- * A relay_record_cb (arg: the fleetlog, for the refusal rate limit, or
- * NULL): turns each finished connection into an event (EVENT_CONNECTION,
- * or EVENT_REFUSAL) through events_emit().  Refusal events beyond
- * FLEETLOG_REFUSAL_BURST, then FLEETLOG_REFUSAL_RATE a second, are left
- * out and counted; the next one logged has "suppressed": N.
- */
-void		 fleetlog_relay_record(const struct relay_record *, void *);
-/* Build that event's fields (a new object); for tests. */
-struct json_object *fleetlog_record_fields(const struct relay_record *,
-		    uint64_t now_mono_ms);
-
 void		 fleetlog_stats(const struct fleetlog *,
 		    struct fleetlog_stats *);
 /* The status section "log" (a new object); an evgated_status_fn. */

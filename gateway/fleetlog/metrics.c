@@ -20,7 +20,7 @@
 #include <event2/keyvalq_struct.h>
 #include <json-c/json.h>
 
-#include "daemon/config.h"
+#include "common/cfg.h"
 #include "common/log.h"
 #include "fleetlog/metrics.h"
 #include "common/util.h"
@@ -378,7 +378,7 @@ metrics_render(struct json_object *status, size_t *len)
 /* --- configuration --------------------------------------------------- */
 
 static int
-metrics_listen(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+metrics_listen(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	struct cfg_metrics *m = arg;
 
@@ -386,16 +386,16 @@ metrics_listen(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
 }
 
 int
-metrics_cfg_section(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+metrics_cfg_section(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	static const struct cfg_key keys[] = {
 		{ "listen", metrics_listen, 1 },
 		{ NULL, NULL, 0 },
 	};
-	struct config *conf = arg;
+	struct cfg_metrics **out = arg;
 
-	conf->metrics = xcalloc(1, sizeof(*conf->metrics));
-	return cfg_map(ctx, node, keys, conf->metrics);
+	*out = xcalloc(1, sizeof(**out));
+	return cfg_map(ctx, node, keys, *out);
 }
 
 void
@@ -420,6 +420,11 @@ struct metrics {
 	uint64_t			 scrapes;
 	uint64_t			 not_found;
 	char				 listen_text[128];
+	int				 next_fd;	/* prepared, or -1 */
+	int				 next_off;	/* prepared: stop */
+	struct sockaddr_storage		 next_addr;
+	socklen_t			 next_addrlen;
+	char				 next_text[128];
 };
 
 static void
@@ -477,6 +482,7 @@ metrics_new(struct event_base *base, metrics_status_fn fn, void *arg)
 	m->base = base;
 	m->status = fn;
 	m->status_arg = arg;
+	m->next_fd = -1;
 	return m;
 }
 
@@ -491,17 +497,14 @@ metrics_stop(struct metrics *m)
 }
 
 int
-metrics_configure(struct metrics *m, const struct config *conf, char *err,
+metrics_prepare(struct metrics *m, const struct cfg_metrics *c, char *err,
     size_t errlen)
 {
-	const struct cfg_metrics *c = conf != NULL ? conf->metrics : NULL;
-	struct evhttp *http;
 	int fd = -1, one = 1;
 
+	metrics_abort(m);
 	if (c == NULL) {
-		if (m->http != NULL)
-			log_info("metrics: off");
-		metrics_stop(m);
+		m->next_off = 1;
 		return 0;
 	}
 	if (m->http != NULL && m->addrlen == c->listen.len &&
@@ -519,47 +522,75 @@ metrics_configure(struct metrics *m, const struct config *conf, char *err,
 			close(fd);
 		return -1;
 	}
-	if ((http = evhttp_new(m->base)) == NULL) {
-		snprintf(err, errlen, "metrics: evhttp_new failed");
-		close(fd);
-		return -1;
+	m->next_fd = fd;
+	m->next_addr = c->listen.ss;
+	m->next_addrlen = c->listen.len;
+	strlcpy(m->next_text, c->listen.text, sizeof(m->next_text));
+	return 0;
+}
+
+void
+metrics_abort(struct metrics *m)
+{
+	if (m->next_fd != -1)
+		close(m->next_fd);
+	m->next_fd = -1;
+	m->next_off = 0;
+}
+
+void
+metrics_commit(struct metrics *m)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	struct evhttp *http;
+	char buf[64];
+	int fd = m->next_fd;
+
+	if (m->next_off) {
+		if (m->http != NULL)
+			log_info("metrics: off");
+		metrics_stop(m);
+		m->next_off = 0;
+		return;
 	}
+	if (fd == -1)
+		return;
+	m->next_fd = -1;
+	/* Only allocation can fail here: the socket is bound. */
+	if ((http = evhttp_new(m->base)) == NULL)
+		fatalx("metrics: evhttp_new failed");
 	evhttp_set_timeout(http, 10);
 	evhttp_set_max_headers_size(http, 8192);
 	evhttp_set_max_body_size(http, 4096);
 	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
 	    EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
 	evhttp_set_gencb(http, metrics_request_cb, m);
-	if (evhttp_accept_socket_with_handle(http, fd) == NULL) {
-		snprintf(err, errlen, "metrics: cannot serve on %s",
-		    c->listen.text);
-		evhttp_free(http);
-		close(fd);
-		return -1;
-	}
+	if (evhttp_accept_socket_with_handle(http, fd) == NULL)
+		fatalx("metrics: cannot serve on %s", m->next_text);
 	metrics_stop(m);
 	m->http = http;
-	m->addr = c->listen.ss;
-	m->addrlen = c->listen.len;
-	strlcpy(m->listen_text, c->listen.text, sizeof(m->listen_text));
-	{
-		struct sockaddr_storage ss;
-		socklen_t sl = sizeof(ss);
-		char buf[64];
+	m->addr = m->next_addr;
+	m->addrlen = m->next_addrlen;
+	strlcpy(m->listen_text, m->next_text, sizeof(m->listen_text));
+	memset(&ss, 0, sizeof(ss));
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+		log_info("metrics: http://%s%s", format_sockaddr(
+		    (struct sockaddr *)&ss, buf, sizeof(buf)), METRICS_PATH);
+	m->bound_port = 0;
+	if (ss.ss_family == AF_INET)
+		m->bound_port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	else if (ss.ss_family == AF_INET6)
+		m->bound_port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+}
 
-		memset(&ss, 0, sizeof(ss));
-		if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
-			log_info("metrics: http://%s%s", format_sockaddr(
-			    (struct sockaddr *)&ss, buf, sizeof(buf)),
-			    METRICS_PATH);
-		m->bound_port = 0;
-		if (ss.ss_family == AF_INET)
-			m->bound_port = ntohs(((struct sockaddr_in *)&ss)->
-			    sin_port);
-		else if (ss.ss_family == AF_INET6)
-			m->bound_port = ntohs(((struct sockaddr_in6 *)&ss)->
-			    sin6_port);
-	}
+int
+metrics_configure(struct metrics *m, const struct cfg_metrics *c, char *err,
+    size_t errlen)
+{
+	if (metrics_prepare(m, c, err, errlen) == -1)
+		return -1;
+	metrics_commit(m);
 	return 0;
 }
 
@@ -592,6 +623,7 @@ metrics_free(struct metrics *m)
 {
 	if (m == NULL)
 		return;
+	metrics_abort(m);
 	metrics_stop(m);
 	free(m);
 }

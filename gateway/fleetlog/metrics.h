@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "daemon/config.h"
+#include "common/cfg.h"
 
 struct event_base;
 struct json_object;
@@ -32,18 +32,28 @@ struct metrics;
 struct cfg_metrics {
 	struct cfg_sockaddr	 listen;
 };
+/* Its parser (arg: a struct cfg_metrics ** for a new struct), and free. */
+int	metrics_cfg_section(struct cfg_ctx *, struct cfg_node *, void *);
+void	metrics_cfg_free(struct cfg_metrics *);
 
 /* Where the numbers come from: a new status object per scrape. */
 typedef struct json_object *(*metrics_status_fn)(void *);
 
 struct metrics	*metrics_new(struct event_base *, metrics_status_fn, void *);
 /*
- * Listen on conf->metrics->listen (or stop, when NULL).  The new address
- * is bound before the old one is let go; on failure nothing changes and
- * err says why.
+ * The module lifecycle (daemon/module.h).  prepare binds a new address
+ * (c NULL: prepare to stop) beside the old one, without serving on it
+ * yet; 0, or -1 with err and nothing changed.  commit serves on the new
+ * socket and closes the old one (a scrape in progress on it is cut);
+ * abort closes the new socket.  The same address keeps its socket.
  */
-int		 metrics_configure(struct metrics *, const struct config *,
+int		 metrics_prepare(struct metrics *, const struct cfg_metrics *,
 		    char *err, size_t errlen);
+void		 metrics_commit(struct metrics *);
+void		 metrics_abort(struct metrics *);
+/* prepare and commit in one (tests). */
+int		 metrics_configure(struct metrics *,
+		    const struct cfg_metrics *, char *err, size_t errlen);
 void		 metrics_free(struct metrics *);
 /* The port actually bound (for listen port 0, in tests), or 0. */
 uint16_t	 metrics_port(const struct metrics *);

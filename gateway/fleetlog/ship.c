@@ -28,8 +28,8 @@
 #include <json-c/json.h>
 #include <zlib.h>
 
-#include "daemon/config.h"
-#include "daemon/events.h"
+#include "common/cfg.h"
+#include "common/events.h"
 #include "fleetlog/export.h"
 #include "fleetlog/fleetlog.h"
 #include "common/log.h"
@@ -41,7 +41,7 @@
 /* --- configuration --------------------------------------------------- */
 
 static int
-ship_url(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+ship_url(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	struct cfg_ship *s = arg;
 	size_t i;
@@ -60,7 +60,7 @@ ship_url(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
 }
 
 static int
-readable_file(struct cfg_ctx *ctx, yaml_node_t *node, char **out)
+readable_file(struct cfg_ctx *ctx, struct cfg_node *node, char **out)
 {
 	if (cfg_str(ctx, node, out) == -1)
 		return -1;
@@ -71,25 +71,25 @@ readable_file(struct cfg_ctx *ctx, yaml_node_t *node, char **out)
 }
 
 static int
-ship_ca(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+ship_ca(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	return readable_file(ctx, node, &((struct cfg_ship *)arg)->ca_file);
 }
 
 static int
-ship_cert(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+ship_cert(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	return readable_file(ctx, node, &((struct cfg_ship *)arg)->cert_file);
 }
 
 static int
-ship_key(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+ship_key(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	return readable_file(ctx, node, &((struct cfg_ship *)arg)->key_file);
 }
 
 static int
-ship_token_file(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+ship_token_file(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	struct cfg_ship *s = arg;
 	char buf[TOKEN_MAX + 2];
@@ -127,7 +127,7 @@ ship_token_file(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
 }
 
 static int
-ship_batch_key(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+ship_batch_key(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	struct cfg_ship *s = arg;
 	unsigned long v;
@@ -139,27 +139,27 @@ ship_batch_key(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
 }
 
 static int
-ship_interval(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+ship_interval(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	return cfg_duration(ctx, node, 100, 3600000,
 	    &((struct cfg_ship *)arg)->interval_ms);
 }
 
 static int
-ship_timeout(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+ship_timeout(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	return cfg_duration(ctx, node, 1000, 600000,
 	    &((struct cfg_ship *)arg)->timeout_ms);
 }
 
 static int
-ship_gzip_key(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+ship_gzip_key(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	return cfg_bool(ctx, node, &((struct cfg_ship *)arg)->gzip);
 }
 
 int
-ship_cfg_section(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+ship_cfg_section(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	static const struct cfg_key keys[] = {
 		{ "url", ship_url, 1 },
@@ -173,10 +173,9 @@ ship_cfg_section(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
 		{ "gzip", ship_gzip_key, 0 },
 		{ NULL, NULL, 0 },
 	};
-	struct config *conf = arg;
-	struct cfg_ship *s;
+	struct cfg_ship **out = arg, *s;
 
-	s = conf->ship = xcalloc(1, sizeof(*s));
+	s = *out = xcalloc(1, sizeof(*s));
 	s->batch = 500;
 	s->interval_ms = 10000;
 	s->timeout_ms = 30000;
@@ -425,6 +424,13 @@ struct ship {
 	long			 last_status;
 	uint64_t		 last_ok_wall;
 	char			 last_error[256];
+	/* prepared by ship_prepare, for the next commit */
+	int			 prepared;
+	int			 next_off;
+	struct cfg_ship		 next;		/* own copies */
+	char			*next_site;
+	char			*next_dir;
+	uint64_t		 next_acked;
 };
 
 static void	ship_tick_cb(evutil_socket_t, short, void *);
@@ -794,19 +800,24 @@ ship_new(struct event_base *base, struct fleetlog *fl)
 }
 
 static void
+cfg_ship_clear(struct cfg_ship *s)
+{
+	free(s->url);
+	free(s->ca_file);
+	free(s->cert_file);
+	free(s->key_file);
+	free(s->bearer_token_file);
+	if (s->bearer_token != NULL) {
+		explicit_bzero(s->bearer_token, strlen(s->bearer_token));
+		free(s->bearer_token);
+	}
+	memset(s, 0, sizeof(*s));
+}
+
+static void
 ship_clear_conf(struct ship *sh)
 {
-	free(sh->conf.url);
-	free(sh->conf.ca_file);
-	free(sh->conf.cert_file);
-	free(sh->conf.key_file);
-	free(sh->conf.bearer_token_file);
-	if (sh->conf.bearer_token != NULL) {
-		explicit_bzero(sh->conf.bearer_token,
-		    strlen(sh->conf.bearer_token));
-		free(sh->conf.bearer_token);
-	}
-	memset(&sh->conf, 0, sizeof(sh->conf));
+	cfg_ship_clear(&sh->conf);
 	free(sh->site);
 	sh->site = NULL;
 }
@@ -856,47 +867,76 @@ ship_stop(struct ship *sh)
 }
 
 int
-ship_configure(struct ship *sh, const struct config *conf, char *err,
-    size_t errlen)
+ship_prepare(struct ship *sh, const struct cfg_ship *c, const char *site,
+    const char *log_dir, char *err, size_t errlen)
 {
-	const struct cfg_ship *c = conf != NULL ? conf->ship : NULL;
-	const char *dir = fleetlog_dir(sh->fl);
-	uint64_t acked;
+	ship_abort(sh);
+	if (c == NULL || log_dir == NULL) {
+		sh->next_off = 1;
+		sh->prepared = 1;
+		return 0;
+	}
+	if (ship_unchanged(sh, c, site, log_dir))
+		return 0;
+	if (ship_cursor_load(log_dir, &sh->next_acked, err, errlen) == -1)
+		return -1;
+	sh->next = *c;
+	sh->next.url = xstrdup(c->url);
+	sh->next.ca_file = dup_or_null(c->ca_file);
+	sh->next.cert_file = dup_or_null(c->cert_file);
+	sh->next.key_file = dup_or_null(c->key_file);
+	sh->next.bearer_token_file = dup_or_null(c->bearer_token_file);
+	sh->next.bearer_token = dup_or_null(c->bearer_token);
+	sh->next_site = dup_or_null(site);
+	sh->next_dir = xstrdup(log_dir);
+	sh->prepared = 1;
+	return 0;
+}
 
-	if (c == NULL || dir == NULL) {
+void
+ship_abort(struct ship *sh)
+{
+	cfg_ship_clear(&sh->next);
+	free(sh->next_site);
+	free(sh->next_dir);
+	sh->next_site = sh->next_dir = NULL;
+	sh->next_off = 0;
+	sh->prepared = 0;
+}
+
+void
+ship_commit(struct ship *sh)
+{
+	if (!sh->prepared)
+		return;
+	if (sh->next_off) {
 		if (sh->state != SHIP_OFF)
 			log_info("ship: off");
 		ship_stop(sh);
 		ship_clear_conf(sh);
 		free(sh->dir);
 		sh->dir = NULL;
-		return 0;
+		ship_abort(sh);
+		return;
 	}
-	if (ship_unchanged(sh, c, conf->site_name, dir))
-		return 0;
-	if (ship_cursor_load(dir, &acked, err, errlen) == -1)
-		return -1;
 	/* Start over with the new settings; a batch in flight is sent
 	 * again (at least once). */
 	ship_stop(sh);
 	ship_clear_conf(sh);
-	sh->conf = *c;
-	sh->conf.url = xstrdup(c->url);
-	sh->conf.ca_file = dup_or_null(c->ca_file);
-	sh->conf.cert_file = dup_or_null(c->cert_file);
-	sh->conf.key_file = dup_or_null(c->key_file);
-	sh->conf.bearer_token_file = dup_or_null(c->bearer_token_file);
-	sh->conf.bearer_token = dup_or_null(c->bearer_token);
-	sh->site = dup_or_null(conf->site_name);
+	sh->conf = sh->next;
+	sh->site = sh->next_site;
 	free(sh->dir);
-	sh->dir = xstrdup(dir);
-	sh->max_lines = c->batch;
+	sh->dir = sh->next_dir;
+	sh->acked = sh->next_acked;
+	memset(&sh->next, 0, sizeof(sh->next));
+	sh->next_site = sh->next_dir = NULL;
+	sh->prepared = 0;
+	sh->max_lines = sh->conf.batch;
 	sh->failures_in_row = 0;
-	sh->acked = acked;
-	if (acked > fleetlog_committed(sh->fl)) {
+	if (sh->acked > fleetlog_committed(sh->fl)) {
 		log_warnx("ship: the cursor (%llu) is past the log's last "
 		    "event (%llu): the log was replaced; shipping it from the "
-		    "start", (unsigned long long)acked,
+		    "start", (unsigned long long)sh->acked,
 		    (unsigned long long)fleetlog_committed(sh->fl));
 		sh->acked = 0;
 	}
@@ -907,9 +947,19 @@ ship_configure(struct ship *sh, const struct config *conf, char *err,
 	curl_multi_setopt(sh->multi, CURLMOPT_TIMERDATA, sh);
 	sh->state = SHIP_IDLE;
 	log_info("ship: to %s, from seq %llu, batches of %u, every %llums%s",
-	    sh->conf.url, (unsigned long long)sh->acked, c->batch,
-	    (unsigned long long)c->interval_ms, c->gzip ? ", gzip" : "");
+	    sh->conf.url, (unsigned long long)sh->acked, sh->conf.batch,
+	    (unsigned long long)sh->conf.interval_ms,
+	    sh->conf.gzip ? ", gzip" : "");
 	ship_arm(sh, 0);
+}
+
+int
+ship_configure(struct ship *sh, const struct cfg_ship *c, const char *site,
+    const char *log_dir, char *err, size_t errlen)
+{
+	if (ship_prepare(sh, c, site, log_dir, err, errlen) == -1)
+		return -1;
+	ship_commit(sh);
 	return 0;
 }
 
@@ -918,6 +968,7 @@ ship_free(struct ship *sh)
 {
 	if (sh == NULL)
 		return;
+	ship_abort(sh);
 	ship_stop(sh);
 	ship_clear_conf(sh);
 	free(sh->dir);
@@ -961,7 +1012,7 @@ ship_status(void *arg)
 		ADD_INT("last_http_status", sh->last_status);
 	if (sh->last_ok_wall != 0)
 		json_object_object_add(o, "last_success",
-		    json_object_new_string(events_format_ts(sh->last_ok_wall,
+		    json_object_new_string(format_utc_ms(sh->last_ok_wall,
 		    buf, sizeof(buf))));
 	if (sh->last_error[0] != '\0')
 		json_object_object_add(o, "last_error",

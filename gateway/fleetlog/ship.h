@@ -26,7 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "daemon/config.h"
+#include "common/cfg.h"
 
 struct event_base;
 struct json_object;
@@ -52,15 +52,30 @@ struct cfg_ship {
 	uint64_t	 timeout_ms;		/* one request, all in */
 	int		 gzip;
 };
+/* Its parser (arg: a struct cfg_ship ** for a new struct), and free. */
+int	ship_cfg_section(struct cfg_ctx *, struct cfg_node *, void *);
+void	ship_cfg_free(struct cfg_ship *);
 
 struct ship	*ship_new(struct event_base *, struct fleetlog *);
 /*
- * Apply conf->ship (NULL: stop; a request in flight is abandoned and
- * will be sent again).  Copies what it needs; the cursor is read from
- * the log directory.  0, or -1 and err.
+ * The module lifecycle (daemon/module.h).  prepare takes c (NULL or
+ * log_dir NULL: prepare to stop), the site name for the X-Evgate-Site
+ * header and the log directory the fleet log will use after the commit,
+ * and reads the cursor there; 0, or -1 with err and nothing changed.
+ * Unchanged settings make prepare and commit no-ops: a batch in flight
+ * goes on.  Otherwise commit starts over with the new settings (a
+ * request in flight is abandoned and sent again: at least once); abort
+ * drops what prepare copied.  Prepare the fleet log first.
  */
-int		 ship_configure(struct ship *, const struct config *,
-		    char *err, size_t errlen);
+int		 ship_prepare(struct ship *, const struct cfg_ship *,
+		    const char *site, const char *log_dir, char *err,
+		    size_t errlen);
+void		 ship_commit(struct ship *);
+void		 ship_abort(struct ship *);
+/* prepare and commit in one (tests). */
+int		 ship_configure(struct ship *, const struct cfg_ship *,
+		    const char *site, const char *log_dir, char *err,
+		    size_t errlen);
 /* New events were committed (a fleetlog commit callback). */
 void		 ship_committed(uint64_t committed_seq, void *ship);
 void		 ship_free(struct ship *);

@@ -36,10 +36,10 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 
-#include "daemon/config.h"
 #include "common/log.h"
 #include "common/match.h"
 #include "relay/relay.h"
+#include "relay/relay_conf.h"
 #include "relay/resolver.h"
 #include "relay/tls_hello.h"
 #include "common/util.h"
@@ -109,9 +109,15 @@ RB_HEAD(client_tree, client);
 
 struct relay {
 	struct event_base	*base;
-	struct resolver		*resolver;
-	const struct config	*conf;
+	const struct resolver_ops *res_ops;
+	void			*res_ctx;
+	const struct cfg_relay	*conf;		/* NULL: off */
+	int			 configured;	/* a commit happened */
 	TAILQ_HEAD(, listener)	 listeners;
+	/* prepared by relay_prepare, for the next commit */
+	int			 prepared;
+	const struct cfg_relay	*next_conf;
+	TAILQ_HEAD(, listener)	 fresh;		/* new listeners */
 	TAILQ_HEAD(, conn)	 conns;
 	struct client_tree	 clients;
 	SLIST_HEAD(, pipebuf)	 pool;
@@ -126,7 +132,8 @@ struct relay {
 	relay_namer_fn		 namer;
 	void			*namer_arg;
 	int			 listening;
-	struct log_ratelimit	 rl_refuse, rl_accept, rl_pipe;
+	unsigned		 max_conns;	/* what the fd limit allows */
+	struct log_ratelimit	 rl_warn, rl_accept, rl_pipe;
 };
 
 static void	conn_event_cb(evutil_socket_t, short, void *);
@@ -289,7 +296,8 @@ conn_free(struct conn *c)
 		pipe_put(relay, c->up.pipe);
 	if (c->down.pipe)
 		pipe_put(relay, c->down.pipe);
-	resolver_cancel(c->wait);
+	if (c->wait != NULL)
+		relay->res_ops->cancel(relay->res_ctx, c->wait);
 	free(c->ans);
 	free(c->buf);
 	free(c->pbuf);
@@ -308,7 +316,6 @@ static void
 conn_close(struct conn *c, enum relay_close why)
 {
 	struct relay *relay = c->relay;
-	char cl[64], up[64];
 	size_t i;
 
 	conn_set_state(c, RELAY_CLOSE);
@@ -317,19 +324,7 @@ conn_close(struct conn *c, enum relay_close why)
 	relay->ctr.closes[why]++;
 	if (why != CLOSE_REFUSED)
 		relay->ctr.closed++;
-	/* The formatting is not free: only when it will be shown. */
-	if (why != CLOSE_REFUSED && log_getlevel() >= LOG_LEVEL_INFO) {
-		log_info("relay: #%llu %s -> %s (%s) closed: %s, %.1fs, "
-		    "up %llu B, down %llu B", (unsigned long long)c->rec.id,
-		    format_sockaddr(&c->rec.client.sa, cl, sizeof(cl)),
-		    c->rec.sni ? c->rec.sni : "-",
-		    c->rec.upstream.sa.sa_family ?
-		    format_sockaddr(&c->rec.upstream.sa, up, sizeof(up)) : "-",
-		    close_names[why],
-		    (double)(c->rec.end_mono_ms - c->rec.start_mono_ms) / 1000,
-		    (unsigned long long)c->rec.bytes_up,
-		    (unsigned long long)c->rec.bytes_down);
-	}
+	/* Logging and events are the record callbacks' (relay_report.c). */
 	for (i = 0; i < RELAY_MAX_RECORD_CBS; i++)
 		if (relay->record_cbs[i].fn != NULL)
 			relay->record_cbs[i].fn(&c->rec,
@@ -341,14 +336,9 @@ static void
 conn_refuse(struct conn *c, enum relay_refusal why, const char *detail)
 {
 	struct relay *relay = c->relay;
-	char cl[64];
 
 	c->rec.refusal = why;
 	relay->ctr.refused[why]++;
-	log_warnx_rl(&relay->rl_refuse, "relay: refused %s on port %u: %s%s%s%s",
-	    format_sockaddr(&c->rec.client.sa, cl, sizeof(cl)), c->rec.port,
-	    refusal_names[why], c->rec.sni ? " (SNI " : "",
-	    c->rec.sni ? c->rec.sni : "", c->rec.sni ? ")" : "");
 	if (detail != NULL)
 		log_debug("relay: #%llu: %s", (unsigned long long)c->rec.id,
 		    detail);
@@ -372,19 +362,6 @@ hello_refusal(enum tls_hello_status st)
 	}
 }
 
-/* Which route (if any) allows this name; for "wrong-port" refusals. */
-static int
-allowed_elsewhere(const struct cfg_relay *r, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < r->nroutes; i++)
-		if (match_any(r->routes[i].allow, r->routes[i].nallow, name,
-		    strlen(name)))
-			return 1;
-	return 0;
-}
-
 static void
 conn_resolve_cb(const struct resolver_answer *ans, void *arg)
 {
@@ -404,7 +381,7 @@ conn_resolve_cb(const struct resolver_answer *ans, void *arg)
 static void
 conn_start_resolve(struct conn *c)
 {
-	const struct cfg_relay *r = c->relay->conf->relay;
+	const struct cfg_relay *r = c->relay->conf;
 	struct resolver_answer ans;
 	const char *name = r->proxy_host ? r->proxy_host : c->rec.sni;
 	union sockaddr_any lit;
@@ -429,8 +406,8 @@ conn_start_resolve(struct conn *c)
 		conn_connect_next(c);
 		return;
 	}
-	rv = resolver_lookup(c->relay->resolver, name, conn_resolve_cb, c,
-	    &ans, &c->wait);
+	rv = c->relay->res_ops->lookup(c->relay->res_ctx, name,
+	    conn_resolve_cb, c, &ans, &c->wait);
 	if (rv == 1) {
 		conn_resolve_cb(&ans, c);
 		return;
@@ -446,22 +423,23 @@ conn_start_resolve(struct conn *c)
 static void
 conn_decide(struct conn *c, const struct tls_hello *h)
 {
-	const struct cfg_relay *r = c->relay->conf->relay;
-	const struct cfg_route *route;
-
 	if (!h->has_sni) {
 		conn_refuse(c, REFUSE_NO_SNI, NULL);
 		return;
 	}
 	c->rec.sni = xstrndup(h->sni, h->sni_len);
-	route = config_route(r, c->rec.port);
-	if (route == NULL || !match_any(route->allow, route->nallow, h->sni,
+	switch (relay_conf_decide(c->relay->conf, c->rec.port, h->sni,
 	    h->sni_len)) {
-		conn_refuse(c, allowed_elsewhere(r, c->rec.sni) ?
-		    REFUSE_WRONG_PORT : REFUSE_NOT_ALLOWED, NULL);
+	case ROUTE_ALLOWED:
+		conn_start_resolve(c);
+		return;
+	case ROUTE_WRONG_PORT:
+		conn_refuse(c, REFUSE_WRONG_PORT, NULL);
+		return;
+	default:
+		conn_refuse(c, REFUSE_NOT_ALLOWED, NULL);
 		return;
 	}
-	conn_start_resolve(c);
 }
 
 static void
@@ -556,7 +534,7 @@ is_own_address(const struct cfg_relay *r, const union sockaddr_any *sa)
 static void
 conn_connect_next(struct conn *c)
 {
-	const struct cfg_relay *r = c->relay->conf->relay;
+	const struct cfg_relay *r = c->relay->conf;
 	uint64_t now = now_mono_ms(), left, slice;
 	union sockaddr_any *sa;
 	socklen_t salen;
@@ -577,19 +555,19 @@ conn_connect_next(struct conn *c)
 		}
 		sa = (union sockaddr_any *)&c->ans->addrs[c->next_addr++];
 		if (is_own_address(r, sa)) {
-			log_warnx_rl(&c->relay->rl_refuse, "relay: %s resolves "
+			log_warnx_rl(&c->relay->rl_warn, "relay: %s resolves "
 			    "to the relay's own address: check wan.resolvers",
 			    r->proxy_host ? r->proxy_host : c->rec.sni);
 			continue;
 		}
 		if (sa->sa.sa_family == AF_INET) {
 			sa->sin.sin_port = htons(r->proxy_host ? r->proxy_port :
-			    config_route(r, c->rec.port)->upstream_port);
+			    relay_conf_route(r, c->rec.port)->upstream_port);
 			salen = sizeof(sa->sin);
 		} else {
 			sa->sin6.sin6_port = htons(r->proxy_host ?
 			    r->proxy_port :
-			    config_route(r, c->rec.port)->upstream_port);
+			    relay_conf_route(r, c->rec.port)->upstream_port);
 			salen = sizeof(sa->sin6);
 		}
 		c->ufd = socket(sa->sa.sa_family,
@@ -639,7 +617,7 @@ conn_flush_buf(struct conn *c)
 static void
 conn_connected(struct conn *c)
 {
-	const struct cfg_relay *r = c->relay->conf->relay;
+	const struct cfg_relay *r = c->relay->conf;
 	int err = 0;
 	socklen_t len = sizeof(err);
 
@@ -663,7 +641,7 @@ conn_connected(struct conn *c)
 	}
 	/* RFC 9110 9.3.6: ask the proxy for a tunnel to name:port. */
 	{
-		const struct cfg_route *route = config_route(r, c->rec.port);
+		const struct cfg_route *route = relay_conf_route(r, c->rec.port);
 		char req[600];
 		int n;
 
@@ -713,7 +691,7 @@ conn_proxy_reply(struct conn *c)
 	    c->pbuf[8] != ' ' || c->pbuf[9] != '2') {
 		if ((eol = strchr(c->pbuf, '\r')) != NULL)
 			*eol = '\0';
-		log_warnx_rl(&c->relay->rl_refuse, "relay: proxy refused "
+		log_warnx_rl(&c->relay->rl_warn, "relay: proxy refused "
 		    "CONNECT %s: %.80s", c->rec.sni, c->pbuf);
 		conn_refuse(c, REFUSE_PROXY, NULL);
 		return;
@@ -908,7 +886,7 @@ conn_event_cb(evutil_socket_t fd, short what, void *arg)
 static int
 count_client(struct relay *relay, struct conn *c)
 {
-	const struct cfg_relay *r = relay->conf->relay;
+	const struct cfg_relay *r = relay->conf;
 	struct client key, *cl;
 
 	memset(&key, 0, sizeof(key));
@@ -939,7 +917,7 @@ static void
 relay_accept(struct listener *l, int fd, union sockaddr_any *sa)
 {
 	struct relay *relay = l->relay;
-	const struct cfg_relay *r = relay->conf->relay;
+	const struct cfg_relay *r = relay->conf;
 	struct conn *c;
 	const char *name;
 	socklen_t len;
@@ -1128,9 +1106,9 @@ relay_sweep_cb(evutil_socket_t fd, short what, void *arg)
 	struct conn *c, *next;
 	uint64_t now = now_mono_ms(), idle;
 
-	if (relay->conf == NULL || relay->conf->relay == NULL)
+	if (relay->conf == NULL)
 		return;
-	idle = relay->conf->relay->idle_ms;
+	idle = relay->conf->idle_ms;
 	for (c = TAILQ_FIRST(&relay->conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
 		if (c->rec.state == RELAY_SPLICE && now - c->last_active >= idle)
@@ -1139,18 +1117,22 @@ relay_sweep_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 struct relay *
-relay_new(struct event_base *base, struct resolver *resolver)
+relay_new(struct event_base *base, const struct resolver_ops *ops,
+    void *res_ctx)
 {
 	struct relay *relay = xcalloc(1, sizeof(*relay));
 	struct log_ratelimit rl = LOG_RATELIMIT_INIT(20, 3);
 
 	relay->base = base;
-	relay->resolver = resolver;
+	relay->res_ops = ops;
+	relay->res_ctx = res_ctx;
+	relay->max_conns = (unsigned)-1;
 	TAILQ_INIT(&relay->listeners);
+	TAILQ_INIT(&relay->fresh);
 	TAILQ_INIT(&relay->conns);
 	RB_INIT(&relay->clients);
 	SLIST_INIT(&relay->pool);
-	relay->rl_refuse = rl;
+	relay->rl_warn = rl;
 	relay->rl_accept = rl;
 	relay->rl_pipe = rl;
 	relay->sweep = event_new(base, -1, EV_PERSIST, relay_sweep_cb, relay);
@@ -1186,18 +1168,30 @@ relay_set_namer(struct relay *relay, relay_namer_fn fn, void *arg)
 	relay->namer_arg = arg;
 }
 
+static void
+listeners_free(struct relay *relay, int fresh_only)
+{
+	struct listener *l;
+
+	while ((l = TAILQ_FIRST(&relay->fresh)) != NULL) {
+		TAILQ_REMOVE(&relay->fresh, l, entry);
+		listener_free(l);
+	}
+	while (!fresh_only && (l = TAILQ_FIRST(&relay->listeners)) != NULL) {
+		TAILQ_REMOVE(&relay->listeners, l, entry);
+		listener_free(l);
+	}
+}
+
 int
-relay_configure(struct relay *relay, const struct config *conf, char *err,
+relay_prepare(struct relay *relay, const struct cfg_relay *r, char *err,
     size_t errlen)
 {
-	const struct cfg_relay *r = conf->relay;
-	TAILQ_HEAD(, listener) fresh = TAILQ_HEAD_INITIALIZER(fresh);
-	struct listener *l, *lnext;
-	struct conn *c, *cnext;
+	struct listener *l;
 	union sockaddr_any *want = NULL;
 	int *transp = NULL, i, n = 0;
-	struct timeval tv;
 
+	relay_abort(relay);
 	TAILQ_FOREACH(l, &relay->listeners, entry)
 		l->keep = 0;
 	if (r != NULL)
@@ -1209,21 +1203,73 @@ relay_configure(struct relay *relay, const struct config *conf, char *err,
 		}
 		if ((l = listener_open(relay, &want[i], transp[i], err,
 		    errlen)) == NULL) {
-			/* Undo: the old configuration stays in force. */
-			while ((l = TAILQ_FIRST(&fresh)) != NULL) {
-				TAILQ_REMOVE(&fresh, l, entry);
-				listener_free(l);
-			}
+			listeners_free(relay, 1);
 			free(want);
 			free(transp);
 			return -1;
 		}
 		l->keep = 1;
-		TAILQ_INSERT_TAIL(&fresh, l, entry);
+		TAILQ_INSERT_TAIL(&relay->fresh, l, entry);
 	}
 	free(want);
 	free(transp);
+	relay->next_conf = r;
+	relay->prepared = 1;
+	return 0;
+}
 
+void
+relay_abort(struct relay *relay)
+{
+	listeners_free(relay, 1);
+	relay->next_conf = NULL;
+	relay->prepared = 0;
+}
+
+/*
+ * After a commit, what is in flight meets the new rules: a connection
+ * whose name the new routes no longer allow on its port ends (a relayed
+ * one with CLOSE_RELOAD, one still resolving or connecting refused
+ * "not-allowed"); one whose hello has not arrived yet is decided by the
+ * new rules when it does -- unless the relay is switched off, which ends
+ * it now.
+ */
+static void
+relay_sweep_rules(struct relay *relay)
+{
+	const struct cfg_relay *r = relay->conf;
+	struct conn *c, *next;
+
+	for (c = TAILQ_FIRST(&relay->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (c->rec.state == RELAY_CLOSE)
+			continue;
+		if (c->rec.sni == NULL) {
+			if (r == NULL)
+				conn_refuse(c, REFUSE_NOT_ALLOWED,
+				    "relay switched off by a reload");
+			continue;
+		}
+		if (route_allows(relay_conf_route(r, c->rec.port), c->rec.sni,
+		    strlen(c->rec.sni)))
+			continue;
+		if (c->rec.state == RELAY_SPLICE)
+			conn_close(c, CLOSE_RELOAD);
+		else
+			conn_refuse(c, REFUSE_NOT_ALLOWED, "disallowed by reload");
+	}
+}
+
+void
+relay_commit(struct relay *relay)
+{
+	const struct cfg_relay *r;
+	struct listener *l, *lnext;
+	struct timeval tv;
+
+	if (!relay->prepared)
+		return;
+	r = relay->next_conf;
 	for (l = TAILQ_FIRST(&relay->listeners); l != NULL; l = lnext) {
 		lnext = TAILQ_NEXT(l, entry);
 		if (!l->keep) {
@@ -1235,36 +1281,22 @@ relay_configure(struct relay *relay, const struct config *conf, char *err,
 			listener_free(l);
 		}
 	}
-	while ((l = TAILQ_FIRST(&fresh)) != NULL) {
-		TAILQ_REMOVE(&fresh, l, entry);
+	if (!relay->configured)
+		relay->listening = 1;
+	while ((l = TAILQ_FIRST(&relay->fresh)) != NULL) {
+		TAILQ_REMOVE(&relay->fresh, l, entry);
 		TAILQ_INSERT_TAIL(&relay->listeners, l, entry);
-		if (relay->listening || relay->conf == NULL)
+		if (relay->listening)
 			event_add(&l->ev, NULL);
 	}
-	if (relay->conf == NULL)
-		relay->listening = 1;
-	relay->conf = conf;
+	relay->configured = 1;
+	relay->conf = r;
+	relay->next_conf = NULL;
+	relay->prepared = 0;
 	relay->ctr.listeners = 0;
 	TAILQ_FOREACH(l, &relay->listeners, entry)
 		relay->ctr.listeners++;
-
-	/* Connections the new rules do not allow any more end now. */
-	for (c = TAILQ_FIRST(&relay->conns); c != NULL; c = cnext) {
-		const struct cfg_route *route;
-
-		cnext = TAILQ_NEXT(c, entry);
-		if (c->rec.sni == NULL)
-			continue;	/* decided later, under the new rules */
-		route = r ? config_route(r, c->rec.port) : NULL;
-		if (route != NULL && match_any(route->allow, route->nallow,
-		    c->rec.sni, strlen(c->rec.sni)))
-			continue;
-		if (c->rec.state == RELAY_SPLICE)
-			conn_close(c, CLOSE_RELOAD);
-		else
-			conn_refuse(c, REFUSE_NOT_ALLOWED, "disallowed by reload");
-	}
-
+	relay_sweep_rules(relay);
 	event_del(relay->sweep);
 	if (r != NULL) {
 		uint64_t every = r->idle_ms / 10;
@@ -1277,19 +1309,41 @@ relay_configure(struct relay *relay, const struct config *conf, char *err,
 		tv.tv_usec = (suseconds_t)(every % 1000) * 1000;
 		event_add(relay->sweep, &tv);
 	}
+}
+
+int
+relay_configure(struct relay *relay, const struct cfg_relay *r, char *err,
+    size_t errlen)
+{
+	if (relay_prepare(relay, r, err, errlen) == -1)
+		return -1;
+	relay_commit(relay);
 	return 0;
+}
+
+void
+relay_set_max_conns(struct relay *relay, unsigned n)
+{
+	relay->max_conns = n;
+}
+
+unsigned
+relay_max_conns(const struct relay *relay)
+{
+	return relay->max_conns;
+}
+
+const struct cfg_relay *
+relay_conf(const struct relay *relay)
+{
+	return relay->conf;
 }
 
 void
 relay_stop_listening(struct relay *relay)
 {
-	struct listener *l;
-
 	relay->listening = 0;
-	while ((l = TAILQ_FIRST(&relay->listeners)) != NULL) {
-		TAILQ_REMOVE(&relay->listeners, l, entry);
-		listener_free(l);
-	}
+	listeners_free(relay, 0);
 	relay->ctr.listeners = 0;
 }
 

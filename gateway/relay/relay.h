@@ -11,8 +11,10 @@
  * charger's socket and the cloud's) and no buffers.  TLS is never
  * terminated here.
  *
- * Refusals never contact an upstream; each is counted by reason and logged
- * with a rate limit.  One event base, one thread.
+ * Refusals never contact an upstream; each is counted by reason.  The
+ * relay itself reports nothing: every connection's end goes to the record
+ * callbacks (relay_report.c logs it and makes it an event; the site counts
+ * it per charger).  One event base, one thread.
  */
 #ifndef EVG_RELAY_H
 #define EVG_RELAY_H
@@ -24,8 +26,8 @@
 #include "common/util.h"
 
 struct event_base;
-struct config;
-struct resolver;
+struct cfg_relay;
+struct resolver_ops;
 struct relay;
 
 enum relay_state {
@@ -113,16 +115,40 @@ struct relay_counters {
 /* Called for every connection at its end (relayed or refused). */
 typedef void (*relay_record_cb)(const struct relay_record *, void *arg);
 
-struct relay	*relay_new(struct event_base *, struct resolver *);
 /*
- * Apply conf (conf->relay may be NULL: the relay stops listening).  Opens
- * new listeners before closing old ones; on failure nothing changes and
- * err says why.  Connections the new allowlists no longer allow are
- * closed (CLOSE_RELOAD); the others carry on.  conf must outlive its use:
- * the relay keeps a pointer until the next relay_configure.
+ * A relay that resolves names through ops (resolver.h's resolver_ops with
+ * the resolver, or a test's own) with res_ctx.  It listens nowhere until
+ * the first commit.
  */
-int		 relay_configure(struct relay *, const struct config *,
+struct relay	*relay_new(struct event_base *, const struct resolver_ops *,
+		    void *res_ctx);
+/*
+ * The module lifecycle (daemon/module.h).  prepare opens the listeners r
+ * needs that are not open yet (r NULL: the relay is to stop) and fails
+ * (-1, err) when one cannot be opened, with nothing changed.  commit
+ * closes the listeners r no longer has, starts accepting on the new ones
+ * and applies r to what is in flight:
+ *   - PEEK (no hello yet): decided by r when the hello arrives; refused
+ *     ("not-allowed") now when r is NULL;
+ *   - RESOLVE, CONNECT, PROXY: go on if r still allows the name on the
+ *     port, else refused "not-allowed";
+ *   - SPLICE: go on if r still allows the name on the port, else closed
+ *     with CLOSE_RELOAD.
+ * abort closes what prepare opened.  r must stay valid until the next
+ * commit: the relay keeps the pointer.
+ */
+int		 relay_prepare(struct relay *, const struct cfg_relay *,
 		    char *err, size_t errlen);
+void		 relay_commit(struct relay *);
+void		 relay_abort(struct relay *);
+/* prepare and commit in one (tests). */
+int		 relay_configure(struct relay *, const struct cfg_relay *,
+		    char *err, size_t errlen);
+/* How many relayed connections the descriptor limit allows (status). */
+void		 relay_set_max_conns(struct relay *, unsigned);
+unsigned	 relay_max_conns(const struct relay *);
+/* The configuration in force, or NULL when off. */
+const struct cfg_relay *relay_conf(const struct relay *);
 /*
  * Record callbacks: every one added is called, in order, for every
  * connection's end.  relay_set_record_cb sets the first slot (replacing

@@ -13,9 +13,10 @@
 
 #include <event2/dns.h>
 #include <event2/event.h>
+#include <json-c/json.h>
 
-#include "daemon/config.h"
 #include "common/log.h"
+#include "common/cfg.h"
 #include "relay/resolver.h"
 #include "common/util.h"
 
@@ -49,12 +50,20 @@ struct rentry {
 	TAILQ_HEAD(, resolver_wait) waiters;
 };
 
-struct resolver {
-	struct event_base	*base;
+/* The servers in use, or prepared for the next commit. */
+struct servers {
 	struct evdns_base	**dns;	/* one per configured server, in order */
 	size_t			 ndns;
 	char			 **texts; /* to see whether a reload changed them */
 	uint64_t		 timeout_ms;
+};
+
+struct resolver {
+	struct event_base	*base;
+	struct servers		 cur;
+	struct servers		 next;	/* prepared */
+	int			 prepared;	/* next is to replace cur */
+	struct event		*requery;	/* pending lookups, after commit */
 	LIST_HEAD(, rentry)	 entries;
 	size_t			 nentries;
 	struct resolver_stats	 stats;
@@ -62,12 +71,78 @@ struct resolver {
 
 static void	 rentry_query(struct rentry *);
 
+/* --- configuration: the wan section ---------------------------------- */
+
+void
+resolver_cfg_defaults(struct cfg_wan *w)
+{
+	memset(w, 0, sizeof(*w));
+	w->resolver_timeout_ms = RESOLVER_DEFAULT_TIMEOUT_MS;
+}
+
+static int
+resolver_item(struct cfg_ctx *ctx, struct cfg_node *node, size_t idx,
+    void *arg)
+{
+	struct cfg_wan *w = arg;
+
+	return cfg_addr(ctx, node, 53, &w->resolvers[idx]);
+}
+
+static int
+wan_resolvers(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
+{
+	struct cfg_wan *w = arg;
+	size_t n;
+
+	if (cfg_list_len(ctx, node, "a list of addresses", &n) == -1)
+		return -1;
+	if (n == 0 || n > 8)
+		return cfg_error(ctx, node, "give 1 to 8 resolvers");
+	w->resolvers = xcalloc(n, sizeof(*w->resolvers));
+	w->nresolvers = n;
+	return cfg_seq(ctx, node, resolver_item, w);
+}
+
+static int
+wan_resolver_timeout(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
+{
+	struct cfg_wan *w = arg;
+
+	return cfg_duration(ctx, node, 100, 60000, &w->resolver_timeout_ms);
+}
+
+int
+resolver_cfg_section(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
+{
+	static const struct cfg_key keys[] = {
+		{ "resolvers", wan_resolvers, 1 },
+		{ "resolver_timeout", wan_resolver_timeout, 0 },
+		{ NULL, NULL, 0 },
+	};
+
+	return cfg_map(ctx, node, keys, arg);
+}
+
+void
+resolver_cfg_free(struct cfg_wan *w)
+{
+	cfg_sockaddr_free(w->resolvers, w->nresolvers);
+	w->resolvers = NULL;
+	w->nresolvers = 0;
+}
+
+/* --- servers --------------------------------------------------------- */
+
+static void	resolver_requery_cb(evutil_socket_t, short, void *);
+
 struct resolver *
 resolver_new(struct event_base *base)
 {
 	struct resolver *res = xcalloc(1, sizeof(*res));
 
 	res->base = base;
+	res->requery = evtimer_new(base, resolver_requery_cb, res);
 	LIST_INIT(&res->entries);
 	return res;
 }
@@ -88,33 +163,100 @@ rentry_free(struct rentry *e)
 }
 
 static void
-resolver_drop_bases(struct resolver *res)
+servers_free(struct servers *s)
 {
-	struct rentry *e, *next;
 	size_t i;
 
-	/*
-	 * Cancel what is in flight first: evdns would otherwise call back
-	 * into entries while the bases are being freed.
-	 */
+	for (i = 0; i < s->ndns; i++) {
+		evdns_base_free(s->dns[i], 0);
+		free(s->texts[i]);
+	}
+	free(s->dns);
+	free(s->texts);
+	memset(s, 0, sizeof(*s));
+}
+
+static int
+servers_same(const struct servers *s, const struct cfg_wan *w)
+{
+	size_t i;
+
+	if (w->nresolvers != s->ndns || w->resolver_timeout_ms != s->timeout_ms)
+		return 0;
+	for (i = 0; i < s->ndns; i++)
+		if (strcmp(s->texts[i], w->resolvers[i].text) != 0)
+			return 0;
+	return 1;
+}
+
+int
+resolver_prepare(struct resolver *res, const struct cfg_wan *w, char *err,
+    size_t errlen)
+{
+	struct servers *s = &res->next;
+	char opt[32];
+	size_t i;
+
+	resolver_abort(res);
+	if (servers_same(&res->cur, w))
+		return 0;
+	s->timeout_ms = w->resolver_timeout_ms;
+	s->dns = xcalloc(w->nresolvers ? w->nresolvers : 1, sizeof(*s->dns));
+	s->texts = xcalloc(w->nresolvers ? w->nresolvers : 1,
+	    sizeof(*s->texts));
+	snprintf(opt, sizeof(opt), "%.3f", (double)s->timeout_ms / 1000);
+	for (i = 0; i < w->nresolvers; i++) {
+		/* No resolv.conf, no hosts file: only what the site says. */
+		if ((s->dns[i] = evdns_base_new(res->base, 0)) == NULL) {
+			snprintf(err, errlen, "wan.resolvers: cannot make a "
+			    "resolver for %s", w->resolvers[i].text);
+			servers_free(s);
+			return -1;
+		}
+		s->ndns++;
+		s->texts[i] = xstrdup(w->resolvers[i].text);
+		if (evdns_base_nameserver_sockaddr_add(s->dns[i],
+		    (const struct sockaddr *)&w->resolvers[i].ss,
+		    w->resolvers[i].len, 0) != 0) {
+			snprintf(err, errlen, "wan.resolvers: cannot use %s",
+			    w->resolvers[i].text);
+			servers_free(s);
+			return -1;
+		}
+		evdns_base_set_option(s->dns[i], "timeout:", opt);
+		evdns_base_set_option(s->dns[i], "attempts:", "2");
+		evdns_base_set_option(s->dns[i], "randomize-case:", "1");
+	}
+	res->prepared = 1;
+	return 0;
+}
+
+void
+resolver_abort(struct resolver *res)
+{
+	servers_free(&res->next);
+	res->prepared = 0;
+}
+
+/*
+ * Stop what is in flight on the current servers (evdns would otherwise
+ * call back into entries while the bases are freed), and forget cached
+ * answers: they came from the old servers.  Pending entries stay, with
+ * their waiters, for resolver_requery_cb.
+ */
+static void
+resolver_drop_current(struct resolver *res)
+{
+	struct rentry *e, *next;
+
 	LIST_FOREACH(e, &res->entries, link) {
 		if (e->req4 != NULL)
-			evdns_cancel_request(res->dns[e->server], e->req4);
+			evdns_cancel_request(res->cur.dns[e->server], e->req4);
 		if (e->req6 != NULL)
-			evdns_cancel_request(res->dns[e->server], e->req6);
+			evdns_cancel_request(res->cur.dns[e->server], e->req6);
 		e->req4 = e->req6 = NULL;
 	}
-	for (i = 0; i < res->ndns; i++) {
-		evdns_base_free(res->dns[i], 0);
-		free(res->texts[i]);
-	}
-	free(res->dns);
-	free(res->texts);
-	res->dns = NULL;
-	res->texts = NULL;
-	res->ndns = 0;
-	/* Cached answers came from the old servers: forget them.  Pending
-	 * entries are asked again below by the caller. */
+	servers_free(&res->cur);
 	for (e = LIST_FIRST(&res->entries); e != NULL; e = next) {
 		next = LIST_NEXT(e, link);
 		if (e->pending == 0)
@@ -123,48 +265,18 @@ resolver_drop_bases(struct resolver *res)
 }
 
 void
-resolver_configure(struct resolver *res, const struct config *conf)
+resolver_commit(struct resolver *res)
 {
-	struct rentry *e, *next;
-	char opt[32];
-	size_t i;
-	int same = conf->nresolvers == res->ndns &&
-	    conf->resolver_timeout_ms == res->timeout_ms;
+	struct timeval tv = { 0, 0 };
 
-	for (i = 0; same && i < res->ndns; i++)
-		if (strcmp(res->texts[i], conf->resolvers[i].text) != 0)
-			same = 0;
-	if (same)
+	if (!res->prepared)
 		return;
-	resolver_drop_bases(res);
-	res->timeout_ms = conf->resolver_timeout_ms;
-	res->ndns = conf->nresolvers;
-	res->dns = xcalloc(res->ndns ? res->ndns : 1, sizeof(*res->dns));
-	res->texts = xcalloc(res->ndns ? res->ndns : 1, sizeof(*res->texts));
-	snprintf(opt, sizeof(opt), "%.3f", (double)res->timeout_ms / 1000);
-	for (i = 0; i < res->ndns; i++) {
-		/* No resolv.conf, no hosts file: only what the site says. */
-		res->dns[i] = evdns_base_new(res->base, 0);
-		if (res->dns[i] == NULL)
-			fatalx("evdns_base_new failed");
-		if (evdns_base_nameserver_sockaddr_add(res->dns[i],
-		    (const struct sockaddr *)&conf->resolvers[i].ss,
-		    conf->resolvers[i].len, 0) != 0)
-			log_warnx("resolver: cannot use %s",
-			    conf->resolvers[i].text);
-		evdns_base_set_option(res->dns[i], "timeout:", opt);
-		evdns_base_set_option(res->dns[i], "attempts:", "2");
-		evdns_base_set_option(res->dns[i], "randomize-case:", "1");
-		res->texts[i] = xstrdup(conf->resolvers[i].text);
-	}
-	/* Whatever was waiting is asked again of the new servers. */
-	for (e = LIST_FIRST(&res->entries); e != NULL; e = next) {
-		next = LIST_NEXT(e, link);
-		if (e->pending > 0) {
-			e->server = 0;
-			rentry_query(e);
-		}
-	}
+	resolver_drop_current(res);
+	res->cur = res->next;
+	memset(&res->next, 0, sizeof(res->next));
+	res->prepared = 0;
+	if (!LIST_EMPTY(&res->entries))
+		evtimer_add(res->requery, &tv);
 }
 
 void
@@ -174,9 +286,11 @@ resolver_free(struct resolver *res)
 
 	if (res == NULL)
 		return;
-	resolver_drop_bases(res);
+	resolver_abort(res);
+	resolver_drop_current(res);
 	while ((e = LIST_FIRST(&res->entries)) != NULL)
 		rentry_free(e);
+	event_free(res->requery);
 	free(res);
 }
 
@@ -268,7 +382,7 @@ rentry_answer(struct rentry *e, int v6, int result, char type, int count,
 	/* Both answered.  Ask the next server if this one failed us. */
 	if (e->ans.naddrs == 0 && e->nv6 == 0 &&
 	    !(dns_err_final(e->err4) && dns_err_final(e->err6)) &&
-	    e->server + 1 < e->res->ndns) {
+	    e->server + 1 < e->res->cur.ndns) {
 		log_debug("resolver: %s: %s from resolver %zu, trying the next",
 		    e->name, evdns_err_to_string(!dns_err_final(e->err4) ?
 		    e->err4 : e->err6), e->server);
@@ -298,7 +412,7 @@ rentry_cb6(int result, char type, int count, int ttl, void *addrs, void *arg)
 static void
 rentry_query(struct rentry *e)
 {
-	struct evdns_base *dns = e->res->dns[e->server];
+	struct evdns_base *dns = e->res->cur.dns[e->server];
 
 	e->pending = 2;
 	e->ttl = 0;
@@ -358,7 +472,7 @@ resolver_lookup(struct resolver *res, const char *name, resolver_cb cb,
 	size_t i, len = strlen(name);
 
 	*wait = NULL;
-	if (res->ndns == 0)
+	if (res->cur.ndns == 0)
 		return -1;
 	if (len > 0 && name[len - 1] == '.')
 		len--;
@@ -415,4 +529,72 @@ resolver_stats(const struct resolver *res, struct resolver_stats *st)
 {
 	*st = res->stats;
 	st->cached = res->nentries;
+}
+
+/*
+ * After a commit: the entries that were in flight on the old servers are
+ * asked again of the new ones, or fail when there are none.  A timer
+ * callback, so that waiters are never called from inside a commit.
+ */
+static void
+resolver_requery_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct resolver *res = arg;
+	struct rentry *e, *next;
+
+	for (e = LIST_FIRST(&res->entries); e != NULL; e = next) {
+		next = LIST_NEXT(e, link);
+		if (e->pending == 0 || e->req4 != NULL || e->req6 != NULL)
+			continue;
+		if (res->cur.ndns == 0) {
+			e->pending = 0;
+			e->ans.naddrs = 0;
+			e->nv6 = 0;
+			e->err4 = e->err6 = DNS_ERR_SHUTDOWN;
+			rentry_done(e);
+			/* Nothing can be asked: keep no failure cached. */
+			rentry_free(e);
+			continue;
+		}
+		e->server = 0;
+		rentry_query(e);
+	}
+}
+
+static int
+ops_lookup(void *ctx, const char *name, resolver_cb cb, void *arg,
+    struct resolver_answer *ans, struct resolver_wait **wait)
+{
+	return resolver_lookup(ctx, name, cb, arg, ans, wait);
+}
+
+static void
+ops_cancel(void *ctx, struct resolver_wait *w)
+{
+	resolver_cancel(w);
+}
+
+const struct resolver_ops resolver_ops = { ops_lookup, ops_cancel };
+
+struct json_object *
+resolver_status(void *arg)
+{
+	struct resolver *res = arg;
+	struct json_object *r = json_object_new_object();
+	struct resolver_stats rs;
+
+	resolver_stats(res, &rs);
+	json_object_object_add(r, "servers",
+	    json_object_new_int64((int64_t)res->cur.ndns));
+	json_object_object_add(r, "queries",
+	    json_object_new_int64((int64_t)rs.queries));
+	json_object_object_add(r, "cache_hits",
+	    json_object_new_int64((int64_t)rs.cache_hits));
+	json_object_object_add(r, "joined",
+	    json_object_new_int64((int64_t)rs.joined));
+	json_object_object_add(r, "failures",
+	    json_object_new_int64((int64_t)rs.failures));
+	json_object_object_add(r, "cached",
+	    json_object_new_int64((int64_t)rs.cached));
+	return r;
 }

@@ -17,10 +17,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/cfg.h"
+
 struct event_base;
-struct config;
+struct json_object;
 struct resolver;
 struct resolver_wait;
+
+/* The wan section of evgated.yaml: the site's upstream resolvers. */
+struct cfg_wan {
+	struct cfg_sockaddr	*resolvers;	/* in order; port 53 default */
+	size_t			 nresolvers;	/* 0: no wan section */
+	uint64_t		 resolver_timeout_ms;
+};
+#define RESOLVER_DEFAULT_TIMEOUT_MS	3000
+
+/* The section parser (arg: a struct cfg_wan *, defaults set first). */
+void	resolver_cfg_defaults(struct cfg_wan *);
+int	resolver_cfg_section(struct cfg_ctx *, struct cfg_node *, void *);
+void	resolver_cfg_free(struct cfg_wan *);
 
 #define RESOLVER_MAX_ADDRS	16
 
@@ -35,9 +50,25 @@ struct resolver_answer {
 typedef void (*resolver_cb)(const struct resolver_answer *, void *arg);
 
 struct resolver	*resolver_new(struct event_base *);
-/* Use the resolvers of conf (and flush the cache when they changed). */
-void		 resolver_configure(struct resolver *, const struct config *);
+/*
+ * The module lifecycle (daemon/module.h).  prepare builds an evdns base
+ * per server of wan (0 servers: resolution off) beside the running ones
+ * and may fail (-1, err); commit switches to them and cannot fail; abort
+ * drops them.  Unchanged servers make both a no-op.  wan is copied.
+ *
+ * In flight at commit: the cache is emptied (its answers came from the
+ * old servers), and every pending lookup is asked again of the new
+ * servers -- or, when there are none, answered with an error -- on the
+ * next loop round, never from inside commit.  Waiters keep waiting
+ * through the switch; a cancelled one is never called.
+ */
+int		 resolver_prepare(struct resolver *, const struct cfg_wan *,
+		    char *err, size_t errlen);
+void		 resolver_commit(struct resolver *);
+void		 resolver_abort(struct resolver *);
 void		 resolver_free(struct resolver *);
+/* The "resolver" status section (a new object). */
+struct json_object *resolver_status(void *resolver);
 
 /*
  * Look name up.  Returns 1 with *answer filled from the cache (cb is not
@@ -49,6 +80,18 @@ int		 resolver_lookup(struct resolver *, const char *name,
 		    struct resolver_wait **wait);
 /* Forget a pending lookup: its callback will not be called. */
 void		 resolver_cancel(struct resolver_wait *);
+
+/*
+ * What a consumer (the relay) needs of name resolution, so that a test
+ * can put its own resolver in: lookup and cancel as above, ctx being the
+ * implementation's.  resolver_ops is this module's.
+ */
+struct resolver_ops {
+	int	(*lookup)(void *ctx, const char *name, resolver_cb, void *arg,
+		    struct resolver_answer *, struct resolver_wait **);
+	void	(*cancel)(void *ctx, struct resolver_wait *);
+};
+extern const struct resolver_ops resolver_ops;
 
 struct resolver_stats {
 	unsigned long	 queries;	/* sent upstream (per name, A+AAAA) */

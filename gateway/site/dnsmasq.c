@@ -34,9 +34,10 @@
 #include <event2/event.h>
 #include <json-c/json.h>
 
-#include "daemon/config.h"
+#include "relay/relay_conf.h"
+#include "relay/resolver.h"
 #include "site/dnsmasq.h"
-#include "daemon/events.h"
+#include "common/events.h"
 #include "site/lan.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -97,7 +98,7 @@ domain_of(const char *pattern, char *out, size_t len)
 
 /* Steered domains: relay allowlists, then dns.steer, without repeats. */
 static size_t
-steered(const struct config *conf, char (*out)[256], size_t max)
+steered(const struct site_conf *conf, char (*out)[256], size_t max)
 {
 	size_t n = 0, i, j, k;
 	char d[256];
@@ -120,7 +121,7 @@ steered(const struct config *conf, char (*out)[256], size_t max)
 }
 
 char *
-dnsmasq_conf_text(const struct config *conf, const struct dnsmasq_run *run)
+dnsmasq_conf_text(const struct site_conf *conf, const struct dnsmasq_run *run)
 {
 	const struct cfg_lan *lan = conf->lan;
 	const struct cfg_dhcp *dhcp = conf->dhcp;
@@ -187,10 +188,10 @@ dnsmasq_conf_text(const struct config *conf, const struct dnsmasq_run *run)
 			    "(dns.pass_through).\n");
 		for (i = 0; i < dns->npass; i++) {
 			domain_of(dns->pass_through[i], d, sizeof(d));
-			for (j = 0; j < conf->nresolvers; j++) {
+			for (j = 0; j < conf->wan->nresolvers; j++) {
 				const struct sockaddr *sa =
 				    (const struct sockaddr *)
-				    &conf->resolvers[j].ss;
+				    &conf->wan->resolvers[j].ss;
 				uint16_t port = sa->sa_family == AF_INET ?
 				    ntohs(((const struct sockaddr_in *)sa)->
 				    sin_port) :
@@ -247,7 +248,7 @@ dnsmasq_conf_text(const struct config *conf, const struct dnsmasq_run *run)
 }
 
 char *
-dnsmasq_hosts_text(const struct config *conf)
+dnsmasq_hosts_text(const struct site_conf *conf)
 {
 	const struct cfg_dhcp *dhcp = conf->dhcp;
 	char mac[18], a[INET_ADDRSTRLEN];
@@ -488,25 +489,14 @@ static int
 make_parent(const char *path, mode_t mode, char *err, size_t errlen)
 {
 	char *dir = xstrdup(path), *p;
+	int rv = 0;
 
 	if ((p = strrchr(dir, '/')) != NULL)
 		*p = '\0';
-	for (p = dir + 1; *p != '\0'; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(dir, 0755) == -1 && errno != EEXIST)
-			goto fail;
-		*p = '/';
-	}
-	if (dir[0] != '\0' && mkdir(dir, mode) == -1 && errno != EEXIST)
-		goto fail;
+	if (dir[0] != '\0')
+		rv = mkdir_p(dir, mode, (uid_t)-1, 0, err, errlen);
 	free(dir);
-	return 0;
-fail:
-	snprintf(err, errlen, "mkdir %s: %s", dir, strerror(errno));
-	free(dir);
-	return -1;
+	return rv;
 }
 
 /* --- who holds a port: /proc/net/{udp,tcp} and /proc/PID/fd ----------- */
@@ -1082,7 +1072,7 @@ replace(char **dst, const char *src)
 }
 
 void
-dnsmasq_configure(struct dnsmasq *dm, const struct config *conf,
+dnsmasq_configure(struct dnsmasq *dm, const struct site_conf *conf,
     const struct dnsmasq_run *run)
 {
 	char *conf_text, *hosts_text, err[512];

@@ -25,7 +25,7 @@
 #include <stdint.h>
 
 struct event_base;
-struct config;
+struct site_conf;
 struct dnsmasq;
 
 #define DNSMASQ_BACKOFF_MIN_S	1
@@ -58,9 +58,9 @@ struct dnsmasq_run {
  * string.  Pure: the same input gives the same bytes, so a reload can
  * tell "changed" from "unchanged" by comparing.
  */
-char	*dnsmasq_conf_text(const struct config *, const struct dnsmasq_run *);
+char	*dnsmasq_conf_text(const struct site_conf *, const struct dnsmasq_run *);
 /* The dhcp-hostsfile: one "MAC[,address]" line per reservation. */
-char	*dnsmasq_hosts_text(const struct config *);
+char	*dnsmasq_hosts_text(const struct site_conf *);
 
 /* One line of dnsmasq's log, classified. */
 enum dnsmasq_log_kind {
@@ -101,7 +101,7 @@ void		 dnsmasq_set_refusal_cb(struct dnsmasq *, dnsmasq_refusal_fn,
  * Never fails: problems are logged, shown in the status and retried with
  * back-off.  run's strings are copied.
  */
-void		 dnsmasq_configure(struct dnsmasq *, const struct config *,
+void		 dnsmasq_configure(struct dnsmasq *, const struct site_conf *,
 		    const struct dnsmasq_run *);
 /* Stop dnsmasq and wait for it (at most a few seconds). */
 void		 dnsmasq_stop(struct dnsmasq *);

@@ -27,7 +27,7 @@
 
 #include <json-c/json.h>
 
-#include "ctl/ctl.h"
+#include "common/ctl.h"
 #include "site/leases.h"
 
 #define DEFAULT_SOCKET	RUNSTATEDIR "/evgate/dnsmasq/lease.sock"

@@ -12,7 +12,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "daemon/config.h"
+#include "common/cfg.h"
+#include "relay/relay_conf.h"
 #include "site/lan.h"
 #include "common/match.h"
 #include "common/util.h"
@@ -24,20 +25,12 @@
 #define HOOK_PATH	LIBEXECDIR "/evgate-dhcp-hook"
 #define RUN_DIR_MAX	80	/* leaves room for "/lease.sock" in sun_path */
 
+/* A scalar's text, or NULL after the error "expected what, found ...". */
 static const char *
-value(yaml_node_t *node)
+scalar(struct cfg_ctx *ctx, struct cfg_node *node, const char *what,
+    size_t *len)
 {
-	return (const char *)node->data.scalar.value;
-}
-
-static int
-is_scalar(struct cfg_ctx *ctx, yaml_node_t *node, const char *what)
-{
-	if (node->type != YAML_SCALAR_NODE)
-		return cfg_error(ctx, node, "expected %s", what);
-	if (strlen(value(node)) != node->data.scalar.length)
-		return cfg_error(ctx, node, "NUL byte in value");
-	return 0;
+	return cfg_scalar(ctx, node, what, len);
 }
 
 static uint32_t
@@ -153,7 +146,7 @@ lan_pool_size(const struct cfg_dhcp *dhcp)
 /* --- lan ------------------------------------------------------------- */
 
 static int
-lan_interface(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+lan_interface(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	struct cfg_lan *lan = arg;
 	size_t i, len;
@@ -179,20 +172,22 @@ lan_interface(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
 }
 
 static int
-lan_address(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+lan_address(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	struct cfg_lan *lan = arg;
 	char buf[32], *slash, *end;
+	const char *v;
 	unsigned long prefix;
 
-	if (is_scalar(ctx, node, "an address such as 10.42.0.1/24") == -1)
+	if ((v = scalar(ctx, node, "an address such as 10.42.0.1/24",
+	    NULL)) == NULL)
 		return -1;
-	lan->mark = node->start_mark;
-	if (strlcpy(buf, value(node), sizeof(buf)) >= sizeof(buf) ||
+	lan->mark = cfg_mark(node);
+	if (strlcpy(buf, v, sizeof(buf)) >= sizeof(buf) ||
 	    (slash = strchr(buf, '/')) == NULL)
 		return cfg_error(ctx, node, "expected the gateway's address "
 		    "with its prefix length, such as 10.42.0.1/24, found "
-		    "\"%.64s\"", value(node));
+		    "\"%.64s\"", v);
 	*slash = '\0';
 	prefix = strtoul(slash + 1, &end, 10);
 	if (parse_ipv4(buf, &lan->addr) == -1)
@@ -208,40 +203,41 @@ lan_address(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
 		return cfg_error(ctx, node, "%s is the network or broadcast "
 		    "address of /%lu, not a host address", buf, prefix);
 	free(lan->text);
-	lan->text = xstrdup(value(node));
+	lan->text = xstrdup(v);
 	return 0;
 }
 
 int
-lan_section(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+lan_section(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	static const struct cfg_key keys[] = {
 		{ "interface", lan_interface, 1 },
 		{ "address", lan_address, 1 },
 		{ NULL, NULL, 0 },
 	};
-	struct config *conf = arg;
+	struct cfg_lan **out = arg;
 
-	conf->lan = xcalloc(1, sizeof(*conf->lan));
-	return cfg_map(ctx, node, keys, conf->lan);
+	*out = xcalloc(1, sizeof(**out));
+	return cfg_map(ctx, node, keys, *out);
 }
 
 /* --- dhcp ------------------------------------------------------------ */
 
 static int
-dhcp_range(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+dhcp_range(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	struct cfg_dhcp *dhcp = arg;
 	char buf[48], *dash, *lo, *hi;
+	const char *v;
 
-	if (is_scalar(ctx, node, "a range such as 10.42.0.10-10.42.0.250")
-	    == -1)
+	if ((v = scalar(ctx, node, "a range such as 10.42.0.10-10.42.0.250",
+	    NULL)) == NULL)
 		return -1;
-	dhcp->range_mark = node->start_mark;
-	if (strlcpy(buf, value(node), sizeof(buf)) >= sizeof(buf) ||
+	dhcp->range_mark = cfg_mark(node);
+	if (strlcpy(buf, v, sizeof(buf)) >= sizeof(buf) ||
 	    (dash = strchr(buf, '-')) == NULL)
 		return cfg_error(ctx, node, "expected first-last, such as "
-		    "10.42.0.10-10.42.0.250, found \"%.64s\"", value(node));
+		    "10.42.0.10-10.42.0.250, found \"%.64s\"", v);
 	*dash = '\0';
 	lo = buf;
 	hi = dash + 1;
@@ -254,7 +250,7 @@ dhcp_range(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
 	if (parse_ipv4(lo, &dhcp->range_lo) == -1 ||
 	    parse_ipv4(hi, &dhcp->range_hi) == -1)
 		return cfg_error(ctx, node, "expected two IPv4 addresses, "
-		    "first-last, found \"%.64s\"", value(node));
+		    "first-last, found \"%.64s\"", v);
 	if (h(dhcp->range_lo) > h(dhcp->range_hi))
 		return cfg_error(ctx, node, "the range's first address is "
 		    "after its last");
@@ -262,7 +258,7 @@ dhcp_range(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
 }
 
 static int
-dhcp_lease_time(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+dhcp_lease_time(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	struct cfg_dhcp *dhcp = arg;
 
@@ -273,7 +269,7 @@ dhcp_lease_time(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
 }
 
 static int
-dhcp_known_only(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+dhcp_known_only(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	struct cfg_dhcp *dhcp = arg;
 
@@ -286,7 +282,7 @@ struct charger_parse {
 };
 
 static int
-charger_id(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+charger_id(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	struct charger_parse *cp = arg;
 	struct cfg_charger *c = &cp->dhcp->chargers[cp->idx];
@@ -305,56 +301,57 @@ charger_id(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
 }
 
 static int
-charger_mac(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+charger_mac(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	struct charger_parse *cp = arg;
 	struct cfg_charger *c = &cp->dhcp->chargers[cp->idx];
 	static const uint8_t zero[6];
-	size_t i;
+	const char *v;
+	size_t i, len;
 
-	if (is_scalar(ctx, node, "a MAC address") == -1)
+	if ((v = scalar(ctx, node, "a MAC address", &len)) == NULL)
 		return -1;
-	if (lan_parse_mac(value(node), node->data.scalar.length, c->mac) == -1)
+	if (lan_parse_mac(v, len, c->mac) == -1)
 		return cfg_error(ctx, node, "expected a MAC address such as "
-		    "\"02:42:00:00:00:01\", found \"%.64s\"",
-		    value(node));
+		    "\"02:42:00:00:00:01\", found \"%.64s\"", v);
 	if (c->mac[0] & 1)
 		return cfg_error(ctx, node, "%s is a multicast address, not a "
-		    "charger's", value(node));
+		    "charger's", v);
 	if (memcmp(c->mac, zero, 6) == 0)
 		return cfg_error(ctx, node, "00:00:00:00:00:00 is not a "
 		    "charger's MAC address");
 	for (i = 0; i < cp->idx; i++)
 		if (memcmp(cp->dhcp->chargers[i].mac, c->mac, 6) == 0)
 			return cfg_error(ctx, node, "MAC %s is listed twice "
-			    "(also dhcp.chargers[%zu])", value(node), i);
+			    "(also dhcp.chargers[%zu])", v, i);
 	return 0;
 }
 
 static int
-charger_address(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+charger_address(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	struct charger_parse *cp = arg;
 	struct cfg_charger *c = &cp->dhcp->chargers[cp->idx];
+	const char *v;
 	size_t i;
 
-	if (is_scalar(ctx, node, "an IPv4 address") == -1)
+	if ((v = scalar(ctx, node, "an IPv4 address", NULL)) == NULL)
 		return -1;
-	c->addr_mark = node->start_mark;
-	if (parse_ipv4(value(node), &c->addr) == -1 || c->addr.s_addr == 0)
+	c->addr_mark = cfg_mark(node);
+	if (parse_ipv4(v, &c->addr) == -1 || c->addr.s_addr == 0)
 		return cfg_error(ctx, node, "\"%.64s\" is not an IPv4 address",
-		    value(node));
+		    v);
 	for (i = 0; i < cp->idx; i++)
 		if (cp->dhcp->chargers[i].addr.s_addr == c->addr.s_addr)
 			return cfg_error(ctx, node, "address %s is reserved "
-			    "twice (also for %s)", value(node),
+			    "twice (also for %s)", v,
 			    cp->dhcp->chargers[i].id ?
 			    cp->dhcp->chargers[i].id : "another charger");
 	return 0;
 }
 
 static int
-charger_item(struct cfg_ctx *ctx, yaml_node_t *node, size_t idx, void *arg)
+charger_item(struct cfg_ctx *ctx, struct cfg_node *node, size_t idx, void *arg)
 {
 	static const struct cfg_key keys[] = {
 		{ "id", charger_id, 1 },
@@ -368,16 +365,14 @@ charger_item(struct cfg_ctx *ctx, yaml_node_t *node, size_t idx, void *arg)
 }
 
 static int
-dhcp_chargers(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+dhcp_chargers(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	struct cfg_dhcp *dhcp = arg;
 	size_t n;
 
-	if (node->type != YAML_SEQUENCE_NODE)
-		return cfg_error(ctx, node, "expected a list of chargers, "
-		    "{id, mac, address}");
-	n = (size_t)(node->data.sequence.items.top -
-	    node->data.sequence.items.start);
+	if (cfg_list_len(ctx, node, "a list of chargers, {id, mac, address}",
+	    &n) == -1)
+		return -1;
 	if (n > LAN_MAX_CHARGERS)
 		return cfg_error(ctx, node, "more than %d chargers",
 		    LAN_MAX_CHARGERS);
@@ -387,7 +382,7 @@ dhcp_chargers(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
 }
 
 int
-lan_dhcp_section(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+lan_dhcp_section(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	static const struct cfg_key keys[] = {
 		{ "range", dhcp_range, 1 },
@@ -396,18 +391,18 @@ lan_dhcp_section(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
 		{ "chargers", dhcp_chargers, 0 },
 		{ NULL, NULL, 0 },
 	};
-	struct config *conf = arg;
+	struct cfg_dhcp **out = arg, *dhcp;
 
-	conf->dhcp = xcalloc(1, sizeof(*conf->dhcp));
-	conf->dhcp->lease_ms = 3600000;
-	conf->dhcp->known_only = 1;
-	return cfg_map(ctx, node, keys, conf->dhcp);
+	dhcp = *out = xcalloc(1, sizeof(*dhcp));
+	dhcp->lease_ms = 3600000;
+	dhcp->known_only = 1;
+	return cfg_map(ctx, node, keys, dhcp);
 }
 
 /* --- dns ------------------------------------------------------------- */
 
 static int
-dns_cache_size(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+dns_cache_size(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	struct cfg_dns *dns = arg;
 	unsigned long v;
@@ -425,7 +420,7 @@ struct name_list {
 };
 
 static int
-name_item(struct cfg_ctx *ctx, yaml_node_t *node, size_t idx, void *arg)
+name_item(struct cfg_ctx *ctx, struct cfg_node *node, size_t idx, void *arg)
 {
 	struct name_list *l = arg;
 	const char *why;
@@ -438,14 +433,12 @@ name_item(struct cfg_ctx *ctx, yaml_node_t *node, size_t idx, void *arg)
 }
 
 static int
-name_list(struct cfg_ctx *ctx, yaml_node_t *node, char ***list, size_t *n)
+name_list(struct cfg_ctx *ctx, struct cfg_node *node, char ***list, size_t *n)
 {
 	struct name_list l;
 
-	if (node->type != YAML_SEQUENCE_NODE)
-		return cfg_error(ctx, node, "expected a list of names");
-	l.n = (size_t)(node->data.sequence.items.top -
-	    node->data.sequence.items.start);
+	if (cfg_list_len(ctx, node, "a list of names", &l.n) == -1)
+		return -1;
 	if (l.n > 1024)
 		return cfg_error(ctx, node, "more than 1024 names");
 	l.v = xcalloc(l.n ? l.n : 1, sizeof(*l.v));
@@ -456,7 +449,7 @@ name_list(struct cfg_ctx *ctx, yaml_node_t *node, char ***list, size_t *n)
 }
 
 static int
-dns_steer(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+dns_steer(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	struct cfg_dns *dns = arg;
 
@@ -464,7 +457,7 @@ dns_steer(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
 }
 
 static int
-dns_pass_through(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+dns_pass_through(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	struct cfg_dns *dns = arg;
 
@@ -472,7 +465,7 @@ dns_pass_through(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
 }
 
 int
-lan_dns_section(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+lan_dns_section(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	static const struct cfg_key keys[] = {
 		{ "cache_size", dns_cache_size, 0 },
@@ -480,10 +473,9 @@ lan_dns_section(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
 		{ "pass_through", dns_pass_through, 0 },
 		{ NULL, NULL, 0 },
 	};
-	struct config *conf = arg;
-	struct cfg_dns *dns;
+	struct cfg_dns **out = arg, *dns;
 
-	dns = conf->dns = xcalloc(1, sizeof(*conf->dns));
+	dns = *out = xcalloc(1, sizeof(*dns));
 	dns->cache_size = 1000;
 	dns->nsteer = (size_t)-1;	/* not given: the default, below */
 	if (cfg_map(ctx, node, keys, dns) == -1) {
@@ -503,7 +495,7 @@ lan_dns_section(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
 /* --- dnsmasq --------------------------------------------------------- */
 
 static int
-abs_path(struct cfg_ctx *ctx, yaml_node_t *node, char **out)
+abs_path(struct cfg_ctx *ctx, struct cfg_node *node, char **out)
 {
 	size_t i;
 
@@ -525,7 +517,7 @@ abs_path(struct cfg_ctx *ctx, yaml_node_t *node, char **out)
 }
 
 static int
-dm_binary(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+dm_binary(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	struct cfg_dnsmasq *dm = arg;
 
@@ -533,7 +525,7 @@ dm_binary(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
 }
 
 static int
-dm_user(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+dm_user(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	struct cfg_dnsmasq *dm = arg;
 	size_t i;
@@ -554,7 +546,7 @@ dm_user(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
 }
 
 static int
-dm_state_dir(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+dm_state_dir(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	struct cfg_dnsmasq *dm = arg;
 
@@ -562,7 +554,7 @@ dm_state_dir(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
 }
 
 static int
-dm_run_dir(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+dm_run_dir(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	struct cfg_dnsmasq *dm = arg;
 
@@ -575,7 +567,7 @@ dm_run_dir(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
 }
 
 static int
-dm_hook(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+dm_hook(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	struct cfg_dnsmasq *dm = arg;
 
@@ -583,7 +575,7 @@ dm_hook(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
 }
 
 int
-lan_dnsmasq_section(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+lan_dnsmasq_section(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	static const struct cfg_key keys[] = {
 		{ "binary", dm_binary, 0 },
@@ -593,23 +585,19 @@ lan_dnsmasq_section(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
 		{ "hook", dm_hook, 0 },
 		{ NULL, NULL, 0 },
 	};
-	struct config *conf = arg;
+	struct cfg_dnsmasq **out = arg;
 
-	conf->dnsmasq = xcalloc(1, sizeof(*conf->dnsmasq));
-	return cfg_map(ctx, node, keys, conf->dnsmasq);
+	*out = xcalloc(1, sizeof(**out));
+	return cfg_map(ctx, node, keys, *out);
 }
 
 /* --- rules across sections ------------------------------------------- */
 
-/* cfg_error wants a node; a mark saved while parsing stands in for it. */
+/* An error at a position saved while parsing. */
 static int
-mark_error(struct cfg_ctx *ctx, yaml_mark_t mark, const char *msg)
+mark_error(struct cfg_ctx *ctx, struct cfg_mark mark, const char *msg)
 {
-	yaml_node_t n;
-
-	memset(&n, 0, sizeof(n));
-	n.start_mark = mark;
-	return cfg_error(ctx, &n, "%s", msg);
+	return cfg_error_at(ctx, &mark, "%s", msg);
 }
 
 /* The dnsmasq domain a name stands for ("*.x" and "x" both mean x). */
@@ -632,10 +620,9 @@ same_domain(const char *a, const char *b)
 }
 
 static int
-check_dhcp(struct cfg_ctx *ctx, struct config *conf)
+check_dhcp(struct cfg_ctx *ctx, const struct cfg_lan *lan,
+    const struct cfg_dhcp *dhcp)
 {
-	const struct cfg_lan *lan = conf->lan;
-	struct cfg_dhcp *dhcp = conf->dhcp;
 	char msg[256], a[INET_ADDRSTRLEN];
 	size_t i;
 
@@ -675,12 +662,12 @@ check_dhcp(struct cfg_ctx *ctx, struct config *conf)
 }
 
 static int
-check_dns(struct cfg_ctx *ctx, yaml_node_t *root, struct config *conf)
+check_dns(struct cfg_ctx *ctx, struct cfg_node *root, const struct cfg_dns *dns,
+    const struct cfg_relay *relay, size_t nresolvers)
 {
-	const struct cfg_dns *dns = conf->dns;
 	size_t i, j, k;
 
-	if (dns->npass > 0 && conf->nresolvers == 0)
+	if (dns->npass > 0 && nresolvers == 0)
 		return cfg_error(ctx, root, "dns.pass_through needs "
 		    "wan.resolvers to resolve through");
 	for (i = 0; i < dns->npass; i++) {
@@ -691,11 +678,10 @@ check_dns(struct cfg_ctx *ctx, yaml_node_t *root, struct config *conf)
 				return cfg_error(ctx, root, "%s is both in "
 				    "dns.steer and in dns.pass_through",
 				    dns->pass_through[i]);
-		for (j = 0; conf->relay != NULL && j < conf->relay->nroutes;
-		    j++)
-			for (k = 0; k < conf->relay->routes[j].nallow; k++)
+		for (j = 0; relay != NULL && j < relay->nroutes; j++)
+			for (k = 0; k < relay->routes[j].nallow; k++)
 				if (same_domain(p, domain_of(
-				    conf->relay->routes[j].allow[k])))
+				    relay->routes[j].allow[k])))
 					return cfg_error(ctx, root, "%s is in "
 					    "dns.pass_through but the relay "
 					    "allows it: relayed names are "
@@ -707,9 +693,9 @@ check_dns(struct cfg_ctx *ctx, yaml_node_t *root, struct config *conf)
 
 /* The relay must listen where steered names send the chargers. */
 static int
-check_relay(struct cfg_ctx *ctx, struct config *conf)
+check_relay(struct cfg_ctx *ctx, const struct cfg_lan *lan,
+    const struct cfg_relay *r)
 {
-	const struct cfg_relay *r = conf->relay;
 	char msg[256], a[INET_ADDRSTRLEN];
 	size_t i;
 
@@ -719,41 +705,43 @@ check_relay(struct cfg_ctx *ctx, struct config *conf)
 
 		if (r->listen[i].ss.ss_family != AF_INET)
 			continue;
-		if (sin->sin_addr.s_addr == conf->lan->addr.s_addr ||
+		if (sin->sin_addr.s_addr == lan->addr.s_addr ||
 		    sin->sin_addr.s_addr == htonl(INADDR_ANY))
 			return 0;
 	}
-	inet_ntop(AF_INET, &conf->lan->addr, a, sizeof(a));
+	inet_ntop(AF_INET, &lan->addr, a, sizeof(a));
 	snprintf(msg, sizeof(msg), "lan.address: the relay does not listen on "
 	    "%s, but steered names are answered with it: add it to "
 	    "relay.listen", a);
-	return mark_error(ctx, conf->lan->mark, msg);
+	return mark_error(ctx, lan->mark, msg);
 }
 
 int
-lan_config_check(struct cfg_ctx *ctx, yaml_node_t *root, struct config *conf)
+lan_config_check(struct cfg_ctx *ctx, struct cfg_node *root,
+    const struct cfg_lan *lan, const struct cfg_dhcp *dhcp,
+    const struct cfg_dns *dns, struct cfg_dnsmasq **dnsmasq,
+    const struct cfg_relay *relay, size_t nresolvers)
 {
 	struct cfg_dnsmasq *dm;
 
-	if (conf->lan == NULL) {
-		if (conf->dhcp != NULL)
+	if (lan == NULL) {
+		if (dhcp != NULL)
 			return cfg_error(ctx, root, "the dhcp section needs a "
 			    "lan section");
-		if (conf->dns != NULL)
+		if (dns != NULL)
 			return cfg_error(ctx, root, "the dns section needs a "
 			    "lan section");
 		return 0;
 	}
-	if (conf->dhcp != NULL && check_dhcp(ctx, conf) == -1)
+	if (dhcp != NULL && check_dhcp(ctx, lan, dhcp) == -1)
 		return -1;
-	if (conf->dns != NULL && check_dns(ctx, root, conf) == -1)
+	if (dns != NULL && check_dns(ctx, root, dns, relay, nresolvers) == -1)
 		return -1;
-	if (conf->relay != NULL && conf->dns != NULL &&
-	    check_relay(ctx, conf) == -1)
+	if (relay != NULL && dns != NULL && check_relay(ctx, lan, relay) == -1)
 		return -1;
-	if (conf->dnsmasq == NULL)
-		conf->dnsmasq = xcalloc(1, sizeof(*conf->dnsmasq));
-	dm = conf->dnsmasq;
+	if (*dnsmasq == NULL)
+		*dnsmasq = xcalloc(1, sizeof(**dnsmasq));
+	dm = *dnsmasq;
 	if (dm->binary == NULL)
 		dm->binary = xstrdup(DNSMASQ_BINARY);
 	if (dm->user == NULL)
@@ -767,43 +755,34 @@ lan_config_check(struct cfg_ctx *ctx, yaml_node_t *root, struct config *conf)
 	return 0;
 }
 
-static void
-strv_free(char **v, size_t n)
-{
-	size_t i;
-
-	for (i = 0; v != NULL && i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 void
-lan_config_free(struct config *conf)
+lan_config_free(struct cfg_lan *lan, struct cfg_dhcp *dhcp,
+    struct cfg_dns *dns, struct cfg_dnsmasq *dnsmasq)
 {
 	size_t i;
 
-	if (conf->lan != NULL) {
-		free(conf->lan->interface);
-		free(conf->lan->text);
-		free(conf->lan);
+	if (lan != NULL) {
+		free(lan->interface);
+		free(lan->text);
+		free(lan);
 	}
-	if (conf->dhcp != NULL) {
-		for (i = 0; i < conf->dhcp->ncharger; i++)
-			free(conf->dhcp->chargers[i].id);
-		free(conf->dhcp->chargers);
-		free(conf->dhcp);
+	if (dhcp != NULL) {
+		for (i = 0; i < dhcp->ncharger; i++)
+			free(dhcp->chargers[i].id);
+		free(dhcp->chargers);
+		free(dhcp);
 	}
-	if (conf->dns != NULL) {
-		strv_free(conf->dns->steer, conf->dns->nsteer);
-		strv_free(conf->dns->pass_through, conf->dns->npass);
-		free(conf->dns);
+	if (dns != NULL) {
+		cfg_strlist_free(dns->steer, dns->nsteer);
+		cfg_strlist_free(dns->pass_through, dns->npass);
+		free(dns);
 	}
-	if (conf->dnsmasq != NULL) {
-		free(conf->dnsmasq->binary);
-		free(conf->dnsmasq->user);
-		free(conf->dnsmasq->state_dir);
-		free(conf->dnsmasq->run_dir);
-		free(conf->dnsmasq->hook);
-		free(conf->dnsmasq);
+	if (dnsmasq != NULL) {
+		free(dnsmasq->binary);
+		free(dnsmasq->user);
+		free(dnsmasq->state_dir);
+		free(dnsmasq->run_dir);
+		free(dnsmasq->hook);
+		free(dnsmasq);
 	}
 }

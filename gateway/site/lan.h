@@ -2,7 +2,7 @@
  * lan: the configuration of the site services on the chargers' network,
  * i.e. the sections lan, dhcp, dns and dnsmasq of evgated.yaml.
  *
- * The parsers use config.h's cfg_* helpers, so every error names
+ * The parsers use the cfg framework (common/cfg.h), so every error names
  * file:line:column.  Rules that need more than one section (a reservation
  * inside lan.address's subnet, the range clear of the gateway's own
  * address, relay.listen including lan.address, ...) run in
@@ -16,10 +16,11 @@
 #include <netinet/in.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <yaml.h>
 
-struct cfg_ctx;
-struct config;
+#include "common/cfg.h"
+
+struct cfg_relay;
+struct cfg_wan;
 
 #define LAN_ID_MAX	63	/* charger id: [A-Za-z0-9][A-Za-z0-9._-]* */
 #define LAN_MAX_CHARGERS 65536
@@ -31,7 +32,7 @@ struct cfg_lan {
 	struct in_addr	 mask;
 	unsigned	 prefix;	/* 8..30 */
 	char		*text;		/* "10.42.0.1/24", as written */
-	yaml_mark_t	 mark;		/* where lan.address is, for errors */
+	struct cfg_mark	 mark;		/* where lan.address is, for errors */
 };
 
 /* dhcp.chargers[]: a known charger and, optionally, its own address. */
@@ -39,12 +40,12 @@ struct cfg_charger {
 	char		*id;
 	uint8_t		 mac[6];
 	struct in_addr	 addr;		/* INADDR_ANY: any from the range */
-	yaml_mark_t	 addr_mark;
+	struct cfg_mark	 addr_mark;
 };
 
 struct cfg_dhcp {
 	struct in_addr	 range_lo, range_hi;	/* inclusive */
-	yaml_mark_t	 range_mark;
+	struct cfg_mark	 range_mark;
 	uint64_t	 lease_ms;
 	int		 known_only;	/* only listed MACs get a lease */
 	struct cfg_charger *chargers;
@@ -68,16 +69,39 @@ struct cfg_dnsmasq {
 	char		*hook;		/* the dhcp-script */
 };
 
-/* Section parsers for config.c's root_keys (arg: the struct config). */
-int	lan_section(struct cfg_ctx *, yaml_node_t *, void *);
-int	lan_dhcp_section(struct cfg_ctx *, yaml_node_t *, void *);
-int	lan_dns_section(struct cfg_ctx *, yaml_node_t *, void *);
-int	lan_dnsmasq_section(struct cfg_ctx *, yaml_node_t *, void *);
-/* Cross-section rules, and defaults for a missing dnsmasq section. */
-int	lan_config_check(struct cfg_ctx *, yaml_node_t *root, struct config *);
-/* Free what the sections above allocated. */
-void	lan_config_free(struct config *);
+/*
+ * What the site services read of the configuration: their own sections and
+ * two of others.  The daemon fills it from struct config (config_site());
+ * the pointers stay valid while that configuration is in force.
+ */
+struct site_conf {
+	const char		 *path;		/* the file, for messages */
+	const struct cfg_lan	 *lan;		/* NULL: no site services */
+	const struct cfg_dhcp	 *dhcp;		/* NULL: no DHCP */
+	const struct cfg_dns	 *dns;		/* NULL: no DNS */
+	const struct cfg_dnsmasq *dnsmasq;	/* set when lan is */
+	const struct cfg_relay	 *relay;	/* its names are steered */
+	const struct cfg_wan	 *wan;		/* pass_through goes there */
+};
 
+/* Section parsers (arg: a struct cfg_lan **, cfg_dhcp **, ...: a new
+ * struct each, freed with lan_config_free also on error). */
+int	lan_section(struct cfg_ctx *, struct cfg_node *, void *);
+int	lan_dhcp_section(struct cfg_ctx *, struct cfg_node *, void *);
+int	lan_dns_section(struct cfg_ctx *, struct cfg_node *, void *);
+int	lan_dnsmasq_section(struct cfg_ctx *, struct cfg_node *, void *);
+/*
+ * The rules that need more than one section, once the whole file is read;
+ * fills in *dnsmasq's defaults (making it when the file has none) when
+ * there is a lan section.
+ */
+int	lan_config_check(struct cfg_ctx *, struct cfg_node *root,
+	    const struct cfg_lan *, const struct cfg_dhcp *,
+	    const struct cfg_dns *, struct cfg_dnsmasq **dnsmasq,
+	    const struct cfg_relay *, size_t nresolvers);
+/* Free what the sections above allocated (each may be NULL). */
+void	lan_config_free(struct cfg_lan *, struct cfg_dhcp *, struct cfg_dns *,
+	    struct cfg_dnsmasq *);
 /* Is addr inside lan's subnet (network and broadcast excluded)? */
 int	lan_contains(const struct cfg_lan *, struct in_addr);
 /* The reservation for a MAC, or NULL. */

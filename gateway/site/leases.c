@@ -25,8 +25,7 @@
 
 #include <json-c/json.h>
 
-#include "daemon/config.h"
-#include "daemon/control.h"
+#include "common/control.h"
 #include "site/lan.h"
 #include "site/leases.h"
 #include "common/log.h"
@@ -468,7 +467,7 @@ entry_name(const struct leases *l, struct lease *e)
 }
 
 void
-leases_configure(struct leases *l, const struct config *conf)
+leases_configure(struct leases *l, const struct site_conf *conf)
 {
 	struct lease *e, *next;
 

@@ -26,7 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct config;
+struct site_conf;
 struct json_object;
 struct leases;
 
@@ -149,7 +149,7 @@ void		 leases_free(struct leases *);
  * call).  Entries are renamed after their reservations; entries whose
  * reservation went away and that have no lease are dropped.
  */
-void		 leases_configure(struct leases *, const struct config *);
+void		 leases_configure(struct leases *, const struct site_conf *);
 
 /*
  * Apply a lease event at time now (epoch s).  Returns 1 when the table

@@ -19,11 +19,9 @@
 
 #include <json-c/json.h>
 
-#include "daemon/config.h"
-#include "daemon/control.h"
+#include "common/control.h"
 #include "site/dnsmasq.h"
-#include "daemon/events.h"
-#include "daemon/evgated.h"
+#include "common/events.h"
 #include "site/lan.h"
 #include "site/leases.h"
 #include "common/log.h"
@@ -35,11 +33,18 @@
 #define REFUSAL_QUIET_S	60	/* report a MAC again after this */
 
 struct site {
-	struct evgated		*d;
+	struct event_base	*base;
+	struct relay		*relay;		/* for live connections */
 	struct leases		*leases;
 	struct dnsmasq		*dm;
 	struct control		*leasectl;
-	const struct config	*conf;
+	struct site_conf	 conf;		/* lan NULL: off */
+	/* prepared by site_prepare, for the next commit */
+	int			 prepared;
+	struct site_conf	 next;
+	struct control		*next_leasectl;	/* a first lease socket */
+	uid_t			 next_uid;
+	gid_t			 next_gid;
 	char			*lease_path;	/* state_dir/leases */
 	char			*sock_path;	/* run_dir/lease.sock */
 	uid_t			 uid;		/* dnsmasq's user */
@@ -73,7 +78,7 @@ json_time_s(int64_t t)
 
 	if (t <= 0)
 		return NULL;
-	return json_object_new_string(events_format_ts((uint64_t)t * 1000,
+	return json_object_new_string(format_utc_ms((uint64_t)t * 1000,
 	    buf, sizeof(buf)));
 }
 
@@ -343,8 +348,8 @@ on_refusal(const uint8_t mac[6], const char *ifname, void *arg)
 
 /* --- the relay's view ---------------------------------------------------- */
 
-static const char *
-namer(const union sockaddr_any *sa, void *arg)
+const char *
+site_relay_namer(const union sockaddr_any *sa, void *arg)
 {
 	struct site *s = arg;
 
@@ -353,8 +358,8 @@ namer(const union sockaddr_any *sa, void *arg)
 	return leases_name(s->leases, sa->sin.sin_addr);
 }
 
-static void
-on_record(const struct relay_record *rec, void *arg)
+void
+site_relay_record(const struct relay_record *rec, void *arg)
 {
 	struct site *s = arg;
 
@@ -478,20 +483,20 @@ add_unreserved(const struct lease_info *li, void *arg)
 		    u->now));
 }
 
-static struct json_object *
-cmd_chargers(struct json_object *req, const struct control_peer *peer,
+struct json_object *
+site_cmd_chargers(struct json_object *req, const struct control_peer *peer,
     void *arg, char *err, size_t errlen)
 {
 	struct site *s = arg;
-	const struct cfg_dhcp *dhcp = s->conf != NULL && s->conf->lan != NULL ?
-	    s->conf->dhcp : NULL;
+	const struct cfg_dhcp *dhcp = s->conf.lan != NULL ? s->conf.dhcp :
+	    NULL;
 	struct json_object *o = json_object_new_object(), *list, *pool;
 	struct live_set ls = { NULL, 0, 0 };
 	struct unreserved u;
 	int64_t now = now_s();
 	size_t i;
 
-	relay_foreach(s->d->relay, add_live, &ls);
+	relay_foreach(s->relay, add_live, &ls);
 	list = json_object_new_array();
 	/* Reserved chargers first, in the order of the configuration. */
 	for (i = 0; dhcp != NULL && i < dhcp->ncharger; i++)
@@ -559,8 +564,8 @@ status_dhcp(void *arg)
 	int64_t now = now_s();
 	size_t used = leases_in_use(s->leases, now);
 	size_t size = leases_pool_size(s->leases);
-	const struct cfg_dhcp *dhcp = s->conf != NULL && s->conf->lan != NULL ?
-	    s->conf->dhcp : NULL;
+	const struct cfg_dhcp *dhcp = s->conf.lan != NULL ? s->conf.dhcp :
+	    NULL;
 
 	json_object_object_add(o, "enabled", json_object_new_boolean(
 	    dhcp != NULL));
@@ -595,65 +600,82 @@ status_dhcp(void *arg)
 /* --- life cycle ------------------------------------------------------- */
 
 struct site *
-site_new(struct evgated *d)
+site_new(struct event_base *base, struct relay *relay)
 {
 	struct site *s = xcalloc(1, sizeof(*s));
 	struct log_ratelimit rl = LOG_RATELIMIT_INIT(20, 3);
 
-	s->d = d;
+	s->base = base;
+	s->relay = relay;
 	s->rl = rl;
 	s->leases = leases_new();
-	s->dm = dnsmasq_new(d->base);
+	s->dm = dnsmasq_new(base);
 	dnsmasq_set_refusal_cb(s->dm, on_refusal, s);
-	control_register(d->control, "chargers", cmd_chargers, s);
-	evgated_status_add(d, "dnsmasq", status_dnsmasq, s);
-	evgated_status_add(d, "dhcp", status_dhcp, s);
-	relay_set_namer(d->relay, namer, s);
-	relay_add_record_cb(d->relay, on_record, s);
 	return s;
 }
 
-static int
-mkdirs(const char *path, mode_t mode, char *err, size_t errlen)
+void
+site_status(void *arg, struct json_object *into)
 {
-	char *dir = xstrdup(path), *p;
-	struct stat sb;
+	json_object_object_add(into, "dnsmasq", status_dnsmasq(arg));
+	json_object_object_add(into, "dhcp", status_dhcp(arg));
+}
 
-	for (p = dir + 1; ; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		{
-			char c = *p;
+/*
+ * Who runs dnsmasq: an unprivileged evgated (systemd's User=, or after
+ * privdrop) runs it as itself, with the capabilities it passes on;
+ * dnsmasq.user applies only when evgated is root.
+ */
+static struct passwd *
+dnsmasq_user(const struct cfg_dnsmasq *dm)
+{
+	return geteuid() == 0 ? getpwnam(dm->user) : getpwuid(geteuid());
+}
 
-			*p = '\0';
-			if (mkdir(dir, c == '\0' ? mode : 0755) == -1 &&
-			    errno != EEXIST) {
-				snprintf(err, errlen, "mkdir %s: %s", dir,
-				    strerror(errno));
-				free(dir);
-				return -1;
-			}
-			*p = c;
-			if (c == '\0')
-				break;
-		}
+/*
+ * The lease socket, in dnsmasq's run directory: the same object across
+ * reloads (a new path is bound beside the old one), made at the first
+ * prepare that needs it.
+ */
+static int
+lease_socket_prepare(struct site *s, const struct site_conf *conf, char *err,
+    size_t errlen)
+{
+	struct cfg_control cc;
+	struct control *ctl;
+	char *path;
+	int rv;
+
+	if ((ctl = s->leasectl) == NULL) {
+		ctl = s->next_leasectl = control_new(s->base);
+		control_register(ctl, "lease-event", cmd_lease_event, s);
+		control_register(ctl, "lease-init", cmd_lease_init, s);
 	}
-	free(dir);
-	if (stat(path, &sb) == -1 || !S_ISDIR(sb.st_mode)) {
-		snprintf(err, errlen, "%s is not a directory", path);
-		return -1;
+	xasprintf(&path, "%s/lease.sock", conf->dnsmasq->run_dir);
+	memset(&cc, 0, sizeof(cc));
+	cc.socket = path;
+	cc.mode = 0600;		/* only dnsmasq's user (and root) */
+	rv = control_prepare(ctl, &cc, err, errlen);
+	free(path);
+	if (rv == -1) {
+		char msg[512];
+
+		snprintf(msg, sizeof(msg), "dhcp: lease socket: %s", err);
+		strlcpy(err, msg, errlen);
 	}
-	return 0;
+	return rv;
 }
 
 int
-site_prepare(struct site *s, const struct config *conf, char *err,
+site_prepare(struct site *s, const struct site_conf *conf, char *err,
     size_t errlen)
 {
 	const struct cfg_dnsmasq *dm = conf->dnsmasq;
+	struct passwd *pw;
 
+	site_abort(s);
 	if (conf->lan == NULL)
-		return 0;
+		goto done;
 	if (getpwnam(dm->user) == NULL) {
 		snprintf(err, errlen, "dnsmasq.user: no user \"%s\" on this "
 		    "system (Debian's dnsmasq-base creates \"dnsmasq\")",
@@ -670,59 +692,78 @@ site_prepare(struct site *s, const struct config *conf, char *err,
 		    strerror(errno));
 		return -1;
 	}
-	if (mkdirs(dm->state_dir, 0700, err, errlen) == -1 ||
-	    mkdirs(dm->run_dir, 0755, err, errlen) == -1)
+	if (mkdir_p(dm->state_dir, 0700, (uid_t)-1, 0, err, errlen) == -1 ||
+	    mkdir_p(dm->run_dir, 0755, (uid_t)-1, 0, err, errlen) == -1)
 		return -1;
 	if (access(dm->state_dir, W_OK) == -1) {
 		snprintf(err, errlen, "dnsmasq.state_dir: %s: %s",
 		    dm->state_dir, strerror(errno));
 		return -1;
 	}
+	if ((pw = dnsmasq_user(dm)) == NULL) {
+		snprintf(err, errlen, "dnsmasq.user: no user for uid %u",
+		    (unsigned)geteuid());
+		return -1;
+	}
+	s->next_uid = pw->pw_uid;
+	s->next_gid = pw->pw_gid;
+	if (lease_socket_prepare(s, conf, err, errlen) == -1) {
+		site_abort(s);
+		return -1;
+	}
+done:
+	s->next = *conf;
+	s->prepared = 1;
 	return 0;
 }
 
-static void
-lease_socket(struct site *s, const struct config *conf)
+void
+site_abort(struct site *s)
 {
-	struct cfg_control cc;
-	char err[512], *path;
+	if (s->leasectl != NULL)
+		control_abort(s->leasectl);
+	if (s->next_leasectl != NULL) {
+		control_free(s->next_leasectl);
+		s->next_leasectl = NULL;
+	}
+	memset(&s->next, 0, sizeof(s->next));
+	s->prepared = 0;
+}
 
-	xasprintf(&path, "%s/lease.sock", conf->dnsmasq->run_dir);
-	if (s->leasectl != NULL && s->sock_path != NULL &&
-	    strcmp(path, s->sock_path) != 0) {
-		control_free(s->leasectl);
-		s->leasectl = NULL;
+static void
+lease_socket_commit(struct site *s)
+{
+	const char *path;
+
+	if (s->next_leasectl != NULL) {
+		s->leasectl = s->next_leasectl;
+		s->next_leasectl = NULL;
 	}
-	if (s->leasectl == NULL) {
-		s->leasectl = control_new(s->d->base);
-		control_register(s->leasectl, "lease-event", cmd_lease_event,
-		    s);
-		control_register(s->leasectl, "lease-init", cmd_lease_init, s);
-	}
-	memset(&cc, 0, sizeof(cc));
-	cc.socket = path;
-	cc.mode = 0600;
-	/* Only dnsmasq's user (and root) may connect. */
-	if (control_listen(s->leasectl, &cc, err, sizeof(err)) == -1)
-		log_warnx("dhcp: lease socket: %s", err);
-	else if (chown(path, s->uid, s->gid) == -1)
-		log_warn("dhcp: chown %s", path);
+	control_commit(s->leasectl);
+	path = control_path(s->leasectl);
 	free(s->sock_path);
-	s->sock_path = path;
+	s->sock_path = xstrdup(path);
+	if (chown(path, s->uid, s->gid) == -1)
+		log_warn("dhcp: chown %s", path);
 }
 
 void
-site_configure(struct site *s, const struct config *conf)
+site_commit(struct site *s)
 {
-	const struct cfg_dnsmasq *dmc = conf->dnsmasq;
+	const struct site_conf *conf = &s->conf;
+	const struct cfg_dnsmasq *dmc;
 	struct dnsmasq_run run;
-	struct passwd *pw;
 	struct group *gr;
+	struct passwd *pw;
 	char *lease_path = NULL, *conf_path, *hosts_path, *pid_path, err[512],
 	    group[64], user[64];
 	size_t loaded, skipped;
 
-	s->conf = conf;
+	if (!s->prepared)
+		return;
+	s->prepared = 0;
+	s->conf = s->next;
+	memset(&s->next, 0, sizeof(s->next));
 	leases_configure(s->leases, conf);
 	if (conf->lan == NULL) {
 		memset(&run, 0, sizeof(run));
@@ -734,21 +775,13 @@ site_configure(struct site *s, const struct config *conf)
 		save(s);
 		return;
 	}
-	/*
-	 * An unprivileged evgated (systemd's User=, or after privdrop) runs
-	 * dnsmasq as itself, with the capabilities it passes on: dnsmasq.user
-	 * applies only when evgated is root.
-	 */
-	pw = geteuid() == 0 ? getpwnam(dmc->user) : getpwuid(geteuid());
-	if (pw == NULL) {
-		/* site_prepare checked; the user went away since. */
-		log_warnx("dnsmasq: no user \"%s\": dnsmasq not changed",
-		    dmc->user);
-		return;
-	}
-	s->uid = pw->pw_uid;
-	s->gid = pw->pw_gid;
-	strlcpy(user, pw->pw_name, sizeof(user));
+	dmc = conf->dnsmasq;
+	s->uid = s->next_uid;
+	s->gid = s->next_gid;
+	if ((pw = getpwuid(s->uid)) != NULL)
+		strlcpy(user, pw->pw_name, sizeof(user));
+	else
+		snprintf(user, sizeof(user), "%u", (unsigned)s->uid);
 	if ((gr = getgrgid(s->gid)) != NULL)
 		strlcpy(group, gr->gr_name, sizeof(group));
 	else
@@ -776,7 +809,7 @@ site_configure(struct site *s, const struct config *conf)
 		log_warnx("dhcp: known_only is on and dhcp.chargers is empty: "
 		    "no device will get an address");
 
-	lease_socket(s, conf);
+	lease_socket_commit(s);
 	xasprintf(&conf_path, "%s/dnsmasq.conf", dmc->run_dir);
 	xasprintf(&hosts_path, "%s/dhcp-hosts", dmc->run_dir);
 	xasprintf(&pid_path, "%s/dnsmasq.pid", dmc->run_dir);
@@ -804,6 +837,7 @@ site_free(struct site *s)
 {
 	if (s == NULL)
 		return;
+	site_abort(s);
 	/* dnsmasq first: no lease event may come after the last save. */
 	dnsmasq_free(s->dm);
 	if (s->leasectl != NULL)

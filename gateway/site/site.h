@@ -1,12 +1,12 @@
 /*
- * site: the site services on the chargers' LAN, wired into evgated.
+ * site: the site services on the chargers' LAN, as a module of evgated.
  *
  * It owns the dnsmasq supervisor (dnsmasq.c) and the lease table
  * (leases.c), listens on the lease socket that dnsmasq's hook
  * (evgate-dhcp-hook) talks to, names relayed connections after their
  * charger's lease, counts what the relay carried per charger, answers
- * "evgatectl chargers", and adds the "dnsmasq" and "dhcp" sections to
- * the status.
+ * "evgatectl chargers", and has the "dnsmasq" and "dhcp" sections of the
+ * status.  The daemon wires these into the control socket and the relay.
  *
  * The lease socket is a second control socket, not the operator's: it
  * answers only "lease-event" and "lease-init", belongs to dnsmasq's user
@@ -18,25 +18,45 @@
 
 #include <stddef.h>
 
-struct config;
-struct evgated;
+#include "common/util.h"
+
+struct site_conf;
+struct control_peer;
+struct event_base;
+struct json_object;
+struct relay;
+struct relay_record;
 struct site;
 
-/* Register commands, status sections and relay hooks with d. */
-struct site	*site_new(struct evgated *d);
+/* A site with no service yet; relay: whose live connections it counts. */
+struct site	*site_new(struct event_base *, struct relay *relay);
 /*
- * What can fail about conf, checked before anything of a reload is
- * applied: dnsmasq's user exists, binary and hook are executable, the
- * state and run directories can be made.  0, or -1 and err.
+ * The module lifecycle (daemon/module.h).  prepare checks what can fail
+ * about conf -- dnsmasq's user exists, binary and hook are executable,
+ * the state and run directories can be made -- and binds the lease
+ * socket for a new run directory beside the old one; 0, or -1 with err
+ * and nothing changed.  commit applies conf (copied; what it points to
+ * must stay valid until the next commit): it starts, restarts, SIGHUPs or stops dnsmasq as
+ * needed, and the lease table takes the new reservations.  Leases in
+ * force are kept; a dnsmasq restart in progress (back-off) goes on with
+ * the new configuration.  abort undoes prepare.
  */
-int		 site_prepare(struct site *, const struct config *,
+int		 site_prepare(struct site *, const struct site_conf *,
 		    char *err, size_t errlen);
-/*
- * Apply conf (site_prepare accepted it); it must stay valid until the
- * next call.  Starts, restarts, SIGHUPs or stops dnsmasq as needed.
- */
-void		 site_configure(struct site *, const struct config *);
+void		 site_commit(struct site *);
+void		 site_abort(struct site *);
 /* Stop dnsmasq, write the leases, close the lease socket. */
 void		 site_free(struct site *);
+
+/* Add the "dnsmasq" and "dhcp" status sections to into. */
+void		 site_status(void *site, struct json_object *into);
+/* The "chargers" control command (a control_fn; arg: the site). */
+struct json_object *site_cmd_chargers(struct json_object *req,
+		    const struct control_peer *, void *site, char *err,
+		    size_t errlen);
+/* For the relay: a client's charger id or MAC (a relay_namer_fn) ... */
+const char	*site_relay_namer(const union sockaddr_any *, void *site);
+/* ... and each finished connection counted for its charger. */
+void		 site_relay_record(const struct relay_record *, void *site);
 
 #endif

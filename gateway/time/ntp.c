@@ -23,9 +23,8 @@
 #include <event2/event.h>
 #include <json-c/json.h>
 
-#include "daemon/config.h"
-#include "daemon/events.h"
-#include "site/lan.h"
+#include "common/cfg.h"
+#include "common/events.h"
 #include "common/log.h"
 #include "time/ntp.h"
 #include "time/ntp_client.h"
@@ -77,7 +76,7 @@ valid_hostname(const char *s, size_t len)
 }
 
 static int
-server_item(struct cfg_ctx *ctx, yaml_node_t *node, size_t idx, void *arg)
+server_item(struct cfg_ctx *ctx, struct cfg_node *node, size_t idx, void *arg)
 {
 	struct cfg_ntp *n = arg;
 	struct cfg_ntp_server *cs = &n->servers[idx];
@@ -123,20 +122,19 @@ server_item(struct cfg_ctx *ctx, yaml_node_t *node, size_t idx, void *arg)
 }
 
 static int
-ntp_servers(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+ntp_servers(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	struct cfg_ntp *n = arg;
 	size_t count;
 
-	if (node->type == YAML_SCALAR_NODE) {
+	if (cfg_is_scalar(node)) {
 		n->servers = xcalloc(1, sizeof(*n->servers));
 		n->nservers = 1;
 		return server_item(ctx, node, 0, n);
 	}
-	if (node->type != YAML_SEQUENCE_NODE)
+	if (!cfg_is_list(node))
 		return cfg_error(ctx, node, "expected a list of servers");
-	count = (size_t)(node->data.sequence.items.top -
-	    node->data.sequence.items.start);
+	cfg_list_len(ctx, node, "a list of servers", &count);
 	if (count == 0 || count > 16)
 		return cfg_error(ctx, node, "give 1 to 16 servers");
 	n->servers = xcalloc(count, sizeof(*n->servers));
@@ -145,19 +143,19 @@ ntp_servers(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
 }
 
 static int
-ntp_serve(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+ntp_serve(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	return cfg_bool(ctx, node, &((struct cfg_ntp *)arg)->serve);
 }
 
 static int
-ntp_set_clock(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+ntp_set_clock(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	return cfg_bool(ctx, node, &((struct cfg_ntp *)arg)->set_clock);
 }
 
 static int
-listen_item(struct cfg_ctx *ctx, yaml_node_t *node, size_t idx, void *arg)
+listen_item(struct cfg_ctx *ctx, struct cfg_node *node, size_t idx, void *arg)
 {
 	struct cfg_ntp *n = arg;
 	size_t i;
@@ -174,21 +172,20 @@ listen_item(struct cfg_ctx *ctx, yaml_node_t *node, size_t idx, void *arg)
 }
 
 static int
-ntp_listen(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+ntp_listen(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	struct cfg_ntp *n = arg;
 	size_t count;
 
-	if (node->type == YAML_SCALAR_NODE) {
+	if (cfg_is_scalar(node)) {
 		n->listen = xcalloc(1, sizeof(*n->listen));
 		n->nlisten = 1;
 		return listen_item(ctx, node, 0, n);
 	}
-	if (node->type != YAML_SEQUENCE_NODE)
+	if (!cfg_is_list(node))
 		return cfg_error(ctx, node, "expected an address or a list of "
 		    "addresses");
-	count = (size_t)(node->data.sequence.items.top -
-	    node->data.sequence.items.start);
+	cfg_list_len(ctx, node, "a list of addresses", &count);
 	if (count == 0 || count > 16)
 		return cfg_error(ctx, node, "give 1 to 16 addresses");
 	n->listen = xcalloc(count, sizeof(*n->listen));
@@ -197,14 +194,14 @@ ntp_listen(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
 }
 
 static int
-ntp_holdover(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+ntp_holdover(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	return cfg_duration(ctx, node, 10000, 7ULL * 86400000,
 	    &((struct cfg_ntp *)arg)->holdover_ms);
 }
 
 static int
-poll_min(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+poll_min(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	/* Never faster than 16 s: the pool's rule, and RFC 5905's minimum. */
 	return cfg_duration(ctx, node, NTP_MIN_POLL_MS, 131072000,
@@ -212,14 +209,14 @@ poll_min(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
 }
 
 static int
-poll_max(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+poll_max(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	return cfg_duration(ctx, node, NTP_MIN_POLL_MS, 131072000,
 	    &((struct cfg_ntp *)arg)->poll_max_ms);
 }
 
 static int
-ntp_poll(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+ntp_poll(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	static const struct cfg_key keys[] = {
 		{ "min", poll_min, 0 },
@@ -236,13 +233,13 @@ ntp_poll(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
 }
 
 static int
-rl_enabled(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+rl_enabled(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	return cfg_bool(ctx, node, &((struct cfg_ntp *)arg)->rl_enabled);
 }
 
 static int
-rl_burst(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+rl_burst(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	unsigned long v;
 
@@ -253,14 +250,14 @@ rl_burst(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
 }
 
 static int
-rl_interval(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+rl_interval(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	return cfg_duration(ctx, node, 1, 3600000,
 	    &((struct cfg_ntp *)arg)->rl_interval_ms);
 }
 
 static int
-rl_clients(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+rl_clients(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	unsigned long v;
 
@@ -271,7 +268,7 @@ rl_clients(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
 }
 
 static int
-ntp_rate_limit(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+ntp_rate_limit(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	static const struct cfg_key keys[] = {
 		{ "enabled", rl_enabled, 0 },
@@ -285,7 +282,7 @@ ntp_rate_limit(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
 }
 
 int
-ntp_cfg_section(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
+ntp_cfg_section(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	static const struct cfg_key keys[] = {
 		{ "servers", ntp_servers, 1 },
@@ -297,11 +294,10 @@ ntp_cfg_section(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
 		{ "rate_limit", ntp_rate_limit, 0 },
 		{ NULL, NULL, 0 },
 	};
-	struct config *conf = arg;
-	struct cfg_ntp *n;
+	struct cfg_ntp **out = arg, *n;
 	char a[32], b[32];
 
-	n = conf->ntp = xcalloc(1, sizeof(*n));
+	n = *out = xcalloc(1, sizeof(*n));
 	n->serve = 1;
 	n->holdover_ms = NTP_DEFAULT_HOLDOVER_MS;
 	n->poll_min_ms = 0;		/* not given */
@@ -332,20 +328,18 @@ ntp_cfg_section(struct cfg_ctx *ctx, yaml_node_t *node, void *arg)
 }
 
 int
-ntp_cfg_check(struct cfg_ctx *ctx, yaml_node_t *root, struct config *conf)
+ntp_cfg_check(struct cfg_ctx *ctx, struct cfg_node *root, struct cfg_ntp *n,
+    size_t nresolvers, const struct in_addr *lan_addr)
 {
-	struct cfg_ntp *n = conf->ntp;
 	size_t i;
 
-	if (n == NULL)
-		return 0;
 	for (i = 0; i < n->nservers; i++)
-		if (n->servers[i].name != NULL && conf->nresolvers == 0)
+		if (n->servers[i].name != NULL && nresolvers == 0)
 			return cfg_error(ctx, root, "ntp.servers: \"%s\" is a "
 			    "name; resolving it needs wan.resolvers",
 			    n->servers[i].text);
 	/* Serve where the chargers are: lan.address, unless told. */
-	if (n->serve && n->nlisten == 0 && conf->lan != NULL) {
+	if (n->serve && n->nlisten == 0 && lan_addr != NULL) {
 		struct sockaddr_in *sin;
 		char buf[INET_ADDRSTRLEN];
 
@@ -353,10 +347,10 @@ ntp_cfg_check(struct cfg_ctx *ctx, yaml_node_t *root, struct config *conf)
 		n->nlisten = 1;
 		sin = (struct sockaddr_in *)&n->listen[0].ss;
 		sin->sin_family = AF_INET;
-		sin->sin_addr = conf->lan->addr;
+		sin->sin_addr = *lan_addr;
 		n->listen[0].len = sizeof(*sin);
 		n->listen[0].text = xstrdup(inet_ntop(AF_INET,
-		    &conf->lan->addr, buf, sizeof(buf)));
+		    lan_addr, buf, sizeof(buf)));
 	}
 	if (n->serve && n->nlisten == 0)
 		return cfg_error(ctx, root, "ntp.listen is required when "
@@ -922,10 +916,9 @@ ntp_new(struct event_base *base, struct resolver *res)
 }
 
 int
-ntp_prepare(struct ntp *n, const struct config *conf, char *err,
+ntp_prepare(struct ntp *n, const struct cfg_ntp *c, char *err,
     size_t errlen)
 {
-	const struct cfg_ntp *c = conf->ntp;
 	struct ntp_server_limits lim;
 
 	ntp_abort(n);
@@ -962,9 +955,9 @@ ntp_abort(struct ntp *n)
 }
 
 void
-ntp_commit(struct ntp *n, const struct config *conf)
+ntp_commit(struct ntp *n)
 {
-	const struct cfg_ntp *c = conf->ntp, *old = n->conf;
+	const struct cfg_ntp *c = n->pending, *old = n->conf;
 
 	if (!n->prepared)
 		return;
@@ -1017,7 +1010,7 @@ json_wall(uint64_t ms)
 
 	if (ms == 0)
 		return NULL;
-	return json_object_new_string(events_format_ts(ms, buf, sizeof(buf)));
+	return json_object_new_string(format_utc_ms(ms, buf, sizeof(buf)));
 }
 
 static unsigned long

@@ -30,13 +30,14 @@
 #define EVG_NTP_H
 
 #include <sys/socket.h>
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/cfg.h"
+
 struct event_base;
 struct resolver;
-struct config;
-struct cfg_sockaddr;
 struct control_peer;
 struct json_object;
 struct ntp;
@@ -67,6 +68,16 @@ struct cfg_ntp {
 	unsigned		 rl_clients;
 };
 
+/*
+ * The section parser (arg: a struct cfg_ntp ** for a new struct); the
+ * rules against other sections: host names need wan.resolvers (nresolvers
+ * of them), and the default listen address is lan_addr (NULL: no lan).
+ */
+int	ntp_cfg_section(struct cfg_ctx *, struct cfg_node *, void *);
+int	ntp_cfg_check(struct cfg_ctx *, struct cfg_node *root, struct cfg_ntp *,
+	    size_t nresolvers, const struct in_addr *lan_addr);
+void	ntp_cfg_free(struct cfg_ntp *);
+
 #define NTP_DEFAULT_HOLDOVER_MS	3600000ULL
 #define NTP_DEFAULT_POLL_MIN_MS	64000ULL
 #define NTP_DEFAULT_POLL_MAX_MS	1024000ULL
@@ -86,15 +97,18 @@ const char	*ntp_state_str(enum ntp_state);
 
 struct ntp	*ntp_new(struct event_base *, struct resolver *);
 /*
- * Apply conf->ntp (NULL: switch the time service off) in two phases:
- * prepare does all that can fail (checks CAP_SYS_TIME for set_clock,
- * opens new server sockets) and returns 0, or -1 with err set and nothing
- * changed; commit then switches over and cannot fail; abort drops what
- * prepare made.  conf must stay valid until the next commit.
+ * The module lifecycle (daemon/module.h).  prepare does all that can fail
+ * for c (NULL: switch the time service off): checks CAP_SYS_TIME for
+ * set_clock, opens new server sockets beside the old ones; 0, or -1 with
+ * err and nothing changed.  commit switches over and cannot fail: the
+ * upstream servers that stay keep their samples and state, the time state
+ * is carried over (a synchronised gateway stays synchronised), requests
+ * on sockets that go are simply not answered.  abort drops what prepare
+ * made.  c must stay valid until the next commit.
  */
-int		 ntp_prepare(struct ntp *, const struct config *, char *err,
+int		 ntp_prepare(struct ntp *, const struct cfg_ntp *, char *err,
 		    size_t errlen);
-void		 ntp_commit(struct ntp *, const struct config *);
+void		 ntp_commit(struct ntp *);
 void		 ntp_abort(struct ntp *);
 void		 ntp_free(struct ntp *);
 

@@ -21,7 +21,7 @@
 
 #include <event2/event.h>
 
-#include "daemon/config.h"
+#include "common/cfg.h"
 #include "common/log.h"
 #include "time/ntp_select.h"
 #include "time/ntp_server.h"

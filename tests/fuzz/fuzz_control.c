@@ -5,7 +5,7 @@
 
 #include <json-c/json.h>
 
-#include "daemon/control.h"
+#include "common/control.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

@@ -15,6 +15,18 @@
 #include "site/lan.h"
 #include "site/leases.h"
 
+/* The site's view of c (a few at once, for calls in one expression). */
+static const struct site_conf *
+SC(const struct config *c)
+{
+	static struct site_conf v[4];
+	static unsigned i;
+	struct site_conf *sc = &v[i++ % 4];
+
+	config_site(c, sc);
+	return sc;
+}
+
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 static const char site[] =
@@ -72,7 +84,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		assert(ln.charger[0] == '\0' || lan_check_id(ln.charger,
 		    strlen(ln.charger)) == NULL);
 		l = leases_new();
-		leases_configure(l, conf);
+		leases_configure(l, SC(conf));
 		assert(leases_apply_line(l, &ln) == 1);
 		assert(leases_count(l) == 1);
 		leases_free(l);
@@ -85,7 +97,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		assert(printable(ev.client_id) && printable(ev.interface));
 		assert(ev.expires >= -1 && ev.remaining >= -1);
 		l = leases_new();
-		leases_configure(l, conf);
+		leases_configure(l, SC(conf));
 		rv = leases_apply(l, &ev, 1795596000LL, &why);
 		assert(rv == -1 ? why != NULL : why == NULL);
 		if (rv == 1 && ev.action != LEASE_DEL) {

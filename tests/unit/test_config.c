@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 
 #include "daemon/config.h"
+#include "relay/relay_conf.h"
 #include "common/match.h"
 
 static struct config *
@@ -53,23 +54,23 @@ test_full(void **state)
 	if (c == NULL)
 		fail_msg("%s", err);
 	assert_string_equal(c->site_name, "P-hus Sentrum");
-	assert_int_equal(c->nresolvers, 3);
-	assert_int_equal(ntohs(((struct sockaddr_in *)&c->resolvers[1].ss)->sin_port),
+	assert_int_equal(c->wan.nresolvers, 3);
+	assert_int_equal(ntohs(((struct sockaddr_in *)&c->wan.resolvers[1].ss)->sin_port),
 	    5353);
-	assert_int_equal(c->resolvers[2].ss.ss_family, AF_INET6);
-	assert_int_equal(c->resolver_timeout_ms, 2000);
+	assert_int_equal(c->wan.resolvers[2].ss.ss_family, AF_INET6);
+	assert_int_equal(c->wan.resolver_timeout_ms, 2000);
 	assert_non_null(c->relay);
 	assert_int_equal(c->relay->nlisten, 2);
 	assert_int_equal(c->relay->nroutes, 2);
-	r = config_route(c->relay, 443);
+	r = relay_conf_route(c->relay, 443);
 	assert_non_null(r);
 	assert_int_equal(r->upstream_port, 8443);
 	assert_int_equal(r->nallow, 4);
 	assert_true(match_any(r->allow, r->nallow, "x.blob.core.windows.net",
 	    23));
-	r = config_route(c->relay, 8883);
+	r = relay_conf_route(c->relay, 8883);
 	assert_int_equal(r->upstream_port, 8883);
-	assert_null(config_route(c->relay, 80));
+	assert_null(relay_conf_route(c->relay, 80));
 	assert_int_equal(c->relay->per_client, 8);
 	assert_int_equal(c->relay->total, 5000);
 	assert_int_equal(c->relay->hello_ms, 5000);
@@ -92,7 +93,7 @@ test_defaults_and_empty(void **state)
 
 	assert_non_null(c);
 	assert_null(c->relay);		/* no section: no relay */
-	assert_int_equal(c->nresolvers, 0);
+	assert_int_equal(c->wan.nresolvers, 0);
 	assert_non_null(c->control.socket);
 	config_free(c);
 

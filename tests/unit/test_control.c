@@ -9,7 +9,7 @@
 
 #include <json-c/json.h>
 
-#include "daemon/control.h"
+#include "common/control.h"
 
 static struct json_object *
 parse(const char *s, const char **cmd, char *err)

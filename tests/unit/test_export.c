@@ -18,7 +18,8 @@
 
 #include <json-c/json.h>
 
-#include "daemon/events.h"
+#include "common/util.h"
+#include "common/events.h"
 #include "fleetlog/export.h"
 #include "fleetlog/fleetlog.h"
 #include "testutil.h"
@@ -412,8 +413,8 @@ conn(const char *who, unsigned port, uint64_t start, uint64_t dur_ms,
 	snprintf(buf, sizeof(buf), "{\"ts\":\"%s\",\"type\":\"connection\","
 	    "\"charger\":\"%s\",\"port\":%u,\"start\":\"%s\",\"duration_s\":"
 	    "%llu.%03u,\"bytes_up\":%llu,\"bytes_down\":%llu}",
-	    events_format_ts(start + dur_ms, ts, sizeof(ts)), who, port,
-	    events_format_ts(start, st, sizeof(st)),
+	    format_utc_ms(start + dur_ms, ts, sizeof(ts)), who, port,
+	    format_utc_ms(start, st, sizeof(st)),
 	    (unsigned long long)(dur_ms / 1000), (unsigned)(dur_ms % 1000),
 	    (unsigned long long)up, (unsigned long long)down);
 	return json_tokener_parse(buf);

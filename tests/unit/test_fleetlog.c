@@ -3,7 +3,7 @@
  * lines), segment names, batch and commit semantics, torn-tail recovery,
  * rotation by size and at UTC midnight (with an injected clock),
  * retention by size and age, write failures (queue bound, drops, retry),
- * relay records as events, and the log section of the configuration.
+ * and the log section of the configuration.
  */
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -22,10 +22,10 @@
 #include <arpa/inet.h>
 #include <json-c/json.h>
 
+#include "common/util.h"
 #include "daemon/config.h"
-#include "daemon/events.h"
+#include "common/events.h"
 #include "fleetlog/fleetlog.h"
-#include "relay/relay.h"
 #include "testutil.h"
 
 /* 2026-11-25T23:59:59.500Z */
@@ -43,7 +43,6 @@ fake_clock(void *arg)
 struct fx {
 	char		 dir[64];
 	struct cfg_log	 log;
-	struct config	 conf;
 	struct fleetlog	*fl;
 };
 
@@ -59,7 +58,6 @@ setup(void **state)
 	fx->log.max_bytes = 1024 * 1024 * 1024;
 	fx->log.segment_bytes = 16 * 1024 * 1024;
 	fx->log.fsync_ms = 1000;
-	fx->conf.log = &fx->log;
 	fake_now = T_EVENING - 3600000;
 	*state = fx;
 	return 0;
@@ -84,7 +82,7 @@ open_log(struct fx *fx)
 	fleetlog_free(fx->fl);
 	fx->fl = fleetlog_new(NULL);
 	fleetlog_set_clock(fx->fl, fake_clock, NULL);
-	if (fleetlog_configure(fx->fl, &fx->conf, err, sizeof(err)) == -1)
+	if (fleetlog_configure(fx->fl, &fx->log, err, sizeof(err)) == -1)
 		fail_msg("configure: %s", err);
 	return fx->fl;
 }
@@ -96,7 +94,7 @@ append(struct fleetlog *fl, const char *type, int n)
 	char ts[40];
 
 	json_object_object_add(ev, "ts", json_object_new_string(
-	    events_format_ts(fake_now, ts, sizeof(ts))));
+	    format_utc_ms(fake_now, ts, sizeof(ts))));
 	json_object_object_add(ev, "type", json_object_new_string(type));
 	json_object_object_add(ev, "n", json_object_new_int(n));
 	fleetlog_append(ev, fl);
@@ -747,7 +745,7 @@ test_off(void **state)
 	    "state")), "off");
 	json_object_put(o);
 	/* on, then off again: what was queued is written first */
-	assert_int_equal(fleetlog_configure(fl, &fx->conf, err, sizeof(err)),
+	assert_int_equal(fleetlog_configure(fl, &fx->log, err, sizeof(err)),
 	    0);
 	append(fl, "lease", 1);
 	assert_int_equal(fleetlog_configure(fl, NULL, err, sizeof(err)), 0);
@@ -765,101 +763,10 @@ test_bad_dir(void **state)
 	snprintf(path, sizeof(path), "%s/file", fx->dir);
 	append_raw(fx, "file", "x");
 	fx->log.dir = path;
-	assert_int_equal(fleetlog_configure(fl, &fx->conf, err, sizeof(err)),
+	assert_int_equal(fleetlog_configure(fl, &fx->log, err, sizeof(err)),
 	    -1);
 	assert_non_null(strstr(err, "/file"));
 	fleetlog_free(fl);
-}
-
-/* --- relay records --------------------------------------------------- */
-
-static void
-test_record_fields(void **state)
-{
-	struct relay_record rec;
-	struct json_object *o;
-
-	memset(&rec, 0, sizeof(rec));
-	rec.id = 9;
-	rec.client.sin.sin_family = AF_INET;
-	rec.client.sin.sin_port = htons(40000);
-	inet_pton(AF_INET, "10.42.0.21", &rec.client.sin.sin_addr);
-	rec.upstream.sin.sin_family = AF_INET;
-	rec.upstream.sin.sin_port = htons(8883);
-	inet_pton(AF_INET, "203.0.113.10", &rec.upstream.sin.sin_addr);
-	rec.port = 8883;
-	rec.sni = "zapcloud.azure-devices.net";
-	rec.close = CLOSE_DONE;
-	rec.start_wall_ms = T_EVENING;
-	rec.start_mono_ms = 1000;
-	rec.end_mono_ms = 62250;
-	rec.bytes_up = 1234;
-	rec.bytes_down = 5678;
-	strcpy(rec.charger, "ZAP000101");
-	o = fleetlog_record_fields(&rec, 99999);
-	assert_string_equal(json_object_to_json_string_ext(o,
-	    JSON_C_TO_STRING_PLAIN), "{\"charger\":\"ZAP000101\","
-	    "\"client\":\"10.42.0.21\",\"sni\":\"zapcloud.azure-devices.net\","
-	    "\"port\":8883,\"upstream\":\"203.0.113.10:8883\",\"start\":"
-	    "\"2026-11-25T23:59:59.500Z\",\"duration_s\":61.250,"
-	    "\"bytes_up\":1234,\"bytes_down\":5678,\"reason\":\"done\","
-	    "\"conn\":9}");
-	json_object_put(o);
-
-	rec.close = CLOSE_REFUSED;
-	rec.refusal = REFUSE_NOT_ALLOWED;
-	rec.sni = "evil.example.com";
-	rec.charger[0] = '\0';
-	o = fleetlog_record_fields(&rec, 99999);
-	assert_string_equal(json_object_to_json_string_ext(o,
-	    JSON_C_TO_STRING_PLAIN), "{\"reason\":\"not-allowed\","
-	    "\"client\":\"10.42.0.21\",\"sni\":\"evil.example.com\","
-	    "\"port\":8883,\"conn\":9}");
-	json_object_put(o);
-}
-
-static void
-test_refusal_flood(void **state)
-{
-	struct fx *fx = *state;
-	struct fleetlog *fl = open_log(fx);
-	struct fleetlog_stats st;
-	struct relay_record rec;
-	struct fleetlog_segment *segs;
-	size_t len;
-	char *buf;
-	int i;
-
-	memset(&rec, 0, sizeof(rec));
-	rec.client.sin.sin_family = AF_INET;
-	rec.port = 443;
-	rec.close = CLOSE_REFUSED;
-	rec.refusal = REFUSE_NOT_TLS;
-	events_set_sink(fleetlog_append, fl);
-	for (i = 0; i < FLEETLOG_REFUSAL_BURST + 50; i++)
-		fleetlog_relay_record(&rec, fl);
-	fleetlog_stats(fl, &st);
-	assert_int_equal(st.queued, FLEETLOG_REFUSAL_BURST);
-	assert_int_equal(st.suppressed, 50);
-	/* relayed connections are never left out */
-	rec.close = CLOSE_DONE;
-	for (i = 0; i < 10; i++)
-		fleetlog_relay_record(&rec, fl);
-	fleetlog_stats(fl, &st);
-	assert_int_equal(st.queued, FLEETLOG_REFUSAL_BURST + 10);
-	/* a little later the bucket has a token again; the next refusal
-	 * logged says how many were left out */
-	usleep(3 * 1000000 / FLEETLOG_REFUSAL_RATE);
-	rec.close = CLOSE_REFUSED;
-	fleetlog_relay_record(&rec, fl);
-	events_set_sink(NULL, NULL);
-	assert_int_equal(fleetlog_flush(fl), 0);
-	segments(fx, &segs);
-	buf = read_path(fx->dir, segs[0].name, &len);
-	assert_non_null(strstr(buf, "\"reason\":\"not-tls\",\"client\":"
-	    "\"0.0.0.0\",\"port\":443,\"conn\":0,\"suppressed\":50}"));
-	free(buf);
-	free(segs);
 }
 
 /* --- configuration --------------------------------------------------- */
@@ -955,9 +862,6 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_off, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_dir, setup, teardown),
-		cmocka_unit_test(test_record_fields),
-		cmocka_unit_test_setup_teardown(test_refusal_flood, setup,
-		    teardown),
 		cmocka_unit_test(test_config),
 	};
 

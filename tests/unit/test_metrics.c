@@ -224,10 +224,10 @@ test_http(void **state)
 	c = load(text, err, sizeof(err));
 	if (c == NULL)
 		fail_msg("%s", err);
-	assert_int_equal(metrics_configure(m, c, err, sizeof(err)), 0);
+	assert_int_equal(metrics_configure(m, c->metrics, err, sizeof(err)), 0);
 	assert_true((port = metrics_port(m)) != 0);
 	/* the same address again: nothing changes */
-	assert_int_equal(metrics_configure(m, c, err, sizeof(err)), 0);
+	assert_int_equal(metrics_configure(m, c->metrics, err, sizeof(err)), 0);
 	assert_int_equal(metrics_port(m), port);
 
 	request(base, port, EVHTTP_REQ_GET, "/metrics", &r);
@@ -253,13 +253,13 @@ test_http(void **state)
 	/* off */
 	config_free(c);
 	c = load("site: {name: x}\n", err, sizeof(err));
-	assert_int_equal(metrics_configure(m, c, err, sizeof(err)), 0);
+	assert_int_equal(metrics_configure(m, c->metrics, err, sizeof(err)), 0);
 	assert_int_equal(metrics_port(m), 0);
 	config_free(c);
 
 	/* an address that cannot be had: an error, nothing changes */
 	c = load("metrics: {listen: \"192.0.2.1:9310\"}\n", err, sizeof(err));
-	assert_int_equal(metrics_configure(m, c, err, sizeof(err)), -1);
+	assert_int_equal(metrics_configure(m, c->metrics, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "metrics: cannot listen on 192.0.2.1:9310"));
 	config_free(c);
 	metrics_free(m);

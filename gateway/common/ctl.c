@@ -15,7 +15,7 @@
 
 #include <json-c/json.h>
 
-#include "ctl/ctl.h"
+#include "common/ctl.h"
 #include "common/util.h"
 
 #define CTL_REPLY_MAX	(64 * 1024 * 1024)

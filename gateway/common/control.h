@@ -12,10 +12,26 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "common/cfg.h"
+
 struct event_base;
-struct cfg_control;
 struct json_object;
 struct control;
+
+#define CONTROL_DEFAULT_SOCKET	RUNSTATEDIR "/evgate/evgated.sock"
+
+/* The control section of evgated.yaml. */
+struct cfg_control {
+	char		*socket;	/* absolute path */
+	char		*group;		/* owner group of the socket, or NULL */
+	unsigned	 mode;		/* permission bits, default 0660 */
+};
+
+/* The section parser: defaults first, finish after (arg: cfg_control *). */
+void	control_cfg_defaults(struct cfg_control *);
+int	control_cfg_section(struct cfg_ctx *, struct cfg_node *, void *);
+void	control_cfg_finish(struct cfg_control *);
+void	control_cfg_free(struct cfg_control *);
 
 #define CONTROL_MAX_REQUEST	65536
 #define CONTROL_MAX_CMD		32
@@ -35,9 +51,24 @@ typedef struct json_object *(*control_fn)(struct json_object *req,
 	    const struct control_peer *, void *arg, char *err, size_t errlen);
 
 struct control	*control_new(struct event_base *);
-/* Listen on the configured path (again, if it changed); 0 or -1 + err. */
+/*
+ * The module lifecycle (daemon/module.h).  prepare makes the socket a new
+ * path needs (bound and listening, but not yet accepting) and sets the
+ * permissions; for the same path it sets them on the live socket and
+ * remembers the old ones.  0, or -1 with err and nothing changed.
+ * commit starts accepting on a new socket and closes (and removes) the
+ * old one; abort undoes prepare.  Clients in the middle of a request
+ * finish it on the socket they came in on.  cc is copied.
+ */
+int		 control_prepare(struct control *, const struct cfg_control *,
+		    char *err, size_t errlen);
+void		 control_commit(struct control *);
+void		 control_abort(struct control *);
+/* prepare and commit in one, for sockets outside a reload. */
 int		 control_listen(struct control *, const struct cfg_control *,
 		    char *err, size_t errlen);
+/* The path listened on, or NULL. */
+const char	*control_path(const struct control *);
 /* cmd must stay valid; a second registration of a name replaces the first. */
 void		 control_register(struct control *, const char *cmd,
 		    control_fn, void *arg);

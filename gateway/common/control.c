@@ -21,8 +21,8 @@
 #include <event2/listener.h>
 #include <json-c/json.h>
 
-#include "daemon/config.h"
-#include "daemon/control.h"
+#include "common/cfg.h"
+#include "common/control.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -40,11 +40,96 @@ struct control {
 	struct event_base	*base;
 	struct evconnlistener	*listener;
 	char			*path;
+	struct evconnlistener	*next;		/* prepared */
+	char			*next_path;
+	int			 perms_changed;	/* by prepare, same path */
+	mode_t			 old_mode;
+	gid_t			 old_gid;
 	struct control_cmd	 cmds[CONTROL_MAX_COMMANDS];
 	size_t			 ncmds;
 	size_t			 nclients;
 	struct log_ratelimit	 rl;
 };
+
+/* --- configuration: the control section ----------------------------- */
+
+void
+control_cfg_defaults(struct cfg_control *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->mode = 0660;
+}
+
+void
+control_cfg_finish(struct cfg_control *c)
+{
+	if (c->socket == NULL)
+		c->socket = xstrdup(CONTROL_DEFAULT_SOCKET);
+}
+
+void
+control_cfg_free(struct cfg_control *c)
+{
+	free(c->socket);
+	free(c->group);
+	c->socket = c->group = NULL;
+}
+
+static int
+control_socket(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
+{
+	struct cfg_control *c = arg;
+
+	if (cfg_str(ctx, node, &c->socket) == -1)
+		return -1;
+	if (c->socket[0] != '/')
+		return cfg_error(ctx, node, "the socket path must be absolute");
+	if (strlen(c->socket) >= 108)
+		return cfg_error(ctx, node, "the socket path is longer than "
+		    "107 bytes");
+	return 0;
+}
+
+static int
+control_group(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
+{
+	struct cfg_control *c = arg;
+
+	return cfg_str(ctx, node, &c->group);
+}
+
+static int
+control_mode(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
+{
+	struct cfg_control *c = arg;
+	const char *s;
+	unsigned long v;
+	char *end;
+
+	if ((s = cfg_scalar(ctx, node, "an octal mode", NULL)) == NULL)
+		return -1;
+	v = strtoul(s, &end, 8);
+	if (*s < '0' || *s > '7' || *end != '\0' || v > 0777 || (v & 0600) != 0600)
+		return cfg_error(ctx, node, "expected an octal mode such as "
+		    "0660 that lets the owner read and write, found \"%.16s\"",
+		    s);
+	c->mode = (unsigned)v;
+	return 0;
+}
+
+int
+control_cfg_section(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
+{
+	static const struct cfg_key keys[] = {
+		{ "socket", control_socket, 0 },
+		{ "group", control_group, 0 },
+		{ "mode", control_mode, 0 },
+		{ NULL, NULL, 0 },
+	};
+	return cfg_map(ctx, node, keys, arg);
+}
+
+/* --- the socket ------------------------------------------------------ */
 
 struct control_client {
 	struct control		*ctl;
@@ -305,38 +390,45 @@ control_close(struct control *ctl)
 	}
 }
 
-int
-control_listen(struct control *ctl, const struct cfg_control *cc, char *err,
+/* Set mode and group of path; 0 or -1 with err. */
+static int
+set_perms(const char *path, const struct cfg_control *cc, gid_t gid,
+    char *err, size_t errlen)
+{
+	if (chmod(path, cc->mode) == -1 ||
+	    (cc->group != NULL && chown(path, (uid_t)-1, gid) == -1)) {
+		snprintf(err, errlen, "control: permissions of %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* A listening socket at cc->socket, not yet accepting; NULL and err. */
+static struct evconnlistener *
+control_bind(struct control *ctl, const struct cfg_control *cc, char *err,
     size_t errlen)
 {
 	struct evconnlistener *lst;
 	struct sockaddr_un sun;
-	struct group *gr = NULL;
-	char *dir, *slash;
+	char *dir, *slash, msg[256];
 	int fd, probe;
 
-	if (ctl->path != NULL && strcmp(ctl->path, cc->socket) == 0)
-		goto perms;
-	if (cc->group != NULL && (gr = getgrnam(cc->group)) == NULL) {
-		snprintf(err, errlen, "control: no group \"%s\"", cc->group);
-		return -1;
-	}
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (strlcpy(sun.sun_path, cc->socket, sizeof(sun.sun_path)) >=
 	    sizeof(sun.sun_path)) {
 		snprintf(err, errlen, "control: socket path too long");
-		return -1;
+		return NULL;
 	}
 	/* The directory (e.g. /run/evgate) may not exist after a boot. */
 	dir = xstrdup(cc->socket);
 	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
 		*slash = '\0';
-		if (mkdir(dir, 0755) == -1 && errno != EEXIST) {
-			snprintf(err, errlen, "control: mkdir %s: %s", dir,
-			    strerror(errno));
+		if (mkdir_p(dir, 0755, (uid_t)-1, 0, msg, sizeof(msg)) == -1) {
+			snprintf(err, errlen, "control: %s", msg);
 			free(dir);
-			return -1;
+			return NULL;
 		}
 	}
 	free(dir);
@@ -346,7 +438,7 @@ control_listen(struct control *ctl, const struct cfg_control *cc, char *err,
 			close(probe);
 			snprintf(err, errlen, "control: %s is in use by a "
 			    "running daemon", cc->socket);
-			return -1;
+			return NULL;
 		}
 		close(probe);
 	}
@@ -357,34 +449,110 @@ control_listen(struct control *ctl, const struct cfg_control *cc, char *err,
 		    strerror(errno));
 		if (fd != -1)
 			close(fd);
-		return -1;
+		return NULL;
 	}
 	lst = evconnlistener_new(ctl->base, control_accept_cb, ctl,
-	    LEV_OPT_CLOSE_ON_FREE, 16, fd);
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_DISABLED, 16, fd);
 	if (lst == NULL) {
 		snprintf(err, errlen, "control: cannot listen on %s",
 		    cc->socket);
 		close(fd);
 		unlink(cc->socket);
-		return -1;
+		return NULL;
 	}
-	control_close(ctl);
-	ctl->listener = lst;
-	ctl->path = xstrdup(cc->socket);
-	log_info("control: listening on %s", cc->socket);
-perms:
-	if (cc->group != NULL && gr == NULL &&
-	    (gr = getgrnam(cc->group)) == NULL) {
+	return lst;
+}
+
+int
+control_prepare(struct control *ctl, const struct cfg_control *cc, char *err,
+    size_t errlen)
+{
+	struct group *gr = NULL;
+	struct stat sb;
+
+	control_abort(ctl);
+	if (cc->group != NULL && (gr = getgrnam(cc->group)) == NULL) {
 		snprintf(err, errlen, "control: no group \"%s\"", cc->group);
 		return -1;
 	}
-	if (chmod(ctl->path, cc->mode) == -1 ||
-	    (gr != NULL && chown(ctl->path, (uid_t)-1, gr->gr_gid) == -1)) {
-		snprintf(err, errlen, "control: permissions of %s: %s",
-		    ctl->path, strerror(errno));
+	if (ctl->path != NULL && strcmp(ctl->path, cc->socket) == 0) {
+		/* The same socket: new permissions, the old ones kept. */
+		if (stat(ctl->path, &sb) == -1) {
+			snprintf(err, errlen, "control: %s: %s", ctl->path,
+			    strerror(errno));
+			return -1;
+		}
+		ctl->old_mode = sb.st_mode & 07777;
+		ctl->old_gid = sb.st_gid;
+		ctl->perms_changed = 1;
+		if (set_perms(ctl->path, cc, gr ? gr->gr_gid : 0, err,
+		    errlen) == -1) {
+			control_abort(ctl);
+			return -1;
+		}
+		return 0;
+	}
+	if ((ctl->next = control_bind(ctl, cc, err, errlen)) == NULL)
+		return -1;
+	ctl->next_path = xstrdup(cc->socket);
+	if (set_perms(ctl->next_path, cc, gr ? gr->gr_gid : 0, err,
+	    errlen) == -1) {
+		control_abort(ctl);
 		return -1;
 	}
 	return 0;
+}
+
+void
+control_commit(struct control *ctl)
+{
+	ctl->perms_changed = 0;
+	if (ctl->next == NULL)
+		return;
+	control_close(ctl);
+	ctl->listener = ctl->next;
+	ctl->path = ctl->next_path;
+	ctl->next = NULL;
+	ctl->next_path = NULL;
+	evconnlistener_enable(ctl->listener);
+	log_info("control: listening on %s", ctl->path);
+}
+
+void
+control_abort(struct control *ctl)
+{
+	if (ctl->perms_changed) {
+		if (chmod(ctl->path, ctl->old_mode) == -1 ||
+		    chown(ctl->path, (uid_t)-1, ctl->old_gid) == -1)
+			log_warn("control: restoring permissions of %s",
+			    ctl->path);
+		ctl->perms_changed = 0;
+	}
+	if (ctl->next != NULL) {
+		evconnlistener_free(ctl->next);
+		ctl->next = NULL;
+	}
+	if (ctl->next_path != NULL) {
+		unlink(ctl->next_path);
+		free(ctl->next_path);
+		ctl->next_path = NULL;
+	}
+}
+
+int
+control_listen(struct control *ctl, const struct cfg_control *cc, char *err,
+    size_t errlen)
+{
+	if (control_prepare(ctl, cc, err, errlen) == -1)
+		return -1;
+	control_commit(ctl);
+	return 0;
+}
+
+const char *
+control_path(const struct control *ctl)
+{
+	return ctl->path;
 }
 
 void
@@ -410,6 +578,7 @@ control_free(struct control *ctl)
 {
 	if (ctl == NULL)
 		return;
+	control_abort(ctl);
 	control_close(ctl);
 	free(ctl);
 }

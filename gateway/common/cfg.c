@@ -1,0 +1,482 @@
+/*
+ * cfg: YAML into section structs, through libyaml's document API (see
+ * cfg.h).  A struct cfg_node is libyaml's yaml_node_t, never seen outside
+ * this file.
+ */
+#include "evgate_config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <yaml.h>
+
+#include "common/cfg.h"
+#include "common/util.h"
+
+struct cfg_ctx {
+	const char	*name;
+	yaml_document_t	*doc;
+	char		*err;
+	size_t		 errlen;
+	int		 failed;
+	uint8_t		*visited;
+	size_t		 nnodes;
+	char		 path[256];
+};
+
+#define Y(n)	((yaml_node_t *)(n))
+#define CY(n)	((const yaml_node_t *)(n))
+
+struct cfg_mark
+cfg_mark(const struct cfg_node *node)
+{
+	struct cfg_mark m = { 1, 1 };
+
+	if (node != NULL) {
+		m.line = CY(node)->start_mark.line + 1;
+		m.column = CY(node)->start_mark.column + 1;
+	}
+	return m;
+}
+
+static int
+cfg_verror(struct cfg_ctx *ctx, const struct cfg_mark *m, const char *fmt,
+    va_list ap)
+{
+	char msg[512];
+
+	if (ctx->failed)
+		return -1;	/* the first error is the one that counts */
+	ctx->failed = 1;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	snprintf(ctx->err, ctx->errlen, "%s:%zu:%zu: %s%s%s", ctx->name,
+	    m->line, m->column, ctx->path, ctx->path[0] ? ": " : "", msg);
+	return -1;
+}
+
+int
+cfg_error(struct cfg_ctx *ctx, struct cfg_node *node, const char *fmt, ...)
+{
+	struct cfg_mark m = cfg_mark(node);
+	va_list ap;
+
+	va_start(ap, fmt);
+	cfg_verror(ctx, &m, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int
+cfg_error_at(struct cfg_ctx *ctx, const struct cfg_mark *m, const char *fmt,
+    ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	cfg_verror(ctx, m, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/*
+ * Refuse a node seen before: only an alias can make that happen.  The
+ * document API has no position for the alias itself, so the error points
+ * at where (the key or list that uses it).
+ */
+static int
+cfg_visit(struct cfg_ctx *ctx, yaml_node_t *node, yaml_node_t *where)
+{
+	size_t id = (size_t)(node - ctx->doc->nodes.start);
+
+	if (id >= ctx->nnodes)
+		return cfg_error(ctx, (struct cfg_node *)where,
+		    "internal: node out of range");
+	if (ctx->visited[id])
+		return cfg_error(ctx, (struct cfg_node *)where,
+		    "YAML aliases are not supported");
+	ctx->visited[id] = 1;
+	return 0;
+}
+
+const char *
+cfg_kind(const struct cfg_node *node)
+{
+	switch (CY(node)->type) {
+	case YAML_SCALAR_NODE:
+		return "a scalar";
+	case YAML_SEQUENCE_NODE:
+		return "a list";
+	case YAML_MAPPING_NODE:
+		return "a mapping";
+	default:
+		return "nothing";
+	}
+}
+
+int
+cfg_is_scalar(const struct cfg_node *node)
+{
+	return CY(node)->type == YAML_SCALAR_NODE;
+}
+
+int
+cfg_is_list(const struct cfg_node *node)
+{
+	return CY(node)->type == YAML_SEQUENCE_NODE;
+}
+
+static const char *
+text(const yaml_node_t *node)
+{
+	return (const char *)node->data.scalar.value;
+}
+
+int
+cfg_map(struct cfg_ctx *ctx, struct cfg_node *cnode,
+    const struct cfg_key *keys, void *arg)
+{
+	yaml_node_t *node = Y(cnode);
+	yaml_node_pair_t *pair;
+	uint64_t seen = 0;
+	size_t i, plen = strlen(ctx->path);
+
+	if (node->type != YAML_MAPPING_NODE)
+		return cfg_error(ctx, cnode, "expected a mapping, found %s",
+		    cfg_kind(cnode));
+	for (pair = node->data.mapping.pairs.start;
+	    pair < node->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = yaml_document_get_node(ctx->doc, pair->key);
+		yaml_node_t *v = yaml_document_get_node(ctx->doc, pair->value);
+
+		if (k == NULL || v == NULL)
+			return cfg_error(ctx, cnode, "internal: broken mapping");
+		if (cfg_visit(ctx, k, k) == -1)
+			return -1;
+		if (k->type != YAML_SCALAR_NODE)
+			return cfg_error(ctx, (struct cfg_node *)k,
+			    "a key must be a plain name");
+		for (i = 0; keys[i].name != NULL; i++)
+			if (strcmp(keys[i].name, text(k)) == 0)
+				break;
+		if (keys[i].name == NULL)
+			return cfg_error(ctx, (struct cfg_node *)k,
+			    "unknown key \"%.64s\"", text(k));
+		if (seen & (1ULL << i))
+			return cfg_error(ctx, (struct cfg_node *)k,
+			    "duplicate key \"%s\"", keys[i].name);
+		seen |= 1ULL << i;
+		snprintf(ctx->path + plen, sizeof(ctx->path) - plen, "%s%s",
+		    plen ? "." : "", keys[i].name);
+		if (cfg_visit(ctx, v, k) == -1 ||
+		    keys[i].fn(ctx, (struct cfg_node *)v, arg) == -1)
+			return -1;
+		ctx->path[plen] = '\0';
+	}
+	for (i = 0; keys[i].name != NULL; i++)
+		if (keys[i].required && !(seen & (1ULL << i)))
+			return cfg_error(ctx, cnode,
+			    "missing required key \"%s\"", keys[i].name);
+	return 0;
+}
+
+int
+cfg_seq(struct cfg_ctx *ctx, struct cfg_node *cnode,
+    int (*fn)(struct cfg_ctx *, struct cfg_node *, size_t, void *), void *arg)
+{
+	yaml_node_t *node = Y(cnode);
+	yaml_node_item_t *item;
+	size_t idx = 0, plen = strlen(ctx->path);
+
+	if (node->type != YAML_SEQUENCE_NODE)
+		return cfg_error(ctx, cnode, "expected a list, found %s",
+		    cfg_kind(cnode));
+	for (item = node->data.sequence.items.start;
+	    item < node->data.sequence.items.top; item++, idx++) {
+		yaml_node_t *v = yaml_document_get_node(ctx->doc, *item);
+
+		if (v == NULL)
+			return cfg_error(ctx, cnode, "internal: broken list");
+		snprintf(ctx->path + plen, sizeof(ctx->path) - plen, "[%zu]",
+		    idx);
+		if (cfg_visit(ctx, v, node) == -1 ||
+		    fn(ctx, (struct cfg_node *)v, idx, arg) == -1)
+			return -1;
+		ctx->path[plen] = '\0';
+	}
+	return 0;
+}
+
+int
+cfg_list_len(struct cfg_ctx *ctx, struct cfg_node *cnode, const char *what,
+    size_t *n)
+{
+	yaml_node_t *node = Y(cnode);
+
+	if (node->type != YAML_SEQUENCE_NODE)
+		return cfg_error(ctx, cnode, "expected %s, found %s", what,
+		    cfg_kind(cnode));
+	*n = (size_t)(node->data.sequence.items.top -
+	    node->data.sequence.items.start);
+	return 0;
+}
+
+const char *
+cfg_scalar(struct cfg_ctx *ctx, struct cfg_node *cnode, const char *want,
+    size_t *len)
+{
+	yaml_node_t *node = Y(cnode);
+
+	if (node->type != YAML_SCALAR_NODE) {
+		cfg_error(ctx, cnode, "expected %s, found %s", want,
+		    cfg_kind(cnode));
+		return NULL;
+	}
+	if (strlen(text(node)) != node->data.scalar.length) {
+		cfg_error(ctx, cnode, "NUL byte in value");
+		return NULL;
+	}
+	if (len != NULL)
+		*len = node->data.scalar.length;
+	return text(node);
+}
+
+int
+cfg_str(struct cfg_ctx *ctx, struct cfg_node *node, char **out)
+{
+	const char *s;
+	size_t len;
+
+	if ((s = cfg_scalar(ctx, node, "a string", &len)) == NULL)
+		return -1;
+	if (len == 0)
+		return cfg_error(ctx, node, "empty value");
+	free(*out);
+	*out = xstrdup(s);
+	return 0;
+}
+
+int
+cfg_uint(struct cfg_ctx *ctx, struct cfg_node *node, unsigned long min,
+    unsigned long max, unsigned long *out)
+{
+	const char *s;
+	unsigned long v;
+	char *end;
+
+	if ((s = cfg_scalar(ctx, node, "a number", NULL)) == NULL)
+		return -1;
+	if (*s < '0' || *s > '9')
+		return cfg_error(ctx, node, "expected a number, found \"%.64s\"",
+		    s);
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (*end != '\0')
+		return cfg_error(ctx, node, "expected a number, found \"%.64s\"",
+		    s);
+	if (errno == ERANGE || v < min || v > max)
+		return cfg_error(ctx, node, "%.64s is out of range (%lu-%lu)",
+		    s, min, max);
+	*out = v;
+	return 0;
+}
+
+int
+cfg_bool(struct cfg_ctx *ctx, struct cfg_node *node, int *out)
+{
+	static const char *const yes[] = { "true", "yes", "on", NULL };
+	static const char *const no[] = { "false", "no", "off", NULL };
+	const char *s;
+	size_t i;
+
+	if ((s = cfg_scalar(ctx, node, "true or false", NULL)) == NULL)
+		return -1;
+	for (i = 0; yes[i] != NULL; i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*out = 1;
+			return 0;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*out = 0;
+			return 0;
+		}
+	}
+	return cfg_error(ctx, node, "expected true or false, found \"%.64s\"",
+	    s);
+}
+
+int
+cfg_duration(struct cfg_ctx *ctx, struct cfg_node *node, uint64_t min_ms,
+    uint64_t max_ms, uint64_t *out)
+{
+	char lo[32], hi[32];
+	const char *s;
+	uint64_t v;
+
+	if ((s = cfg_scalar(ctx, node, "a duration", NULL)) == NULL)
+		return -1;
+	if (parse_duration_ms(s, &v) == -1)
+		return cfg_error(ctx, node, "expected a duration such as 10s, "
+		    "5m, 2h, found \"%.64s\"", s);
+	if (v < min_ms || v > max_ms) {
+		format_duration_ms(min_ms, lo, sizeof(lo));
+		format_duration_ms(max_ms, hi, sizeof(hi));
+		return cfg_error(ctx, node, "%.64s is out of range (%s-%s)",
+		    s, lo, hi);
+	}
+	*out = v;
+	return 0;
+}
+
+int
+cfg_addr(struct cfg_ctx *ctx, struct cfg_node *node, uint16_t defport,
+    struct cfg_sockaddr *out)
+{
+	const char *s;
+
+	if ((s = cfg_scalar(ctx, node, "an address", NULL)) == NULL)
+		return -1;
+	if (parse_sockaddr(s, defport, &out->ss, &out->len) == -1)
+		return cfg_error(ctx, node, "\"%.64s\" is not an IP address "
+		    "(with an optional :port)", s);
+	free(out->text);
+	out->text = xstrdup(s);
+	return 0;
+}
+
+static int
+strlist_item(struct cfg_ctx *ctx, struct cfg_node *node, size_t idx,
+    void *arg)
+{
+	char **list = arg;
+
+	return cfg_str(ctx, node, &list[idx]);
+}
+
+int
+cfg_strlist(struct cfg_ctx *ctx, struct cfg_node *node, char ***out,
+    size_t *n)
+{
+	size_t count;
+	char **list;
+
+	if (cfg_is_scalar(node)) {
+		list = xcalloc(1, sizeof(*list));
+		if (cfg_str(ctx, node, &list[0]) == -1) {
+			free(list);
+			return -1;
+		}
+		count = 1;
+	} else {
+		if (cfg_list_len(ctx, node, "a list of strings", &count) == -1)
+			return -1;
+		list = xcalloc(count ? count : 1, sizeof(*list));
+		if (cfg_seq(ctx, node, strlist_item, list) == -1) {
+			cfg_strlist_free(list, count);
+			return -1;
+		}
+	}
+	cfg_strlist_free(*out, *n);
+	*out = list;
+	*n = count;
+	return 0;
+}
+
+void
+cfg_sockaddr_free(struct cfg_sockaddr *a, size_t n)
+{
+	size_t i;
+
+	for (i = 0; a != NULL && i < n; i++)
+		free(a[i].text);
+	free(a);
+}
+
+void
+cfg_strlist_free(char **list, size_t n)
+{
+	size_t i;
+
+	for (i = 0; list != NULL && i < n; i++)
+		free(list[i]);
+	free(list);
+}
+
+/* --- the document ---------------------------------------------------- */
+
+int
+cfg_parse(const char *name, const uint8_t *buf, size_t len,
+    const struct cfg_key *keys, cfg_check_fn check, void *arg, char *err,
+    size_t errlen)
+{
+	yaml_parser_t parser;
+	yaml_document_t doc, extra;
+	yaml_node_t *root, *r2;
+	struct cfg_ctx ctx;
+	int rv = -1, have_doc = 0;
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.name = name;
+	ctx.err = err;
+	ctx.errlen = errlen;
+	err[0] = '\0';
+	if (len > CFG_MAX_BYTES) {
+		snprintf(err, errlen, "%s:1:1: file larger than %d bytes", name,
+		    CFG_MAX_BYTES);
+		return -1;
+	}
+	if (!yaml_parser_initialize(&parser)) {
+		snprintf(err, errlen, "%s: cannot initialise the YAML parser",
+		    name);
+		return -1;
+	}
+	yaml_parser_set_input_string(&parser, buf, len);
+	if (!yaml_parser_load(&parser, &doc)) {
+		snprintf(err, errlen, "%s:%zu:%zu: %s%s%s", name,
+		    parser.problem_mark.line + 1,
+		    parser.problem_mark.column + 1,
+		    parser.problem ? parser.problem : "YAML syntax error",
+		    parser.context ? " " : "",
+		    parser.context ? parser.context : "");
+		goto out;
+	}
+	have_doc = 1;
+	ctx.doc = &doc;
+	ctx.nnodes = (size_t)(doc.nodes.top - doc.nodes.start);
+	if (ctx.nnodes > CFG_MAX_NODES) {
+		snprintf(err, errlen, "%s:1:1: more than %d YAML nodes", name,
+		    CFG_MAX_NODES);
+		goto out;
+	}
+	ctx.visited = xcalloc(ctx.nnodes ? ctx.nnodes : 1, 1);
+	if ((root = yaml_document_get_root_node(&doc)) == NULL) {
+		rv = 0;			/* no document at all */
+		goto out;
+	}
+	if (root->type == YAML_SCALAR_NODE && root->data.scalar.length == 0) {
+		/* an empty file */
+	} else if (cfg_visit(&ctx, root, root) == -1 ||
+	    cfg_map(&ctx, (struct cfg_node *)root, keys, arg) == -1 ||
+	    (check != NULL && check(&ctx, (struct cfg_node *)root, arg) == -1))
+		goto out;
+	/* A second document in the same file is not ours to read. */
+	if (yaml_parser_load(&parser, &extra)) {
+		if ((r2 = yaml_document_get_root_node(&extra)) != NULL) {
+			cfg_error(&ctx, (struct cfg_node *)r2,
+			    "only one YAML document is allowed");
+			yaml_document_delete(&extra);
+			goto out;
+		}
+		yaml_document_delete(&extra);
+	}
+	rv = 0;
+out:
+	free(ctx.visited);
+	if (have_doc)
+		yaml_document_delete(&doc);
+	yaml_parser_delete(&parser);
+	return rv;
+}

@@ -1,0 +1,385 @@
+/*
+ * daemon: evgated's modules wired together on one loop (see evgated.h).
+ * Each module gets the sections of struct config it reads; the adapters
+ * below are the only place that knows which.
+ */
+#include "evgate_config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <json-c/json.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "daemon/config.h"
+#include "common/control.h"
+#include "common/events.h"
+#include "daemon/evgated.h"
+#include "daemon/module.h"
+#include "daemon/sdnotify.h"
+#include "fleetlog/fleetlog.h"
+#include "fleetlog/metrics.h"
+#include "fleetlog/ship.h"
+#include "relay/relay.h"
+#include "relay/relay_conf.h"
+#include "relay/relay_report.h"
+#include "relay/resolver.h"
+#include "site/lan.h"
+#include "site/site.h"
+#include "time/ntp.h"
+
+/* --- the modules' adapters ------------------------------------------- */
+
+/* commit, abort and free of a module whose functions take its own type. */
+#define ADAPT(m, type)							\
+static void m##_commit_(void *self) { m##_commit((type *)self); }	\
+static void m##_abort_(void *self) { m##_abort((type *)self); }	\
+static void m##_free_(void *self) { m##_free((type *)self); }
+ADAPT(control, struct control)
+ADAPT(fleetlog, struct fleetlog)
+ADAPT(resolver, struct resolver)
+ADAPT(relay, struct relay)
+ADAPT(ntp, struct ntp)
+ADAPT(site, struct site)
+ADAPT(metrics, struct metrics)
+ADAPT(ship, struct ship)
+#undef ADAPT
+
+static int
+control_prepare_(void *self, const struct config *c, char *err, size_t len)
+{
+	return control_prepare(self, &c->control, err, len);
+}
+
+static int
+fleetlog_prepare_(void *self, const struct config *c, char *err, size_t len)
+{
+	return fleetlog_prepare(self, c->log, err, len);
+}
+
+static int
+resolver_prepare_(void *self, const struct config *c, char *err, size_t len)
+{
+	return resolver_prepare(self, &c->wan, err, len);
+}
+
+static int
+relay_prepare_(void *self, const struct config *c, char *err, size_t len)
+{
+	return relay_prepare(self, c->relay, err, len);
+}
+
+static int
+ntp_prepare_(void *self, const struct config *c, char *err, size_t len)
+{
+	return ntp_prepare(self, c->ntp, err, len);
+}
+
+static int
+site_prepare_(void *self, const struct config *c, char *err, size_t len)
+{
+	struct site_conf sc;
+
+	config_site(c, &sc);
+	return site_prepare(self, &sc, err, len);
+}
+
+static int
+metrics_prepare_(void *self, const struct config *c, char *err, size_t len)
+{
+	return metrics_prepare(self, c->metrics, err, len);
+}
+
+static int
+ship_prepare_(void *self, const struct config *c, char *err, size_t len)
+{
+	return ship_prepare(self, c->ship, c->site_name,
+	    c->log != NULL ? c->log->dir : NULL, err, len);
+}
+
+/* Status sections named after their module. */
+#define SECTION(m, key)							\
+static void								\
+m##_status_(void *self, struct json_object *into)			\
+{									\
+	json_object_object_add(into, (key), m##_status(self));		\
+}
+SECTION(fleetlog, "log")
+SECTION(resolver, "resolver")
+SECTION(relay, "relay")
+SECTION(ntp, "ntp")
+SECTION(metrics, "metrics")
+SECTION(ship, "ship")
+#undef SECTION
+
+static void
+site_status_(void *self, struct json_object *into)
+{
+	site_status(self, into);
+}
+
+/* --- control commands ------------------------------------------------ */
+
+static struct json_object *
+json_time_ms(uint64_t ms)
+{
+	char buf[32];
+
+	return json_object_new_string(format_utc_s(ms, buf, sizeof(buf)));
+}
+
+struct json_object *
+evgated_status(struct evgated *d)
+{
+	struct json_object *o = json_object_new_object(), *c;
+
+	json_object_object_add(o, "version", json_object_new_string(VERSION));
+	json_object_object_add(o, "site", json_object_new_string(
+	    d->conf->site_name ? d->conf->site_name : ""));
+	json_object_object_add(o, "pid", json_object_new_int(getpid()));
+	json_object_object_add(o, "started", json_time_ms(d->start_wall_ms));
+	json_object_object_add(o, "uptime_s", json_object_new_int64(
+	    (int64_t)((now_mono_ms() - d->start_mono_ms) / 1000)));
+	json_object_object_add(o, "state", json_object_new_string(
+	    d->draining ? "draining" : "running"));
+	json_object_object_add(o, "events", json_object_new_int64(
+	    (int64_t)events_count()));
+
+	c = json_object_new_object();
+	json_object_object_add(c, "path", json_object_new_string(d->conf_path));
+	json_object_object_add(c, "loaded", json_time_ms(d->loaded_wall_ms));
+	json_object_object_add(c, "reloads", json_object_new_int64(
+	    (int64_t)d->reloads));
+	json_object_object_add(c, "reload_failures", json_object_new_int64(
+	    (int64_t)d->reload_failures));
+	json_object_object_add(c, "state", json_object_new_string(
+	    d->last_error[0] ? "last-reload-failed" : "ok"));
+	if (d->last_error[0]) {
+		json_object_object_add(c, "last_error",
+		    json_object_new_string(d->last_error));
+		json_object_object_add(c, "last_reload",
+		    json_time_ms(d->last_reload_wall_ms));
+	}
+	json_object_object_add(o, "config", c);
+	modules_status(d->mods, EVGATED_NMODULES, o);
+	return o;
+}
+
+/* What a metrics scrape reads: the whole status. */
+static struct json_object *
+metrics_status_cb(void *arg)
+{
+	return evgated_status(arg);
+}
+
+static struct json_object *
+cmd_status(struct json_object *req, const struct control_peer *peer,
+    void *arg, char *err, size_t errlen)
+{
+	return evgated_status(arg);
+}
+
+static struct json_object *
+cmd_reload(struct json_object *req, const struct control_peer *peer,
+    void *arg, char *err, size_t errlen)
+{
+	struct evgated *d = arg;
+
+	if (d->draining) {
+		snprintf(err, errlen, "the daemon is stopping");
+		return NULL;
+	}
+	if (evgated_reload(d) == -1) {
+		snprintf(err, errlen, "%s", d->last_error);
+		return NULL;
+	}
+	return json_object_new_object();
+}
+
+/* --- configuration --------------------------------------------------- */
+
+static void
+check_limits(struct evgated *d, const struct config *conf)
+{
+	if (conf->relay != NULL && conf->relay->total > d->max_conns)
+		log_warnx("relay.limits.total is %u but the open-file limit "
+		    "allows about %u relayed connections; raise LimitNOFILE",
+		    conf->relay->total, d->max_conns);
+}
+
+static void
+reload_event(struct evgated *d, int ok, const char *error)
+{
+	struct json_object *ev = json_object_new_object();
+
+	json_object_object_add(ev, "ok", json_object_new_boolean(ok));
+	json_object_object_add(ev, "path", json_object_new_string(d->conf_path));
+	if (error != NULL)
+		json_object_object_add(ev, "error",
+		    json_object_new_string(error));
+	events_emit(EVENT_RELOAD, ev);
+}
+
+/* conf in force after every module took it. */
+static void
+evgated_take(struct evgated *d, struct config *conf)
+{
+	config_free(d->conf);
+	d->conf = conf;
+	d->loaded_wall_ms = now_wall_ms();
+	events_set_recording(conf->log != NULL);
+	check_limits(d, conf);
+}
+
+int
+evgated_apply(struct evgated *d, struct config *conf, char *err,
+    size_t errlen)
+{
+	d->last_reload_wall_ms = now_wall_ms();
+	if (modules_apply(d->mods, EVGATED_NMODULES, conf, err, errlen) ==
+	    -1) {
+		config_free(conf);
+		d->reload_failures++;
+		strlcpy(d->last_error, err, sizeof(d->last_error));
+		log_warnx("reload failed, keeping the running configuration: "
+		    "%s", err);
+		reload_event(d, 0, err);
+		return -1;
+	}
+	evgated_take(d, conf);
+	d->reloads++;
+	d->last_error[0] = '\0';
+	log_info("configuration reloaded from %s", d->conf_path);
+	reload_event(d, 1, NULL);
+	return 0;
+}
+
+int
+evgated_reload(struct evgated *d)
+{
+	struct config *conf;
+	char err[1024];
+	int rv;
+
+	sdnotify("RELOADING=1");
+	if ((conf = config_load(d->conf_path, err, sizeof(err))) == NULL) {
+		d->last_reload_wall_ms = now_wall_ms();
+		d->reload_failures++;
+		strlcpy(d->last_error, err, sizeof(d->last_error));
+		log_warnx("reload failed, keeping the running configuration: "
+		    "%s", err);
+		reload_event(d, 0, err);
+		rv = -1;
+	} else
+		rv = evgated_apply(d, conf, err, sizeof(err));
+	sdnotify(rv == 0 ? "READY=1\nSTATUS=running" : "READY=1\nSTATUS="
+	    "reload failed; old configuration in force");
+	return rv;
+}
+
+/* --- life cycle ------------------------------------------------------ */
+
+static void
+daemon_event(const char *state)
+{
+	struct json_object *ev = json_object_new_object();
+
+	json_object_object_add(ev, "state", json_object_new_string(state));
+	json_object_object_add(ev, "version", json_object_new_string(VERSION));
+	json_object_object_add(ev, "pid", json_object_new_int(getpid()));
+	events_emit(EVENT_DAEMON, ev);
+}
+
+#define MOD(slot, m, obj, st)						\
+	do {								\
+		d->mods[slot].name = #m;				\
+		d->mods[slot].self = (obj);				\
+		d->mods[slot].prepare = m##_prepare_;			\
+		d->mods[slot].commit = m##_commit_;			\
+		d->mods[slot].abort = m##_abort_;			\
+		d->mods[slot].status = (st);				\
+		d->mods[slot].free = m##_free_;				\
+	} while (0)
+
+struct evgated *
+evgated_new(struct event_base *base, const char *conf_path,
+    struct config *conf, unsigned max_conns, char *err, size_t errlen)
+{
+	struct evgated *d = xcalloc(1, sizeof(*d));
+
+	d->base = base;
+	d->conf_path = conf_path;
+	d->max_conns = max_conns;
+	d->start_wall_ms = d->loaded_wall_ms = now_wall_ms();
+	d->start_mono_ms = now_mono_ms();
+
+	d->control = control_new(base);
+	d->fleetlog = fleetlog_new(base);
+	d->resolver = resolver_new(base);
+	d->relay = relay_new(base, &resolver_ops, d->resolver);
+	d->ntp = ntp_new(base, d->resolver);
+	d->site = site_new(base, d->relay);
+	d->metrics = metrics_new(base, metrics_status_cb, d);
+	d->ship = ship_new(base, d->fleetlog);
+	MOD(EVGATED_CONTROL, control, d->control, NULL);
+	MOD(EVGATED_RESOLVER, resolver, d->resolver, resolver_status_);
+	MOD(EVGATED_FLEETLOG, fleetlog, d->fleetlog, fleetlog_status_);
+	MOD(EVGATED_SHIP, ship, d->ship, ship_status_);
+	MOD(EVGATED_METRICS, metrics, d->metrics, metrics_status_);
+	MOD(EVGATED_SITE, site, d->site, site_status_);
+	MOD(EVGATED_NTP, ntp, d->ntp, ntp_status_);
+	MOD(EVGATED_RELAY, relay, d->relay, relay_status_);
+
+	/* The wiring between modules. */
+	control_register(d->control, "status", cmd_status, d);
+	control_register(d->control, "reload", cmd_reload, d);
+	control_register(d->control, "connections", relay_cmd_connections,
+	    d->relay);
+	control_register(d->control, "time", ntp_cmd_time, d->ntp);
+	control_register(d->control, "chargers", site_cmd_chargers, d->site);
+	relay_set_max_conns(d->relay, max_conns);
+	relay_add_record_cb(d->relay, relay_report_record, NULL);
+	relay_add_record_cb(d->relay, site_relay_record, d->site);
+	relay_set_namer(d->relay, site_relay_namer, d->site);
+	fleetlog_set_commit_cb(d->fleetlog, ship_committed, d->ship);
+	/* The fleet log records everything from here on. */
+	events_set_sink(fleetlog_append, d->fleetlog);
+
+	if (modules_apply(d->mods, EVGATED_NMODULES, conf, err, errlen) ==
+	    -1) {
+		config_free(conf);
+		evgated_free(d);
+		return NULL;
+	}
+	evgated_take(d, conf);
+	daemon_event("started");
+	return d;
+}
+
+void
+evgated_free(struct evgated *d)
+{
+	size_t i;
+
+	if (d == NULL)
+		return;
+	/* Newest first: the relay's last records still become events. */
+	for (i = EVGATED_NMODULES; i-- > 0; ) {
+		if (i == EVGATED_METRICS)
+			daemon_event("stopped");
+		if (i == EVGATED_FLEETLOG) {
+			/* Its last flush: nobody ships any more, and
+			 * nothing is recorded after it. */
+			fleetlog_set_commit_cb(d->fleetlog, NULL, NULL);
+			events_set_sink(NULL, NULL);
+			events_set_recording(0);
+		}
+		d->mods[i].free(d->mods[i].self);
+	}
+	config_free(d->conf);
+	free(d);
+}
