@@ -17,7 +17,8 @@ GATEWAY_UNIT_TESTS = \
 check_PROGRAMS += $(GATEWAY_UNIT_TESTS)
 TESTS += $(GATEWAY_UNIT_TESTS)
 
-tests_unit_test_tls_hello_SOURCES = tests/unit/test_tls_hello.c tests/unit/testutil.h
+tests_unit_test_tls_hello_SOURCES = tests/unit/test_tls_hello.c tests/unit/testutil.h \
+	tests/unit/hello.h
 tests_unit_test_tls_hello_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_tls_hello_LDADD = $(UNIT_LIBS)
 tests_unit_test_match_SOURCES = tests/unit/test_match.c
@@ -193,3 +194,13 @@ GATEWAY_UNIT_TESTS += tests/unit/test_relay_report
 tests_unit_test_relay_report_SOURCES = tests/unit/test_relay_report.c
 tests_unit_test_relay_report_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_relay_report_LDADD = $(UNIT_LIBS)
+# The relay's state machine over loopback, with a resolver of the test's.
+GATEWAY_UNIT_TESTS += tests/unit/test_relay
+tests_unit_test_relay_SOURCES = tests/unit/test_relay.c tests/unit/hello.h
+tests_unit_test_relay_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_relay_LDADD = $(UNIT_LIBS)
+# A whole evgated in-process: reloads that any module refuses.
+GATEWAY_UNIT_TESTS += tests/unit/test_daemon
+tests_unit_test_daemon_SOURCES = tests/unit/test_daemon.c tests/unit/testutil.h
+tests_unit_test_daemon_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_daemon_LDADD = $(UNIT_LIBS)

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "relay/tls_hello.h"
+#include "hello.h"
 #include "testutil.h"
 
 static uint8_t *
@@ -20,80 +21,6 @@ load(const char *name, size_t *len)
 	if (b == NULL)
 		fail_msg("missing test data %s (is top_srcdir set?)", name);
 	return b;
-}
-
-/* Put a 16-bit / 24-bit big-endian value. */
-static size_t
-put16(uint8_t *p, size_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-	return 2;
-}
-
-/*
- * Build a ClientHello body with the given extensions block (raw, without
- * its length), then wrap it into records of at most recmax bytes.
- */
-static size_t
-build_hello(uint8_t *out, size_t outcap, const uint8_t *exts, size_t extlen,
-    size_t recmax)
-{
-	uint8_t msg[20000];
-	size_t n = 0, off, w = 0;
-
-	msg[n++] = 1;			/* client_hello */
-	n += 3;				/* length, below */
-	msg[n++] = 3;
-	msg[n++] = 3;			/* TLS 1.2 */
-	memset(msg + n, 0xab, 32);	/* random */
-	n += 32;
-	msg[n++] = 0;			/* session id */
-	n += put16(msg + n, 2);
-	msg[n++] = 0x13;
-	msg[n++] = 0x01;		/* TLS_AES_128_GCM_SHA256 */
-	msg[n++] = 1;
-	msg[n++] = 0;			/* null compression */
-	if (exts != NULL) {
-		n += put16(msg + n, extlen);
-		memcpy(msg + n, exts, extlen);
-		n += extlen;
-	}
-	msg[1] = (uint8_t)((n - 4) >> 16);
-	msg[2] = (uint8_t)((n - 4) >> 8);
-	msg[3] = (uint8_t)(n - 4);
-	for (off = 0; off < n; off += recmax) {
-		size_t take = n - off < recmax ? n - off : recmax;
-
-		assert_true(w + 5 + take <= outcap);
-		out[w++] = 22;
-		out[w++] = 3;
-		out[w++] = 1;
-		w += put16(out + w, take);
-		memcpy(out + w, msg + off, take);
-		w += take;
-	}
-	return w;
-}
-
-/* A server_name extension holding the given names (type 0 each). */
-static size_t
-sni_ext(uint8_t *p, const char *const *names, size_t n)
-{
-	size_t w = 0, list = 0, i;
-
-	for (i = 0; i < n; i++)
-		list += 3 + strlen(names[i]);
-	w += put16(p + w, 0);			/* extension type */
-	w += put16(p + w, list + 2);		/* extension length */
-	w += put16(p + w, list);		/* server_name_list */
-	for (i = 0; i < n; i++) {
-		p[w++] = 0;
-		w += put16(p + w, strlen(names[i]));
-		memcpy(p + w, names[i], strlen(names[i]));
-		w += strlen(names[i]);
-	}
-	return w;
 }
 
 static void
@@ -211,10 +138,10 @@ test_refragmented(void **state)
 	static const char *const names[] = { "devices.zaptec.com" };
 	uint8_t ext[300], wire[20000];
 	struct tls_hello h;
-	size_t elen = sni_ext(ext, names, 1), recmax, n, i;
+	size_t elen = hello_sni_ext(ext, names, 1), recmax, n, i;
 
 	for (recmax = 1; recmax <= 300; recmax++) {
-		n = build_hello(wire, sizeof(wire), ext, elen, recmax);
+		n = hello_build(wire, sizeof(wire), ext, elen, recmax);
 		assert_int_equal(tls_hello_parse(wire, n, &h), TLS_HELLO_OK);
 		assert_string_equal(h.sni, "devices.zaptec.com");
 		assert_int_equal(h.wire_len, n);
@@ -233,8 +160,8 @@ test_trailing_record(void **state)
 	static const char *const names[] = { "api.zaptec.com" };
 	uint8_t ext[100], wire[1000];
 	struct tls_hello h;
-	size_t elen = sni_ext(ext, names, 1);
-	size_t n = build_hello(wire, sizeof(wire), ext, elen, 16384);
+	size_t elen = hello_sni_ext(ext, names, 1);
+	size_t n = hello_build(wire, sizeof(wire), ext, elen, 16384);
 	const uint8_t appdata[] = { 23, 3, 3, 0, 2, 0xde, 0xad };
 
 	memcpy(wire + n, appdata, sizeof(appdata));
@@ -249,8 +176,8 @@ test_several_names(void **state)
 	static const char *const names[] = { "api.zaptec.com", "evil.example" };
 	uint8_t ext[200], wire[1000];
 	struct tls_hello h;
-	size_t elen = sni_ext(ext, names, 2);
-	size_t n = build_hello(wire, sizeof(wire), ext, elen, 16384);
+	size_t elen = hello_sni_ext(ext, names, 2);
+	size_t n = hello_build(wire, sizeof(wire), ext, elen, 16384);
 
 	assert_int_equal(tls_hello_parse(wire, n, &h), TLS_HELLO_BAD_SNI);
 }
@@ -268,14 +195,14 @@ test_bad_names(void **state)
 	size_t i, elen, n;
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		elen = sni_ext(ext, &bad[i], 1);
-		n = build_hello(wire, sizeof(wire), ext, elen, 16384);
+		elen = hello_sni_ext(ext, &bad[i], 1);
+		n = hello_build(wire, sizeof(wire), ext, elen, 16384);
 		assert_int_equal(tls_hello_parse(wire, n, &h),
 		    TLS_HELLO_BAD_SNI);
 	}
 	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-		elen = sni_ext(ext, &good[i], 1);
-		n = build_hello(wire, sizeof(wire), ext, elen, 16384);
+		elen = hello_sni_ext(ext, &good[i], 1);
+		n = hello_build(wire, sizeof(wire), ext, elen, 16384);
 		assert_int_equal(tls_hello_parse(wire, n, &h), TLS_HELLO_OK);
 		assert_string_equal(h.sni, good[i]);
 	}
@@ -295,21 +222,21 @@ test_long_name(void **state)
 	for (i = 63; i < sizeof(name); i += 64)
 		name[i] = '.';
 	name[253] = '\0';
-	elen = sni_ext(ext, names, 1);
-	n = build_hello(wire, sizeof(wire), ext, elen, 16384);
+	elen = hello_sni_ext(ext, names, 1);
+	n = hello_build(wire, sizeof(wire), ext, elen, 16384);
 	assert_int_equal(tls_hello_parse(wire, n, &h), TLS_HELLO_OK);
 	assert_int_equal(h.sni_len, 253);
 	/* 254: refused. */
 	name[253] = 'a';
 	name[254] = '\0';
-	elen = sni_ext(ext, names, 1);
-	n = build_hello(wire, sizeof(wire), ext, elen, 16384);
+	elen = hello_sni_ext(ext, names, 1);
+	n = hello_build(wire, sizeof(wire), ext, elen, 16384);
 	assert_int_equal(tls_hello_parse(wire, n, &h), TLS_HELLO_BAD_SNI);
 	/* A 64-character label: refused. */
 	memset(name, 'b', 64);
 	strcpy(name + 64, ".com");
-	elen = sni_ext(ext, names, 1);
-	n = build_hello(wire, sizeof(wire), ext, elen, 16384);
+	elen = hello_sni_ext(ext, names, 1);
+	n = hello_build(wire, sizeof(wire), ext, elen, 16384);
 	assert_int_equal(tls_hello_parse(wire, n, &h), TLS_HELLO_BAD_SNI);
 }
 
@@ -367,11 +294,11 @@ test_oversize(void **state)
 		static uint8_t big[40000], ext[20000];
 		size_t elen = 0, n;
 
-		elen += put16(ext + elen, 0xfe00);	/* padding-like */
-		elen += put16(ext + elen, 16300);
+		elen += hello_put16(ext + elen, 0xfe00);	/* padding-like */
+		elen += hello_put16(ext + elen, 16300);
 		memset(ext + elen, 0, 16300);
 		elen += 16300;
-		n = build_hello(big, sizeof(big), ext, elen, 1000);
+		n = hello_build(big, sizeof(big), ext, elen, 1000);
 		assert_int_equal(tls_hello_parse(big, n, &h), TLS_HELLO_TOO_BIG);
 	}
 }
@@ -382,9 +309,9 @@ test_malformed(void **state)
 	static const char *const names[] = { "api.zaptec.com" };
 	uint8_t ext[200], wire[1000], copy[1000];
 	struct tls_hello h;
-	size_t elen = sni_ext(ext, names, 1), n, i;
+	size_t elen = hello_sni_ext(ext, names, 1), n, i;
 
-	n = build_hello(wire, sizeof(wire), ext, elen, 16384);
+	n = hello_build(wire, sizeof(wire), ext, elen, 16384);
 	/* Not a ClientHello (ServerHello = 2). */
 	memcpy(copy, wire, n);
 	copy[5] = 2;
@@ -394,7 +321,7 @@ test_malformed(void **state)
 	copy[n - elen - 1] += 1;
 	assert_int_not_equal(tls_hello_parse(copy, n, &h), TLS_HELLO_OK);
 	/* An alert record after a first fragment. */
-	n = build_hello(wire, sizeof(wire), ext, elen, 20);
+	n = hello_build(wire, sizeof(wire), ext, elen, 20);
 	memcpy(copy, wire, n);
 	copy[25] = 21;
 	assert_int_equal(tls_hello_parse(copy, n, &h), TLS_HELLO_MALFORMED);
@@ -403,7 +330,7 @@ test_malformed(void **state)
 	    5, &h), TLS_HELLO_MALFORMED);
 	/* Duplicate extensions. */
 	memcpy(ext + elen, ext, elen);
-	n = build_hello(wire, sizeof(wire), ext, 2 * elen, 16384);
+	n = hello_build(wire, sizeof(wire), ext, 2 * elen, 16384);
 	assert_int_equal(tls_hello_parse(wire, n, &h), TLS_HELLO_MALFORMED);
 	/* Every single-byte corruption of a real hello: no crash, and an
 	 * OK result still has a sane SNI. */
@@ -432,7 +359,7 @@ test_no_extensions(void **state)
 {
 	uint8_t wire[200];
 	struct tls_hello h;
-	size_t n = build_hello(wire, sizeof(wire), NULL, 0, 16384);
+	size_t n = hello_build(wire, sizeof(wire), NULL, 0, 16384);
 
 	assert_int_equal(tls_hello_parse(wire, n, &h), TLS_HELLO_OK);
 	assert_false(h.has_sni);

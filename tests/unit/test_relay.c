@@ -1,0 +1,886 @@
+/*
+ * Unit tests for the relay's state machine (relay.c), driven over loopback
+ * sockets without root: the test is the charger (a client socket), the
+ * cloud (an upstream listener it accepts from itself) and the resolver
+ * (resolver_ops of its own, answering at once, later, or never), and runs
+ * the relay's event loop in between.
+ *
+ * Covered: a hello a byte at a time, refusals that never resolve or
+ * connect, a cache hit answered synchronously, an answer that comes later,
+ * half-close both ways, back-pressure, and a reload during every state --
+ * including the crash of issue 14 (the relay section removed while a hello
+ * is half sent).
+ */
+#include "evgate_config.h"
+
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <event2/dns.h>
+#include <event2/event.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "daemon/config.h"
+#include "relay/relay.h"
+#include "relay/relay_conf.h"
+#include "relay/resolver.h"
+#include "hello.h"
+
+#define ALLOWED		"zapcloud.azure-devices.net"
+#define OTHER_PORT	"api.zaptec.com"	/* allowed on the second route */
+#define WAIT_MS		5000
+/* The cloud's address: not the relay's own (it refuses to loop). */
+#define CLOUD_ADDR	0x7f000003	/* 127.0.0.3 */
+
+enum fake_mode {
+	FAKE_SYNC,		/* a cache hit: answered inside lookup */
+	FAKE_ASYNC,		/* answered when the test says */
+	FAKE_NONE,		/* no resolver configured */
+};
+
+/* The test's resolver: what the relay is handed in place of evdns. */
+struct resolver_wait {
+	resolver_cb	 cb;
+	void		*arg;
+};
+
+struct fx {
+	struct event_base	*base;
+	struct relay		*relay;
+	struct config		*conf;		/* in force */
+	struct config		*old;		/* kept until the test ends */
+	uint16_t		 port, port2;	/* the relay's routes */
+	int			 up;		/* the cloud's listener */
+	uint16_t		 up_port;
+	enum fake_mode		 mode;
+	struct resolver_wait	*pending;
+	int			 lookups, cancels;
+};
+
+static int
+fake_lookup(void *ctx, const char *name, resolver_cb cb, void *arg,
+    struct resolver_answer *ans, struct resolver_wait **wait)
+{
+	struct fx *fx = ctx;
+	struct sockaddr_in *sin;
+
+	fx->lookups++;
+	*wait = NULL;
+	switch (fx->mode) {
+	case FAKE_SYNC:
+		memset(ans, 0, sizeof(*ans));
+		ans->naddrs = 1;
+		sin = (struct sockaddr_in *)&ans->addrs[0];
+		sin->sin_family = AF_INET;
+		sin->sin_addr.s_addr = htonl(CLOUD_ADDR);
+		return 1;
+	case FAKE_ASYNC:
+		assert_null(fx->pending);
+		fx->pending = calloc(1, sizeof(*fx->pending));
+		fx->pending->cb = cb;
+		fx->pending->arg = arg;
+		*wait = fx->pending;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+static void
+fake_cancel(void *ctx, struct resolver_wait *w)
+{
+	struct fx *fx = ctx;
+
+	assert_ptr_equal(w, fx->pending);
+	fx->cancels++;
+	free(w);
+	fx->pending = NULL;
+}
+
+static const struct resolver_ops fake_ops = { fake_lookup, fake_cancel };
+
+/* Answer the pending lookup: the cloud, or the DNS error err. */
+static void
+fake_answer(struct fx *fx, int err)
+{
+	struct resolver_wait *w = fx->pending;
+	struct resolver_answer ans;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ans.addrs[0];
+
+	assert_non_null(w);
+	fx->pending = NULL;
+	memset(&ans, 0, sizeof(ans));
+	ans.error = err;
+	if (err == 0) {
+		ans.naddrs = 1;
+		sin->sin_family = AF_INET;
+		sin->sin_addr.s_addr = htonl(CLOUD_ADDR);
+	}
+	w->cb(&ans, w->arg);
+	free(w);
+}
+
+/* --- sockets --------------------------------------------------------- */
+
+static int
+tcp_listen_at(uint32_t addr, uint16_t *port, int backlog)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), one = 1;
+
+	assert_true(fd != -1);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(addr);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(fd, backlog), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	*port = ntohs(sin.sin_port);
+	return fd;
+}
+
+static int
+tcp_listen(uint16_t *port, int backlog)
+{
+	return tcp_listen_at(INADDR_LOOPBACK, port, backlog);
+}
+
+/* A port nobody listens on now (for the relay to bind). */
+static uint16_t
+free_port(void)
+{
+	uint16_t port;
+
+	close(tcp_listen(&port, 1));
+	return port;
+}
+
+static int
+connect_at(uint32_t addr, uint16_t port)
+{
+	struct sockaddr_in sin;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+	assert_true(fd != -1);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(port);
+	sin.sin_addr.s_addr = htonl(addr);
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1)
+		assert_int_equal(errno, EINPROGRESS);
+	return fd;
+}
+
+static int
+connect_to(uint16_t port)
+{
+	return connect_at(INADDR_LOOPBACK, port);
+}
+
+/* --- the loop -------------------------------------------------------- */
+
+/* Run the relay's loop for about ms (at least one round). */
+static void
+pump(struct fx *fx, int ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	event_base_loopexit(fx->base, &tv);
+	event_base_dispatch(fx->base);
+}
+
+/* Pump until fn(fx, arg) is true; fails the test after WAIT_MS. */
+static void
+until(struct fx *fx, int (*fn)(struct fx *, void *), void *arg,
+    const char *what)
+{
+	uint64_t end = now_mono_ms() + WAIT_MS;
+
+	while (!fn(fx, arg)) {
+		if (now_mono_ms() >= end)
+			fail_msg("timed out waiting for %s", what);
+		pump(fx, 2);
+	}
+}
+
+static int
+accepted(struct fx *fx, void *arg)
+{
+	int *fd = arg;
+
+	*fd = accept4(fx->up, NULL, NULL, SOCK_NONBLOCK);
+	return *fd != -1;
+}
+
+/* The cloud takes the relay's connection. */
+static int
+cloud_accept(struct fx *fx)
+{
+	int fd = -1;
+
+	until(fx, accepted, &fd, "the relay's upstream connection");
+	return fd;
+}
+
+/* Nothing reaches the cloud within ms of loop time. */
+static void
+cloud_idle(struct fx *fx, int ms)
+{
+	int fd;
+
+	pump(fx, ms);
+	fd = accept4(fx->up, NULL, NULL, SOCK_NONBLOCK);
+	if (fd != -1)
+		fail_msg("a connection reached the cloud");
+}
+
+struct xfer {
+	int		 fd;
+	uint8_t		*buf;
+	size_t		 want, got;
+	int		 eof;
+};
+
+static int
+xfer_read(struct fx *fx, void *arg)
+{
+	struct xfer *x = arg;
+	ssize_t n;
+
+	while (x->got < x->want) {
+		n = read(x->fd, x->buf + x->got, x->want - x->got);
+		if (n > 0) {
+			x->got += (size_t)n;
+			continue;
+		}
+		if (n == 0) {
+			x->eof = 1;
+			return 1;
+		}
+		return 0;
+	}
+	return 1;
+}
+
+/* Read exactly n bytes from fd while the loop runs. */
+static void
+read_n(struct fx *fx, int fd, void *buf, size_t n)
+{
+	struct xfer x = { fd, buf, n, 0, 0 };
+
+	until(fx, xfer_read, &x, "bytes");
+	if (x.got != n)
+		fail_msg("EOF after %zu of %zu bytes", x.got, n);
+}
+
+static int
+eof_seen(struct fx *fx, void *arg)
+{
+	int fd = *(int *)arg;
+	char c;
+	ssize_t n = read(fd, &c, 1);
+
+	if (n == 1)
+		fail_msg("a byte where EOF was expected");
+	return n == 0 || (n == -1 && errno == ECONNRESET);
+}
+
+/* fd sees its peer close (FIN or reset). */
+static void
+read_eof(struct fx *fx, int fd)
+{
+	until(fx, eof_seen, &fd, "EOF");
+}
+
+static void
+write_all(int fd, const void *buf, size_t n)
+{
+	assert_int_equal(write(fd, buf, n), (ssize_t)n);
+}
+
+/* --- configuration --------------------------------------------------- */
+
+/* The relay's configuration, the first route allowing allow. */
+static struct config *
+conf_text(struct fx *fx, const char *allow)
+{
+	char text[1024], err[512];
+	struct config *c;
+
+	snprintf(text, sizeof(text),
+	    "wan: {resolvers: [127.0.0.1]}\n"
+	    "relay:\n"
+	    "  listen: [127.0.0.1]\n"
+	    "  routes:\n"
+	    "    - {port: %u, upstream_port: %u, allow: [\"%s\"]}\n"
+	    "    - {port: %u, upstream_port: %u, allow: [\"" OTHER_PORT "\"]}\n",
+	    fx->port, fx->up_port, allow, fx->port2, fx->up_port);
+	if ((c = config_load_buffer("t.yaml", (const uint8_t *)text,
+	    strlen(text), err, sizeof(err))) == NULL)
+		fail_msg("config: %s", err);
+	return c;
+}
+
+/* Make c the relay's configuration (the old one is kept alive). */
+static void
+apply(struct fx *fx, struct config *c)
+{
+	char err[512];
+
+	if (relay_configure(fx->relay, c != NULL ? c->relay : NULL, err,
+	    sizeof(err)) == -1)
+		fail_msg("relay_configure: %s", err);
+	config_free(fx->old);
+	fx->old = fx->conf;
+	fx->conf = c;
+}
+
+static int
+setup(void **state)
+{
+	struct fx *fx = calloc(1, sizeof(*fx));
+
+	fx->base = event_base_new();
+	fx->up = tcp_listen_at(CLOUD_ADDR, &fx->up_port, 16);
+	fx->port = free_port();
+	fx->port2 = free_port();
+	fx->relay = relay_new(fx->base, &fake_ops, fx);
+	fx->mode = FAKE_SYNC;
+	apply(fx, conf_text(fx, ALLOWED));
+	*state = fx;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *fx = *state;
+
+	relay_free(fx->relay);
+	assert_null(fx->pending);	/* every wait answered or cancelled */
+	config_free(fx->conf);
+	config_free(fx->old);
+	close(fx->up);
+	event_base_free(fx->base);
+	free(fx);
+	return 0;
+}
+
+static struct relay_counters
+counters(struct fx *fx)
+{
+	struct relay_counters ctr;
+
+	relay_counters(fx->relay, &ctr);
+	return ctr;
+}
+
+struct state_arg {
+	enum relay_state st;
+};
+
+static int
+in_state(struct fx *fx, void *arg)
+{
+	return counters(fx).by_state[((struct state_arg *)arg)->st] == 1;
+}
+
+static void
+until_state(struct fx *fx, enum relay_state st)
+{
+	struct state_arg a = { st };
+
+	until(fx, in_state, &a, relay_state_str(st));
+}
+
+static int
+no_connections(struct fx *fx, void *arg)
+{
+	return counters(fx).active == 0;
+}
+
+/*
+ * A charger's connection through to the cloud: client and cloud sockets,
+ * the hello already checked to arrive whole at the cloud.
+ */
+static void
+relayed_pair(struct fx *fx, const char *name, int *client, int *cloud)
+{
+	uint8_t hello[1024], got[1024];
+	size_t n = hello_for(hello, sizeof(hello), name);
+
+	*client = connect_to(fx->port);
+	pump(fx, 5);
+	write_all(*client, hello, n);
+	*cloud = cloud_accept(fx);
+	read_n(fx, *cloud, got, n);
+	assert_memory_equal(got, hello, n);
+	until_state(fx, RELAY_SPLICE);
+}
+
+/* --- tests ----------------------------------------------------------- */
+
+static void
+test_byte_at_a_time(void **state)
+{
+	struct fx *fx = *state;
+	uint8_t hello[1024], got[1024];
+	size_t n = hello_for(hello, sizeof(hello), ALLOWED), i;
+	int client = connect_to(fx->port), cloud;
+
+	for (i = 0; i < n; i++) {
+		write_all(client, hello + i, 1);
+		pump(fx, 1);
+		if (i + 1 < n)
+			assert_int_equal(counters(fx).by_state[RELAY_PEEK], 1);
+	}
+	cloud = cloud_accept(fx);
+	read_n(fx, cloud, got, n);
+	assert_memory_equal(got, hello, n);
+	assert_int_equal(fx->lookups, 1);
+	/* and the bytes after it, both ways */
+	write_all(cloud, "pong", 4);
+	read_n(fx, client, got, 4);
+	assert_memory_equal(got, "pong", 4);
+	write_all(client, "ping!", 5);
+	read_n(fx, cloud, got, 5);
+	assert_memory_equal(got, "ping!", 5);
+	assert_int_equal(counters(fx).relayed, 1);
+	assert_int_equal(counters(fx).bytes_up, n + 5);
+	assert_int_equal(counters(fx).bytes_down, 4);
+	close(client);
+	close(cloud);
+	until(fx, no_connections, NULL, "the end of the connection");
+}
+
+/* Refused before any lookup or connection; the charger sees EOF. */
+static void
+refused(struct fx *fx, const char *name, enum relay_refusal why)
+{
+	uint8_t hello[1024];
+	size_t n = hello_for(hello, sizeof(hello), name);
+	int client = connect_to(fx->port);
+
+	pump(fx, 5);
+	write_all(client, hello, n);
+	read_eof(fx, client);
+	close(client);
+	assert_int_equal(counters(fx).refused[why], 1);
+	assert_int_equal(fx->lookups, 0);
+	cloud_idle(fx, 20);
+}
+
+static void
+test_not_allowed(void **state)
+{
+	refused(*state, "evil.example.com", REFUSE_NOT_ALLOWED);
+}
+
+static void
+test_wrong_port(void **state)
+{
+	refused(*state, OTHER_PORT, REFUSE_WRONG_PORT);
+}
+
+static void
+test_not_tls(void **state)
+{
+	struct fx *fx = *state;
+	int client = connect_to(fx->port);
+
+	pump(fx, 5);
+	write_all(client, "GET / HTTP/1.1\r\n\r\n", 18);
+	read_eof(fx, client);
+	close(client);
+	assert_int_equal(counters(fx).refused[REFUSE_NOT_TLS], 1);
+	assert_int_equal(fx->lookups, 0);
+}
+
+static void
+test_client_gone(void **state)
+{
+	struct fx *fx = *state;
+	uint8_t hello[1024];
+	size_t n = hello_for(hello, sizeof(hello), ALLOWED);
+	int client = connect_to(fx->port);
+
+	pump(fx, 5);
+	write_all(client, hello, n / 2);
+	pump(fx, 5);
+	close(client);
+	until(fx, no_connections, NULL, "the refusal");
+	assert_int_equal(counters(fx).refused[REFUSE_CLIENT_GONE], 1);
+	assert_int_equal(fx->lookups, 0);
+}
+
+/* The answer comes later: RESOLVE holds the connection until it does. */
+static void
+test_async_answer(void **state)
+{
+	struct fx *fx = *state;
+	uint8_t hello[1024], got[1024];
+	size_t n = hello_for(hello, sizeof(hello), ALLOWED);
+	int client = connect_to(fx->port), cloud;
+
+	fx->mode = FAKE_ASYNC;
+	pump(fx, 5);
+	write_all(client, hello, n);
+	until_state(fx, RELAY_RESOLVE);
+	cloud_idle(fx, 20);
+	fake_answer(fx, 0);
+	cloud = cloud_accept(fx);
+	read_n(fx, cloud, got, n);
+	assert_memory_equal(got, hello, n);
+	close(client);
+	close(cloud);
+	until(fx, no_connections, NULL, "the end");
+}
+
+static void
+test_resolve_fails(void **state)
+{
+	struct fx *fx = *state;
+	uint8_t hello[1024];
+	size_t n = hello_for(hello, sizeof(hello), ALLOWED);
+	int client = connect_to(fx->port);
+
+	fx->mode = FAKE_ASYNC;
+	pump(fx, 5);
+	write_all(client, hello, n);
+	until_state(fx, RELAY_RESOLVE);
+	fake_answer(fx, DNS_ERR_NOTEXIST);
+	read_eof(fx, client);
+	close(client);
+	assert_int_equal(counters(fx).refused[REFUSE_RESOLVE], 1);
+	cloud_idle(fx, 20);
+
+	/* and with no resolver at all */
+	fx->mode = FAKE_NONE;
+	client = connect_to(fx->port);
+	pump(fx, 5);
+	write_all(client, hello, n);
+	read_eof(fx, client);
+	close(client);
+	assert_int_equal(counters(fx).refused[REFUSE_RESOLVE], 2);
+}
+
+/* Each side's FIN passes to the other; the connection ends when both have. */
+static void
+test_half_close(void **state)
+{
+	struct fx *fx = *state;
+	uint8_t got[16];
+	int client, cloud;
+
+	relayed_pair(fx, ALLOWED, &client, &cloud);
+	/* the charger is done sending: the cloud sees EOF, can still talk */
+	assert_int_equal(shutdown(client, SHUT_WR), 0);
+	read_eof(fx, cloud);
+	write_all(cloud, "late", 4);
+	read_n(fx, client, got, 4);
+	assert_memory_equal(got, "late", 4);
+	assert_int_equal(counters(fx).active, 1);
+	/* then the cloud closes too */
+	assert_int_equal(shutdown(cloud, SHUT_WR), 0);
+	read_eof(fx, client);
+	until(fx, no_connections, NULL, "the end");
+	assert_int_equal(counters(fx).closes[CLOSE_DONE], 1);
+	close(client);
+	close(cloud);
+
+	/* the other way round */
+	relayed_pair(fx, ALLOWED, &client, &cloud);
+	assert_int_equal(shutdown(cloud, SHUT_WR), 0);
+	read_eof(fx, client);
+	write_all(client, "more", 4);
+	read_n(fx, cloud, got, 4);
+	assert_memory_equal(got, "more", 4);
+	assert_int_equal(shutdown(client, SHUT_WR), 0);
+	read_eof(fx, cloud);
+	until(fx, no_connections, NULL, "the end");
+	assert_int_equal(counters(fx).closes[CLOSE_DONE], 2);
+	close(client);
+	close(cloud);
+}
+
+struct flood {
+	int		 fd;
+	size_t		 sent;
+	int		 blocked;
+};
+
+static int
+send_until_blocked(struct fx *fx, void *arg)
+{
+	static uint8_t chunk[65536];
+	struct flood *f = arg;
+	ssize_t n;
+
+	while ((n = write(f->fd, chunk, sizeof(chunk))) > 0)
+		f->sent += (size_t)n;
+	if (n == -1 && errno == EAGAIN)
+		f->blocked++;
+	/* blocked several rounds in a row: every buffer on the way full */
+	return f->blocked > 20;
+}
+
+/*
+ * A cloud that does not read: the relay stops reading the charger once its
+ * pipe is full, the charger's socket fills, and nothing is lost when the
+ * cloud reads again.
+ */
+static void
+test_back_pressure(void **state)
+{
+	struct fx *fx = *state;
+	struct flood f;
+	uint8_t *buf;
+	size_t got = 0;
+	ssize_t n;
+	int client, cloud, small = 65536;
+	uint64_t end;
+
+	relayed_pair(fx, ALLOWED, &client, &cloud);
+	setsockopt(cloud, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	setsockopt(client, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	memset(&f, 0, sizeof(f));
+	f.fd = client;
+	until(fx, send_until_blocked, &f, "the charger to be blocked");
+	assert_true(f.sent > 0);
+	/* at most one pipe for the blocked direction, none for the other */
+	assert_true(counters(fx).pipes_in_use <= 1);
+	buf = malloc(f.sent);
+	end = now_mono_ms() + WAIT_MS;
+	while (got < f.sent && now_mono_ms() < end) {
+		n = read(cloud, buf, f.sent - got);
+		if (n > 0)
+			got += (size_t)n;
+		pump(fx, 1);
+	}
+	free(buf);
+	assert_int_equal(got, f.sent);
+	close(client);
+	close(cloud);
+	until(fx, no_connections, NULL, "the end");
+	assert_int_equal(counters(fx).pipes_in_use, 0);
+}
+
+/* --- reloads in every state ------------------------------------------ */
+
+/*
+ * The crash of issue 14: the relay section removed while a hello is half
+ * sent.  The connection is refused at the reload; nothing is left to
+ * decide with a NULL configuration when the rest of the hello comes.
+ */
+static void
+test_reload_off_during_peek(void **state)
+{
+	struct fx *fx = *state;
+	uint8_t hello[1024];
+	size_t n = hello_for(hello, sizeof(hello), ALLOWED);
+	int client = connect_to(fx->port);
+
+	pump(fx, 5);
+	write_all(client, hello, n / 2);
+	until_state(fx, RELAY_PEEK);
+	apply(fx, NULL);
+	assert_int_equal(counters(fx).active, 0);
+	assert_int_equal(counters(fx).listeners, 0);
+	assert_int_equal(counters(fx).refused[REFUSE_NOT_ALLOWED], 1);
+	/* the rest of the hello arrives: nobody is there to decide it */
+	(void)write(client, hello + n / 2, n - n / 2);
+	read_eof(fx, client);
+	close(client);
+	assert_int_equal(fx->lookups, 0);
+	cloud_idle(fx, 20);
+}
+
+/* A reload that keeps the relay: a half-sent hello is decided by the new
+ * rules when it completes. */
+static void
+test_reload_during_peek(void **state)
+{
+	struct fx *fx = *state;
+	uint8_t hello[1024];
+	size_t n = hello_for(hello, sizeof(hello), ALLOWED);
+	int client = connect_to(fx->port);
+
+	pump(fx, 5);
+	write_all(client, hello, n / 2);
+	until_state(fx, RELAY_PEEK);
+	/* the new rules no longer allow the name on this port */
+	apply(fx, conf_text(fx, "other.example.com"));
+	assert_int_equal(counters(fx).active, 1);
+	write_all(client, hello + n / 2, n - n / 2);
+	read_eof(fx, client);
+	close(client);
+	assert_int_equal(counters(fx).refused[REFUSE_NOT_ALLOWED], 1);
+	assert_int_equal(fx->lookups, 0);
+}
+
+static void
+test_reload_during_resolve(void **state)
+{
+	struct fx *fx = *state;
+	uint8_t hello[1024], got[1024];
+	size_t n = hello_for(hello, sizeof(hello), ALLOWED);
+	int client = connect_to(fx->port), cloud;
+
+	fx->mode = FAKE_ASYNC;
+	pump(fx, 5);
+	write_all(client, hello, n);
+	until_state(fx, RELAY_RESOLVE);
+	/* a reload that still allows it: the lookup goes on */
+	apply(fx, conf_text(fx, ALLOWED));
+	assert_int_equal(fx->cancels, 0);
+	fake_answer(fx, 0);
+	cloud = cloud_accept(fx);
+	read_n(fx, cloud, got, n);
+	close(client);
+	close(cloud);
+	until(fx, no_connections, NULL, "the end");
+
+	/* one that does not: refused, its lookup cancelled */
+	client = connect_to(fx->port);
+	pump(fx, 5);
+	write_all(client, hello, n);
+	until_state(fx, RELAY_RESOLVE);
+	apply(fx, NULL);
+	assert_int_equal(fx->cancels, 1);
+	assert_null(fx->pending);
+	read_eof(fx, client);
+	close(client);
+	assert_int_equal(counters(fx).refused[REFUSE_NOT_ALLOWED], 1);
+}
+
+/*
+ * CONNECT: the cloud's listener has a full backlog, so the relay's SYN
+ * goes unanswered (loopback only) and the connection stays connecting.
+ */
+static void
+test_reload_during_connect(void **state)
+{
+	struct fx *fx = *state;
+	uint8_t hello[1024];
+	size_t n = hello_for(hello, sizeof(hello), ALLOWED);
+	uint16_t port;
+	int full = tcp_listen_at(CLOUD_ADDR, &port, 0), filler[4], client, i;
+
+	for (i = 0; i < 4; i++)
+		filler[i] = connect_at(CLOUD_ADDR, port);
+	fx->up_port = port;
+	apply(fx, conf_text(fx, ALLOWED));
+	client = connect_to(fx->port);
+	pump(fx, 5);
+	write_all(client, hello, n);
+	until_state(fx, RELAY_CONNECT);
+	pump(fx, 50);
+	assert_int_equal(counters(fx).by_state[RELAY_CONNECT], 1);
+	/* the relay switched off: refused */
+	apply(fx, NULL);
+	assert_int_equal(counters(fx).active, 0);
+	assert_int_equal(counters(fx).refused[REFUSE_NOT_ALLOWED], 1);
+	read_eof(fx, client);
+	close(client);
+	for (i = 0; i < 4; i++)
+		close(filler[i]);
+	close(full);
+}
+
+static void
+test_reload_during_splice(void **state)
+{
+	struct fx *fx = *state;
+	uint8_t got[16];
+	int client, cloud;
+
+	relayed_pair(fx, ALLOWED, &client, &cloud);
+	/* a reload that keeps the name: the connection carries on */
+	apply(fx, conf_text(fx, ALLOWED));
+	write_all(client, "still", 5);
+	read_n(fx, cloud, got, 5);
+	assert_memory_equal(got, "still", 5);
+	assert_int_equal(counters(fx).closes[CLOSE_RELOAD], 0);
+	/* one that does not: closed with reason "reload" */
+	apply(fx, conf_text(fx, "other.example.com"));
+	assert_int_equal(counters(fx).closes[CLOSE_RELOAD], 1);
+	read_eof(fx, client);
+	read_eof(fx, cloud);
+	close(client);
+	close(cloud);
+}
+
+/* A reload whose listener cannot be opened changes nothing. */
+static void
+test_reload_refused(void **state)
+{
+	struct fx *fx = *state;
+	struct config *c;
+	char err[512];
+	uint16_t busy_port;
+	int busy = tcp_listen(&busy_port, 1), client, cloud;
+	uint8_t got[8];
+
+	relayed_pair(fx, ALLOWED, &client, &cloud);
+	fx->port2 = busy_port;
+	c = conf_text(fx, ALLOWED);
+	assert_int_equal(relay_prepare(fx->relay, c->relay, err, sizeof(err)),
+	    -1);
+	assert_non_null(strstr(err, "cannot listen on"));
+	relay_abort(fx->relay);
+	config_free(c);
+	/* the old listeners and the live connection are untouched */
+	assert_int_equal(counters(fx).listeners, 2);
+	write_all(client, "alive", 5);
+	read_n(fx, cloud, got, 5);
+	close(client);
+	close(cloud);
+	close(busy);
+	until(fx, no_connections, NULL, "the end");
+}
+
+int
+main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_byte_at_a_time),
+		T(test_not_allowed),
+		T(test_wrong_port),
+		T(test_not_tls),
+		T(test_client_gone),
+		T(test_async_answer),
+		T(test_resolve_fails),
+		T(test_half_close),
+		T(test_back_pressure),
+		T(test_reload_off_during_peek),
+		T(test_reload_during_peek),
+		T(test_reload_during_resolve),
+		T(test_reload_during_connect),
+		T(test_reload_during_splice),
+		T(test_reload_refused),
+	};
+#undef T
+
+	signal(SIGPIPE, SIG_IGN);
+	log_init("test", 1, LOG_LEVEL_ERR);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
