@@ -330,11 +330,10 @@ on_refusal(const uint8_t mac[6], const char *ifname, void *arg)
 	char m[18];
 
 	s->refusals++;
-	if (recently_refused(s, mac))
+	/* Each MAC once a minute, then the refusal policy of all refusals. */
+	if (recently_refused(s, mac) || !events_refusal_take())
 		return;
 	lan_format_mac(mac, m, sizeof(m));
-	log_warnx_rl(&s->rl, "dhcp: refused %s on %s: not listed in "
-	    "dhcp.chargers (dhcp.known_only)", m, ifname[0] ? ifname : "?");
 	o = json_object_new_object();
 	json_object_object_add(o, "kind", json_object_new_string("dhcp"));
 	json_object_object_add(o, "mac", json_object_new_string(m));
@@ -343,7 +342,8 @@ on_refusal(const uint8_t mac[6], const char *ifname, void *arg)
 		    json_object_new_string(ifname));
 	json_object_object_add(o, "reason", json_object_new_string(
 	    "unknown MAC"));
-	events_emit(EVENT_REFUSAL, o);
+	events_refusal(o, "dhcp: refused %s on %s: not listed in "
+	    "dhcp.chargers (dhcp.known_only)", m, ifname[0] ? ifname : "?");
 }
 
 /* --- the relay's view ---------------------------------------------------- */
