@@ -229,6 +229,7 @@ cfg_scalar(struct cfg_ctx *ctx, struct cfg_node *cnode, const char *want,
     size_t *len)
 {
 	yaml_node_t *node = Y(cnode);
+	size_t i;
 
 	if (node->type != YAML_SCALAR_NODE) {
 		cfg_error(ctx, cnode, "expected %s, found %s", want,
@@ -239,6 +240,18 @@ cfg_scalar(struct cfg_ctx *ctx, struct cfg_node *cnode, const char *want,
 		cfg_error(ctx, cnode, "NUL byte in value");
 		return NULL;
 	}
+	/*
+	 * Values end up in log lines, file names and HTTP headers (the site
+	 * name is sent to the log collector): a CR, LF or any other control
+	 * character has no place in any of them.
+	 */
+	for (i = 0; i < node->data.scalar.length; i++)
+		if (node->data.scalar.value[i] < 0x20 ||
+		    node->data.scalar.value[i] == 0x7f) {
+			cfg_error(ctx, cnode, "control character (0x%02x) in "
+			    "value", node->data.scalar.value[i]);
+			return NULL;
+		}
 	if (len != NULL)
 		*len = node->data.scalar.length;
 	return text(node);

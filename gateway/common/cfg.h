@@ -90,8 +90,9 @@ int	cfg_is_list(const struct cfg_node *);
 const char *cfg_kind(const struct cfg_node *);
 
 /*
- * Scalars.  Each checks the type (and a NUL byte inside) and the range,
- * and reports errors itself.  cfg_scalar returns the text (borrowed, NUL
+ * Scalars.  Each checks the type (and a NUL byte or any other control
+ * character inside: values reach log lines, file names and HTTP headers)
+ * and the range, and reports errors itself.  cfg_scalar returns the text (borrowed, NUL
  * terminated, *len its length when len is not NULL) or NULL after an
  * error "expected want, found ...".
  */

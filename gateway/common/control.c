@@ -113,6 +113,11 @@ control_mode(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 		return cfg_error(ctx, node, "expected an octal mode such as "
 		    "0660 that lets the owner read and write, found \"%.16s\"",
 		    s);
+	/* Anyone who can write to the socket can reload and stop evgated. */
+	if (v & 0002)
+		return cfg_error(ctx, node, "%.16s lets every user on the box "
+		    "drive evgated (reload, stop): give write to the owner "
+		    "and control.group only, such as 0660", s);
 	c->mode = (unsigned)v;
 	return 0;
 }

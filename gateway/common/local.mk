@@ -10,3 +10,5 @@ gateway_libevgate_a_SOURCES += \
 	gateway/common/events.c gateway/common/events.h \
 	gateway/common/control.c gateway/common/control.h \
 	gateway/common/ctl.c gateway/common/ctl.h
+gateway_libevgate_a_SOURCES += \
+	gateway/common/netpolicy.c gateway/common/netpolicy.h

@@ -260,6 +260,29 @@ set_nonblock_cloexec(int fd)
 	return 0;
 }
 
+const char *
+str_escape(const void *s, size_t len, size_t max_in, char *out, size_t outlen)
+{
+	const unsigned char *p = s;
+	size_t i, o = 0;
+
+	if (outlen == 0)
+		return out;
+	for (i = 0; i < len && i < max_in && o + 5 < outlen; i++) {
+		if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\')
+			out[o++] = (char)p[i];
+		else
+			o += (size_t)snprintf(out + o, outlen - o, "\\x%02x",
+			    p[i]);
+	}
+	if (i < len && o + 4 < outlen) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o] = '\0';
+	return out;
+}
+
 static int
 mkdir_one(const char *path, mode_t mode, uid_t uid, gid_t gid, char *err,
     size_t errlen)

@@ -52,6 +52,15 @@ const char *format_addr(const struct sockaddr *, char *, size_t);
 
 
 /*
+ * Bytes from outside, fit to show in a log line or an event: at most
+ * max_in bytes of s (then "..."), printable ASCII as is, anything else
+ * (and the backslash) as \xNN.  out holds at least 4 * max_in + 4 bytes
+ * for the whole; shorter, it is cut.  Returns out.
+ */
+const char *str_escape(const void *s, size_t len, size_t max_in, char *out,
+	    size_t outlen);
+
+/*
  * mkdir -p: make path and its missing parents (parents mode 0755, path
  * itself mode); what it makes belongs to uid:gid unless uid is
  * (uid_t)-1.  An existing path must be a directory.  0, or -1 with err.

@@ -14,6 +14,7 @@
 #include <json-c/json.h>
 
 #include "common/log.h"
+#include "common/netpolicy.h"
 #include "common/util.h"
 #include "daemon/config.h"
 #include "common/control.h"
@@ -34,11 +35,59 @@
 
 /* --- the modules' adapters ------------------------------------------- */
 
+/* Add addr (from the file) with port to v. */
+static void
+add_listener(struct sockaddr_storage **v, size_t *n,
+    const struct cfg_sockaddr *a, uint16_t port)
+{
+	struct sockaddr_storage ss = a->ss;
+
+	if (ss.ss_family == AF_INET)
+		((struct sockaddr_in *)&ss)->sin_port = htons(port);
+	else
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons(port);
+	*v = xreallocarray(*v, *n + 1, sizeof(**v));
+	(*v)[(*n)++] = ss;
+}
+
+/*
+ * The upstream address policy: wan.allow_prefixes, and every TCP socket
+ * of ours that a connection must never loop back into.
+ */
+static int
+netpolicy_prepare_(void *self, const struct config *c, char *err, size_t len)
+{
+	const struct cfg_relay *r = c->relay;
+	struct sockaddr_storage *v = NULL;
+	size_t n = 0, i, j;
+	uint16_t port;
+
+	for (i = 0; r != NULL && i < r->nlisten; i++) {
+		for (j = 0; j < r->nroutes; j++)
+			add_listener(&v, &n, &r->listen[i], r->routes[j].port);
+		if (r->transparent_port != 0)
+			add_listener(&v, &n, &r->listen[i],
+			    r->transparent_port);
+	}
+	if (c->metrics != NULL) {
+		port = ntohs(c->metrics->listen.ss.ss_family == AF_INET ?
+		    ((const struct sockaddr_in *)&c->metrics->listen.ss)->
+		    sin_port : ((const struct sockaddr_in6 *)
+		    &c->metrics->listen.ss)->sin6_port);
+		add_listener(&v, &n, &c->metrics->listen, port);
+	}
+	netpolicy_prepare(self, c->wan.allow_prefixes, c->wan.nallow_prefixes,
+	    v, n);
+	free(v);
+	return 0;
+}
+
 /* commit, abort and free of a module whose functions take its own type. */
 #define ADAPT(m, type)							\
 static void m##_commit_(void *self) { m##_commit((type *)self); }	\
 static void m##_abort_(void *self) { m##_abort((type *)self); }	\
 static void m##_free_(void *self) { m##_free((type *)self); }
+ADAPT(netpolicy, struct netpolicy)
 ADAPT(control, struct control)
 ADAPT(fleetlog, struct fleetlog)
 ADAPT(resolver, struct resolver)
@@ -115,6 +164,27 @@ SECTION(ntp, "ntp")
 SECTION(metrics, "metrics")
 SECTION(ship, "ship")
 #undef SECTION
+
+/* The policy's counters: checks, and refusals by class. */
+static void
+netpolicy_status_(void *self, struct json_object *into)
+{
+	struct json_object *o = json_object_new_object(), *r;
+	struct netpolicy_stats st;
+	int i;
+
+	netpolicy_stats(self, &st);
+	json_object_object_add(o, "checks",
+	    json_object_new_int64((int64_t)st.checks));
+	json_object_object_add(o, "local_addresses",
+	    json_object_new_int64((int64_t)st.local_addrs));
+	r = json_object_new_object();
+	for (i = 1; i < NETPOLICY_NCLASSES; i++)
+		json_object_object_add(r, netpolicy_class_str(i),
+		    json_object_new_int64((int64_t)st.refused[i]));
+	json_object_object_add(o, "refused", r);
+	json_object_object_add(into, "upstream_policy", o);
+}
 
 static void
 site_status_(void *self, struct json_object *into)
@@ -317,14 +387,16 @@ evgated_new(struct event_base *base, const char *conf_path,
 	d->start_wall_ms = d->loaded_wall_ms = now_wall_ms();
 	d->start_mono_ms = now_mono_ms();
 
+	d->netpolicy = netpolicy_new(base);
 	d->control = control_new(base);
 	d->fleetlog = fleetlog_new(base);
 	d->resolver = resolver_new(base);
-	d->relay = relay_new(base, &resolver_ops, d->resolver);
+	d->relay = relay_new(base, &resolver_ops, d->resolver, d->netpolicy);
 	d->ntp = ntp_new(base, d->resolver);
 	d->site = site_new(base, d->relay);
 	d->metrics = metrics_new(base, metrics_status_cb, d);
-	d->ship = ship_new(base, d->fleetlog);
+	d->ship = ship_new(base, d->fleetlog, d->netpolicy);
+	MOD(EVGATED_NETPOLICY, netpolicy, d->netpolicy, netpolicy_status_);
 	MOD(EVGATED_CONTROL, control, d->control, NULL);
 	MOD(EVGATED_RESOLVER, resolver, d->resolver, resolver_status_);
 	MOD(EVGATED_FLEETLOG, fleetlog, d->fleetlog, fleetlog_status_);

@@ -6,6 +6,7 @@
  *
  * The modules, in the order they are prepared and committed (and freed
  * in reverse: the relay's last connections still reach the fleet log):
+ *	netpolicy where the gateway may connect upstream (relay, ship)
  *	control   the control socket (evgatectl)
  *	resolver  upstream name resolution
  *	fleetlog  the events' sink
@@ -27,6 +28,7 @@
 struct event_base;
 struct event;
 struct config;
+struct netpolicy;
 struct relay;
 struct ntp;
 struct resolver;
@@ -38,7 +40,8 @@ struct site;
 struct json_object;
 
 enum evgated_module {
-	EVGATED_CONTROL = 0,
+	EVGATED_NETPOLICY = 0,
+	EVGATED_CONTROL,
 	EVGATED_RESOLVER,
 	EVGATED_FLEETLOG,
 	EVGATED_SHIP,
@@ -54,6 +57,7 @@ struct evgated {
 	struct config		*conf;		/* the configuration in force */
 	const char		*conf_path;
 	struct module		 mods[EVGATED_NMODULES];
+	struct netpolicy	*netpolicy;	/* upstream address policy */
 	struct control		*control;
 	struct fleetlog		*fleetlog;	/* the events sink */
 	struct resolver		*resolver;

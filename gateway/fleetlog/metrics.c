@@ -382,7 +382,26 @@ metrics_listen(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	struct cfg_metrics *m = arg;
 
+	m->listen_mark = cfg_mark(node);
 	return cfg_addr(ctx, node, METRICS_DEFAULT_PORT, &m->listen);
+}
+
+static int
+metrics_allow_remote(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
+{
+	struct cfg_metrics *m = arg;
+
+	return cfg_bool(ctx, node, &m->allow_remote);
+}
+
+static int
+is_loopback(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr)
+		    >> 24) == 127;
+	return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)ss)->
+	    sin6_addr);
 }
 
 int
@@ -390,12 +409,24 @@ metrics_cfg_section(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	static const struct cfg_key keys[] = {
 		{ "listen", metrics_listen, 1 },
+		{ "allow_remote", metrics_allow_remote, 0 },
 		{ NULL, NULL, 0 },
 	};
-	struct cfg_metrics **out = arg;
+	struct cfg_metrics **out = arg, *m;
 
-	*out = xcalloc(1, sizeof(**out));
-	return cfg_map(ctx, node, keys, *out);
+	m = *out = xcalloc(1, sizeof(**out));
+	if (cfg_map(ctx, node, keys, m) == -1)
+		return -1;
+	/*
+	 * The endpoint has no authentication and tells who the chargers
+	 * are and what they do: off the box only when the operator says so.
+	 */
+	if (!is_loopback(&m->listen.ss) && !m->allow_remote)
+		return cfg_error_at(ctx, &m->listen_mark, "listen: %s "
+		    "is not a loopback address; the metrics have no "
+		    "authentication: set metrics.allow_remote: true to serve "
+		    "them there (on an admin network only)", m->listen.text);
+	return 0;
 }
 
 void

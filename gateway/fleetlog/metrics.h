@@ -30,7 +30,9 @@ struct metrics;
 
 /* The metrics section of evgated.yaml; NULL in struct config: off. */
 struct cfg_metrics {
-	struct cfg_sockaddr	 listen;
+	struct cfg_sockaddr	 listen;	/* loopback, unless allow_remote */
+	int			 allow_remote;
+	struct cfg_mark		 listen_mark;
 };
 /* Its parser (arg: a struct cfg_metrics ** for a new struct), and free. */
 int	metrics_cfg_section(struct cfg_ctx *, struct cfg_node *, void *);

@@ -14,6 +14,7 @@
 #include "evgate_config.h"
 
 #include <sys/stat.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -33,6 +34,7 @@
 #include "fleetlog/export.h"
 #include "fleetlog/fleetlog.h"
 #include "common/log.h"
+#include "common/netpolicy.h"
 #include "fleetlog/ship.h"
 #include "common/util.h"
 
@@ -398,6 +400,9 @@ enum ship_state {
 struct ship {
 	struct event_base	*base;
 	struct fleetlog		*fl;
+	struct netpolicy	*np;		/* NULL: no address policy */
+	int			 url_is_address;
+	char			 policy_error[160];
 	enum ship_state		 state;
 	struct cfg_ship		 conf;		/* own copies */
 	char			*site;
@@ -501,8 +506,8 @@ ship_done(struct ship *sh, CURLcode res)
 	sh->last_status = code;
 	ship_abort_transfer(sh);
 	if (res != CURLE_OK) {
-		ship_fail(sh, "%s", sh->errbuf[0] ? sh->errbuf :
-		    curl_easy_strerror(res));
+		ship_fail(sh, "%s", sh->policy_error[0] ? sh->policy_error :
+		    sh->errbuf[0] ? sh->errbuf : curl_easy_strerror(res));
 		return;
 	}
 	if (code == 413 && sh->max_lines > 1) {
@@ -641,6 +646,63 @@ ship_write_fn(char *data, size_t size, size_t n, void *arg)
 	return len;
 }
 
+/*
+ * libcurl is about to connect: the collector's address passes the
+ * upstream address policy first, like every address the gateway
+ * connects to.  A collector written as an IP address in ship.url is the
+ * operator's choice (only the "never" rules); a name's answer is not.
+ */
+static int
+ship_prereq_fn(void *arg, char *ip, char *local_ip, int port, int local_port)
+{
+	struct ship *sh = arg;
+	union sockaddr_any sa;
+	enum netpolicy_class cls;
+
+	if (sh->np == NULL)
+		return CURL_PREREQFUNC_OK;
+	memset(&sa, 0, sizeof(sa));
+	if (inet_pton(AF_INET, ip, &sa.sin.sin_addr) == 1) {
+		sa.sin.sin_family = AF_INET;
+		sa.sin.sin_port = htons((uint16_t)port);
+	} else if (inet_pton(AF_INET6, ip, &sa.sin6.sin6_addr) == 1) {
+		sa.sin6.sin6_family = AF_INET6;
+		sa.sin6.sin6_port = htons((uint16_t)port);
+	} else
+		return CURL_PREREQFUNC_ABORT;
+	cls = netpolicy_check(sh->np, &sa, sh->url_is_address);
+	if (cls == NETPOLICY_PUBLIC)
+		return CURL_PREREQFUNC_OK;
+	snprintf(sh->policy_error, sizeof(sh->policy_error), "the collector's "
+	    "address %s (%s) is refused by the upstream address policy "
+	    "(wan.allow_prefixes)", ip, netpolicy_class_str(cls));
+	return CURL_PREREQFUNC_ABORT;
+}
+
+/* Is the host of url an IP address (not a name)? */
+static int
+url_host_is_address(const char *url)
+{
+	CURLU *u = curl_url();
+	char *host = NULL;
+	struct in6_addr a;
+	int rv = 0;
+	size_t len;
+
+	if (u != NULL && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+		len = strlen(host);
+		if (len > 2 && host[0] == '[' && host[len - 1] == ']') {
+			host[len - 1] = '\0';
+			rv = inet_pton(AF_INET6, host + 1, &a) == 1;
+		} else
+			rv = inet_pton(AF_INET, host, &a) == 1;
+	}
+	curl_free(host);
+	curl_url_cleanup(u);
+	return rv;
+}
+
 static int
 ship_start_transfer(struct ship *sh)
 {
@@ -655,6 +717,9 @@ ship_start_transfer(struct ship *sh)
 	sh->resp[0] = '\0';
 	sh->resp_len = 0;
 	curl_easy_setopt(e, CURLOPT_URL, sh->conf.url);
+	sh->policy_error[0] = '\0';
+	curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, ship_prereq_fn);
+	curl_easy_setopt(e, CURLOPT_PREREQDATA, sh);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, ship_write_fn);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, sh);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https");
@@ -785,7 +850,7 @@ ship_committed(uint64_t committed, void *arg)
 }
 
 struct ship *
-ship_new(struct event_base *base, struct fleetlog *fl)
+ship_new(struct event_base *base, struct fleetlog *fl, struct netpolicy *np)
 {
 	struct ship *sh = xcalloc(1, sizeof(*sh));
 	static int curl_ready;
@@ -794,6 +859,7 @@ ship_new(struct event_base *base, struct fleetlog *fl)
 		curl_ready = 1;
 	sh->base = base;
 	sh->fl = fl;
+	sh->np = np;
 	sh->tick = evtimer_new(base, ship_tick_cb, sh);
 	sh->curl_timer = evtimer_new(base, ship_curl_timer_cb, sh);
 	return sh;
@@ -933,6 +999,7 @@ ship_commit(struct ship *sh)
 	sh->prepared = 0;
 	sh->max_lines = sh->conf.batch;
 	sh->failures_in_row = 0;
+	sh->url_is_address = url_host_is_address(sh->conf.url);
 	if (sh->acked > fleetlog_committed(sh->fl)) {
 		log_warnx("ship: the cursor (%llu) is past the log's last "
 		    "event (%llu): the log was replaced; shipping it from the "

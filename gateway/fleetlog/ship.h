@@ -56,7 +56,10 @@ struct cfg_ship {
 int	ship_cfg_section(struct cfg_ctx *, struct cfg_node *, void *);
 void	ship_cfg_free(struct cfg_ship *);
 
-struct ship	*ship_new(struct event_base *, struct fleetlog *);
+struct netpolicy;
+/* A shipper reading fl, connecting only where np allows (NULL: anywhere). */
+struct ship	*ship_new(struct event_base *, struct fleetlog *,
+		    struct netpolicy *np);
 /*
  * The module lifecycle (daemon/module.h).  prepare takes c (NULL or
  * log_dir NULL: prepare to stop), the site name for the X-Evgate-Site

@@ -37,6 +37,7 @@
 #include <event2/event_struct.h>
 
 #include "common/log.h"
+#include "common/netpolicy.h"
 #include "common/match.h"
 #include "relay/relay.h"
 #include "relay/relay_conf.h"
@@ -54,6 +55,7 @@
 #define ACCEPT_BURST	64
 #define HELLO_FIRST	2048		/* first hello buffer; grows to max */
 #define PROXY_REPLY_MAX	4096
+#define RELAY_BAD_SNI_MAX	64	/* bytes of a refused name kept */
 
 struct pipebuf {
 	SLIST_ENTRY(pipebuf)	 next;
@@ -101,6 +103,8 @@ struct conn {
 	struct resolver_wait	*wait;
 	struct resolver_answer	*ans;
 	size_t			 next_addr;
+	size_t			 forbidden;	/* of those, by the policy */
+	int			 proxy_literal;	/* ans: the proxy's address */
 	uint64_t		 deadline;	/* of PEEK, or of RESOLVE..PROXY */
 	uint64_t		 last_active;
 };
@@ -111,6 +115,7 @@ struct relay {
 	struct event_base	*base;
 	const struct resolver_ops *res_ops;
 	void			*res_ctx;
+	struct netpolicy	*np;		/* NULL: no address policy */
 	const struct cfg_relay	*conf;		/* NULL: off */
 	int			 configured;	/* a commit happened */
 	TAILQ_HEAD(, listener)	 listeners;
@@ -163,6 +168,7 @@ static const char *const refusal_names[REFUSE_NREASONS] = {
 	"not-tls", "malformed", "too-big", "no-sni", "bad-sni", "not-allowed",
 	"wrong-port", "hello-timeout", "client-gone", "limit-client",
 	"limit-total", "resolve-failed", "connect-failed", "proxy-refused",
+	"forbidden-address",
 };
 
 static const char *const close_names[CLOSE_NREASONS] = {
@@ -374,7 +380,7 @@ conn_resolve_cb(const struct resolver_answer *ans, void *arg)
 	}
 	c->ans = xmalloc(sizeof(*c->ans));
 	*c->ans = *ans;
-	c->next_addr = 0;
+	c->next_addr = c->forbidden = 0;
 	conn_connect_next(c);
 }
 
@@ -398,6 +404,7 @@ conn_start_resolve(struct conn *c)
 	    inet_pton(AF_INET6, name, &lit.sin6.sin6_addr) == 1)) {
 		c->ans = xcalloc(1, sizeof(*c->ans));
 		c->ans->naddrs = 1;
+		c->proxy_literal = 1;
 		if (inet_pton(AF_INET, name, &lit.sin.sin_addr) == 1)
 			lit.sin.sin_family = AF_INET;
 		else
@@ -487,6 +494,17 @@ conn_peek(struct conn *c)
 		 * a hello dribbled a byte at a time still times out. */
 		conn_want(c, 0, EV_READ, c->deadline - now_mono_ms() + 1);
 		return;
+	case TLS_HELLO_BAD_SNI:
+		/* What the device asked for, for the operator: escaped (it
+		 * may hold any byte) and cut short. */
+		if (hello.sni_len > 0) {
+			char esc[4 * RELAY_BAD_SNI_MAX + 4];
+
+			c->rec.sni = xstrdup(str_escape(hello.sni,
+			    hello.sni_len, RELAY_BAD_SNI_MAX, esc, sizeof(esc)));
+		}
+		conn_refuse(c, REFUSE_BAD_SNI, tls_hello_status_str(st));
+		return;
 	default:
 		conn_refuse(c, hello_refusal(st), tls_hello_status_str(st));
 		return;
@@ -504,41 +522,18 @@ set_tcp_options(int fd)
 	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
 }
 
-/*
- * Is sa one of the relay's own listening addresses?  Connecting there
- * would loop the connection back into ourselves until the limits stop it:
- * it happens when wan.resolvers points at the site's own DNS, which
- * answers every cloud name with the gateway's address.
- */
-static int
-is_own_address(const struct cfg_relay *r, const union sockaddr_any *sa)
-{
-	const union sockaddr_any *l;
-	size_t i;
-
-	for (i = 0; i < r->nlisten; i++) {
-		l = (const union sockaddr_any *)&r->listen[i].ss;
-		if (l->sa.sa_family != sa->sa.sa_family)
-			continue;
-		if (sa->sa.sa_family == AF_INET &&
-		    l->sin.sin_addr.s_addr == sa->sin.sin_addr.s_addr)
-			return 1;
-		if (sa->sa.sa_family == AF_INET6 &&
-		    memcmp(&l->sin6.sin6_addr, &sa->sin6.sin6_addr,
-		    sizeof(sa->sin6.sin6_addr)) == 0)
-			return 1;
-	}
-	return 0;
-}
-
 static void
 conn_connect_next(struct conn *c)
 {
-	const struct cfg_relay *r = c->relay->conf;
+	struct relay *relay = c->relay;
+	const struct cfg_relay *r = relay->conf;
 	uint64_t now = now_mono_ms(), left, slice;
 	union sockaddr_any *sa;
+	enum netpolicy_class cls;
 	socklen_t salen;
 	size_t remaining;
+	uint16_t port;
+	char a[64];
 
 	conn_set_state(c, RELAY_CONNECT);
 	if (c->ufd != -1) {
@@ -549,27 +544,38 @@ conn_connect_next(struct conn *c)
 	memset(&c->rec.upstream, 0, sizeof(c->rec.upstream));
 	for (;;) {
 		if (c->next_addr >= c->ans->naddrs || now >= c->deadline) {
-			conn_refuse(c, r->proxy_host ? REFUSE_PROXY :
-			    REFUSE_CONNECT, "no address accepted a connection");
+			/* Only forbidden addresses: a refusal of its own. */
+			if (c->forbidden == c->next_addr && c->next_addr > 0)
+				conn_refuse(c, REFUSE_ADDRESS, "every address "
+				    "is refused by the upstream address policy");
+			else
+				conn_refuse(c, r->proxy_host ? REFUSE_PROXY :
+				    REFUSE_CONNECT, "no address accepted a "
+				    "connection");
 			return;
 		}
 		sa = (union sockaddr_any *)&c->ans->addrs[c->next_addr++];
-		if (is_own_address(r, sa)) {
-			log_warnx_rl(&c->relay->rl_warn, "relay: %s resolves "
-			    "to the relay's own address: check wan.resolvers",
-			    r->proxy_host ? r->proxy_host : c->rec.sni);
+		port = r->proxy_host ? r->proxy_port :
+		    relay_conf_route(r, c->rec.port)->upstream_port;
+		if (sa->sa.sa_family == AF_INET)
+			sa->sin.sin_port = htons(port);
+		else
+			sa->sin6.sin6_port = htons(port);
+		/* Never where a DNS answer alone would take us (SSRF). */
+		if (relay->np != NULL &&
+		    (cls = netpolicy_check(relay->np, sa, c->proxy_literal)) !=
+		    NETPOLICY_PUBLIC) {
+			c->forbidden++;
+			log_warnx_rl(&relay->rl_warn, "relay: #%llu %s resolves "
+			    "to %s (%s): refused by the upstream address "
+			    "policy (wan.allow_prefixes)",
+			    (unsigned long long)c->rec.id, r->proxy_host ?
+			    r->proxy_host : c->rec.sni, format_sockaddr(&sa->sa,
+			    a, sizeof(a)), netpolicy_class_str(cls));
 			continue;
 		}
-		if (sa->sa.sa_family == AF_INET) {
-			sa->sin.sin_port = htons(r->proxy_host ? r->proxy_port :
-			    relay_conf_route(r, c->rec.port)->upstream_port);
-			salen = sizeof(sa->sin);
-		} else {
-			sa->sin6.sin6_port = htons(r->proxy_host ?
-			    r->proxy_port :
-			    relay_conf_route(r, c->rec.port)->upstream_port);
-			salen = sizeof(sa->sin6);
-		}
+		salen = sa->sa.sa_family == AF_INET ? sizeof(sa->sin) :
+		    sizeof(sa->sin6);
 		c->ufd = socket(sa->sa.sa_family,
 		    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (c->ufd == -1) {
@@ -1118,7 +1124,7 @@ relay_sweep_cb(evutil_socket_t fd, short what, void *arg)
 
 struct relay *
 relay_new(struct event_base *base, const struct resolver_ops *ops,
-    void *res_ctx)
+    void *res_ctx, struct netpolicy *np)
 {
 	struct relay *relay = xcalloc(1, sizeof(*relay));
 	struct log_ratelimit rl = LOG_RATELIMIT_INIT(20, 3);
@@ -1126,6 +1132,7 @@ relay_new(struct event_base *base, const struct resolver_ops *ops,
 	relay->base = base;
 	relay->res_ops = ops;
 	relay->res_ctx = res_ctx;
+	relay->np = np;
 	relay->max_conns = (unsigned)-1;
 	TAILQ_INIT(&relay->listeners);
 	TAILQ_INIT(&relay->fresh);

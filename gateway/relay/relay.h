@@ -28,6 +28,7 @@
 struct event_base;
 struct cfg_relay;
 struct resolver_ops;
+struct netpolicy;
 struct relay;
 
 enum relay_state {
@@ -55,6 +56,7 @@ enum relay_refusal {
 	REFUSE_RESOLVE,		/* the name did not resolve */
 	REFUSE_CONNECT,		/* no upstream address accepted a connection */
 	REFUSE_PROXY,		/* the upstream proxy said no */
+	REFUSE_ADDRESS,		/* every address forbidden (netpolicy.h) */
 	REFUSE_NREASONS
 };
 
@@ -117,11 +119,12 @@ typedef void (*relay_record_cb)(const struct relay_record *, void *arg);
 
 /*
  * A relay that resolves names through ops (resolver.h's resolver_ops with
- * the resolver, or a test's own) with res_ctx.  It listens nowhere until
- * the first commit.
+ * the resolver, or a test's own) with res_ctx, and connects only where
+ * the upstream address policy np allows (NULL: anywhere; tests).  It
+ * listens nowhere until the first commit.
  */
 struct relay	*relay_new(struct event_base *, const struct resolver_ops *,
-		    void *res_ctx);
+		    void *res_ctx, struct netpolicy *np);
 /*
  * The module lifecycle (daemon/module.h).  prepare opens the listeners r
  * needs that are not open yet (r NULL: the relay is to stop) and fails

@@ -112,12 +112,23 @@ wan_resolver_timeout(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 	return cfg_duration(ctx, node, 100, 60000, &w->resolver_timeout_ms);
 }
 
+static int
+wan_allow_prefixes(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
+{
+	struct cfg_wan *w = arg;
+
+	w->allow_mark = cfg_mark(node);
+	return netpolicy_cfg_prefixes(ctx, node, &w->allow_prefixes,
+	    &w->nallow_prefixes);
+}
+
 int
 resolver_cfg_section(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	static const struct cfg_key keys[] = {
 		{ "resolvers", wan_resolvers, 1 },
 		{ "resolver_timeout", wan_resolver_timeout, 0 },
+		{ "allow_prefixes", wan_allow_prefixes, 0 },
 		{ NULL, NULL, 0 },
 	};
 
@@ -128,8 +139,11 @@ void
 resolver_cfg_free(struct cfg_wan *w)
 {
 	cfg_sockaddr_free(w->resolvers, w->nresolvers);
+	netpolicy_prefixes_free(w->allow_prefixes, w->nallow_prefixes);
 	w->resolvers = NULL;
 	w->nresolvers = 0;
+	w->allow_prefixes = NULL;
+	w->nallow_prefixes = 0;
 }
 
 /* --- servers --------------------------------------------------------- */

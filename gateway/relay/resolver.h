@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "common/cfg.h"
+#include "common/netpolicy.h"
 
 struct event_base;
 struct json_object;
@@ -29,6 +30,11 @@ struct cfg_wan {
 	struct cfg_sockaddr	*resolvers;	/* in order; port 53 default */
 	size_t			 nresolvers;	/* 0: no wan section */
 	uint64_t		 resolver_timeout_ms;
+	/* where the upstream address policy lets the gateway connect
+	 * although the address is private, loopback, ... (netpolicy.h) */
+	struct netpolicy_prefix	*allow_prefixes;
+	size_t			 nallow_prefixes;
+	struct cfg_mark		 allow_mark;	/* for the warning */
 };
 #define RESOLVER_DEFAULT_TIMEOUT_MS	3000
 

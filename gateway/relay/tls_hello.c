@@ -87,9 +87,9 @@ rd_vec16(struct rd *r, struct rd *sub)
 
 /*
  * A DNS name as RFC 6066 wants it in host_name: letters, digits, hyphens
- * and underscores in dot-separated labels of 1-63, at most 253 characters
- * (a final dot is tolerated), not all-numeric labels (an IPv4 literal) and
- * no colons (an IPv6 literal).
+ * and underscores in dot-separated labels of 1-63 (none empty), at most 253
+ * characters (one final dot is tolerated), not all-numeric labels (an IPv4
+ * literal) and no colons (an IPv6 literal).
  */
 static int
 valid_dns_name(const uint8_t *s, size_t len)
@@ -120,8 +120,26 @@ valid_dns_name(const uint8_t *s, size_t len)
 		if (c == '-' && (label == 1 || i + 1 == len || s[i + 1] == '.'))
 			return 0;
 	}
+	/* "name.." leaves an empty last label: not a name. */
+	if (label == 0)
+		return 0;
 	/* All digits and dots: an IPv4 literal in disguise. */
 	return alpha;
+}
+
+/* Keep what a refused name looked like, for the operator (bounded). */
+static enum tls_hello_status
+bad_sni(struct tls_hello *out, const struct rd *name)
+{
+	size_t n = name->left < TLS_HELLO_MAX_NAME ? name->left :
+	    TLS_HELLO_MAX_NAME;
+
+	if (out->sni_len == 0) {
+		memcpy(out->sni, name->p, n);
+		out->sni[n] = '\0';
+		out->sni_len = n;
+	}
+	return TLS_HELLO_BAD_SNI;
 }
 
 static enum tls_hello_status
@@ -143,10 +161,8 @@ parse_sni(struct rd ext, struct tls_hello *out)
 			return TLS_HELLO_MALFORMED;
 		if (type != TLS_SNI_HOST_NAME)
 			continue;	/* unknown types are skipped (RFC 6066) */
-		if (seen++)
-			return TLS_HELLO_BAD_SNI;
-		if (!valid_dns_name(name.p, name.left))
-			return TLS_HELLO_BAD_SNI;
+		if (seen++ || !valid_dns_name(name.p, name.left))
+			return bad_sni(out, &name);
 		memcpy(out->sni, name.p, name.left);
 		out->sni[name.left] = '\0';
 		out->sni_len = name.left;
@@ -161,8 +177,8 @@ static enum tls_hello_status
 parse_client_hello(struct rd body, struct tls_hello *out)
 {
 	struct rd session, suites, comp, exts, ext;
-	uint16_t type, seen_ext[64];
-	unsigned nseen = 0, i;
+	uint64_t seen[65536 / 64];	/* extension types, one bit each */
+	uint16_t type;
 	enum tls_hello_status st;
 
 	if (rd_u16(&body, &out->client_version) == -1 ||
@@ -178,15 +194,15 @@ parse_client_hello(struct rd body, struct tls_hello *out)
 		return TLS_HELLO_OK;		/* no extensions at all */
 	if (rd_vec16(&body, &exts) == -1 || body.left != 0)
 		return TLS_HELLO_MALFORMED;
+	memset(seen, 0, sizeof(seen));
 	while (exts.left > 0) {
 		if (rd_u16(&exts, &type) == -1 || rd_vec16(&exts, &ext) == -1)
 			return TLS_HELLO_MALFORMED;
-		/* RFC 8446 4.2: one extension of a type, at most. */
-		for (i = 0; i < nseen; i++)
-			if (seen_ext[i] == type)
-				return TLS_HELLO_MALFORMED;
-		if (nseen < sizeof(seen_ext) / sizeof(seen_ext[0]))
-			seen_ext[nseen++] = type;
+		/* RFC 8446 4.2: one extension of a type, at most -- however
+		 * many there are, or a second server_name could win. */
+		if (seen[type / 64] & (1ULL << (type % 64)))
+			return TLS_HELLO_MALFORMED;
+		seen[type / 64] |= 1ULL << (type % 64);
 		out->nextensions++;
 		switch (type) {
 		case TLS_EXT_SERVER_NAME:

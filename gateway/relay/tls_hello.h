@@ -35,7 +35,12 @@ struct tls_hello {
 	size_t		 wire_len;	/* bytes of records that held the hello */
 	int		 has_sni;	/* a server_name extension was present */
 	size_t		 sni_len;
-	char		 sni[TLS_HELLO_MAX_NAME + 2];	/* NUL-terminated, as sent */
+	/*
+	 * The name, NUL-terminated, as sent.  With TLS_HELLO_BAD_SNI: the
+	 * first refused name's bytes (at most TLS_HELLO_MAX_NAME; any byte,
+	 * NUL included: escape it before showing it), for the operator.
+	 */
+	char		 sni[TLS_HELLO_MAX_NAME + 2];
 	int		 has_alpn;
 	int		 supports_tls13;	/* supported_versions lists 0x0304 */
 	unsigned	 nextensions;
@@ -45,7 +50,9 @@ struct tls_hello {
  * Parse buf[0..len) as the start of a TLS connection.  On TLS_HELLO_OK,
  * *out is filled; has_sni == 0 means the hello carried no server_name.
  * An SNI with more than one host_name, a name that is not a valid DNS name
- * (RFC 6066 3: no IP literals, no trailing NUL) gives TLS_HELLO_BAD_SNI.
+ * (RFC 6066 3: no IP literals, no trailing NUL, no empty label) gives
+ * TLS_HELLO_BAD_SNI.  Two extensions of one type, however many come
+ * before, are TLS_HELLO_MALFORMED (RFC 8446 4.2).
  */
 enum tls_hello_status tls_hello_parse(const uint8_t *buf, size_t len,
 	    struct tls_hello *out);

@@ -82,27 +82,6 @@ json_time_s(int64_t t)
 	    buf, sizeof(buf)));
 }
 
-/* For logs: at most 48 bytes of s, non-printables as \xNN. */
-static const char *
-escape(const char *s, size_t len, char *out, size_t outlen)
-{
-	size_t i, o = 0;
-
-	for (i = 0; i < len && i < 48 && o + 5 < outlen; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c >= 0x20 && c < 0x7f && c != '\\')
-			out[o++] = (char)c;
-		else
-			o += (size_t)snprintf(out + o, outlen - o, "\\x%02x",
-			    c);
-	}
-	if (i < len && o + 4 < outlen)
-		o += (size_t)snprintf(out + o, outlen - o, "...");
-	out[o] = '\0';
-	return out;
-}
-
 static void
 save(struct site *s)
 {
@@ -213,8 +192,8 @@ log_dropped(struct site *s, struct json_object *req,
 		esc[0] = '\0';
 		if (json_object_object_get_ex(req, f[i].key, &v) &&
 		    json_object_is_type(v, json_type_string))
-			escape(json_object_get_string(v),
-			    (size_t)json_object_get_string_len(v), esc,
+			str_escape(json_object_get_string(v),
+			    (size_t)json_object_get_string_len(v), 48, esc,
 			    sizeof(esc));
 		log_warnx_rl(&s->rl, "dhcp: %s from %s is not valid, "
 		    "ignored: \"%s\"", f[i].key,

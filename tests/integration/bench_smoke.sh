@@ -40,7 +40,8 @@ at_exit "kill -9 $SINK_PID"
 
 SOCK=$T/evgated.sock
 cat >"$T/evgated.yaml" <<EOF
-wan: {resolvers: [127.0.0.53], resolver_timeout: 1s}
+wan: {resolvers: [127.0.0.53], resolver_timeout: 1s,
+  allow_prefixes: [127.0.0.0/8]}
 relay:
   listen: [127.0.0.2]
   routes:

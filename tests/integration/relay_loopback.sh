@@ -119,8 +119,8 @@ check_eq "the refused names were never resolved" "$before_q" \
 acc0=$(json_get "$(status)" "d['relay']['accepted']")
 echo | in_ns "$NS" timeout 10 openssl s_client -connect 127.0.0.1:443 \
     -servername a.loop.test >/dev/null 2>&1
-check_eq "a name that resolves to the relay itself is refused, not looped" \
-    "1 1" "$(refused connect-failed) $(( $(json_get "$(status)" "d['relay']['accepted']") - acc0 ))"
+check_eq "a name that resolves to the relay itself is refused (forbidden-address), not looped" \
+    "1 1" "$(refused forbidden-address) $(( $(json_get "$(status)" "d['relay']['accepted']") - acc0 ))"
 check_eq "the not-allowed server never saw a connection" "$counted0" "$(cat "$T/counter.443")"
 
 # --- two descriptors per idle connection ---------------------------------------

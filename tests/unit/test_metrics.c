@@ -258,7 +258,8 @@ test_http(void **state)
 	config_free(c);
 
 	/* an address that cannot be had: an error, nothing changes */
-	c = load("metrics: {listen: \"192.0.2.1:9310\"}\n", err, sizeof(err));
+	c = load("metrics: {listen: \"192.0.2.1:9310\", allow_remote: true}\n",
+	    err, sizeof(err));
 	assert_int_equal(metrics_configure(m, c->metrics, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "metrics: cannot listen on 192.0.2.1:9310"));
 	config_free(c);
@@ -290,6 +291,21 @@ test_config(void **state)
 	    sizeof(err)));
 	assert_string_equal(err, "t.yaml:2:11: metrics.listen: "
 	    "\"localhost:9310\" is not an IP address (with an optional :port)");
+
+	/* no authentication: off the box only when the operator says so */
+	assert_null(load("metrics:\n  listen: 0.0.0.0:9310\n", err,
+	    sizeof(err)));
+	assert_string_equal(err, "t.yaml:2:11: metrics: listen: "
+	    "0.0.0.0:9310 is not a loopback address; the metrics have no "
+	    "authentication: set metrics.allow_remote: true to serve them "
+	    "there (on an admin network only)");
+	assert_null(load("metrics: {listen: \"[2001:db8::1]:9310\", "
+	    "allow_remote: no}\n", err, sizeof(err)));
+	c = load("metrics: {listen: \"10.0.0.1:9310\", allow_remote: true}\n",
+	    err, sizeof(err));
+	assert_non_null(c);
+	assert_true(c->metrics->allow_remote);
+	config_free(c);
 }
 
 int

@@ -35,6 +35,7 @@
 #include <event2/event.h>
 
 #include "common/log.h"
+#include "common/netpolicy.h"
 #include "common/util.h"
 #include "daemon/config.h"
 #include "relay/relay.h"
@@ -71,24 +72,64 @@ struct fx {
 	enum fake_mode		 mode;
 	struct resolver_wait	*pending;
 	int			 lookups, cancels;
+	/* what the resolver answers (default: the cloud) */
+	struct sockaddr_storage	 answer[4];
+	size_t			 nanswer;
+	struct netpolicy	*np;
+	char			 last_sni[300];	/* of the last record */
+	enum relay_refusal	 last_refusal;
 };
+
+static void
+on_record(const struct relay_record *rec, void *arg)
+{
+	struct fx *fx = arg;
+
+	strlcpy(fx->last_sni, rec->sni ? rec->sni : "", sizeof(fx->last_sni));
+	fx->last_refusal = rec->refusal;
+}
+
+/* The resolver's answer: addresses as text ("10.0.0.5", "::ffff:..."). */
+static void
+answer_with(struct fx *fx, const char *const *addrs, size_t n)
+{
+	size_t i;
+
+	memset(fx->answer, 0, sizeof(fx->answer));
+	for (i = 0; i < n; i++) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&fx->answer[i];
+		struct sockaddr_in6 *sin6 =
+		    (struct sockaddr_in6 *)&fx->answer[i];
+
+		if (inet_pton(AF_INET, addrs[i], &sin->sin_addr) == 1)
+			sin->sin_family = AF_INET;
+		else if (inet_pton(AF_INET6, addrs[i], &sin6->sin6_addr) == 1)
+			sin6->sin6_family = AF_INET6;
+		else
+			fail_msg("bad address %s", addrs[i]);
+	}
+	fx->nanswer = n;
+}
+
+static void
+fill_answer(struct fx *fx, struct resolver_answer *ans)
+{
+	memset(ans, 0, sizeof(*ans));
+	ans->naddrs = fx->nanswer;
+	memcpy(ans->addrs, fx->answer, fx->nanswer * sizeof(fx->answer[0]));
+}
 
 static int
 fake_lookup(void *ctx, const char *name, resolver_cb cb, void *arg,
     struct resolver_answer *ans, struct resolver_wait **wait)
 {
 	struct fx *fx = ctx;
-	struct sockaddr_in *sin;
 
 	fx->lookups++;
 	*wait = NULL;
 	switch (fx->mode) {
 	case FAKE_SYNC:
-		memset(ans, 0, sizeof(*ans));
-		ans->naddrs = 1;
-		sin = (struct sockaddr_in *)&ans->addrs[0];
-		sin->sin_family = AF_INET;
-		sin->sin_addr.s_addr = htonl(CLOUD_ADDR);
+		fill_answer(fx, ans);
 		return 1;
 	case FAKE_ASYNC:
 		assert_null(fx->pending);
@@ -121,17 +162,13 @@ fake_answer(struct fx *fx, int err)
 {
 	struct resolver_wait *w = fx->pending;
 	struct resolver_answer ans;
-	struct sockaddr_in *sin = (struct sockaddr_in *)&ans.addrs[0];
 
 	assert_non_null(w);
 	fx->pending = NULL;
 	memset(&ans, 0, sizeof(ans));
+	if (err == 0)
+		fill_answer(fx, &ans);
 	ans.error = err;
-	if (err == 0) {
-		ans.naddrs = 1;
-		sin->sin_family = AF_INET;
-		sin->sin_addr.s_addr = htonl(CLOUD_ADDR);
-	}
 	w->cb(&ans, w->arg);
 	free(w);
 }
@@ -339,6 +376,25 @@ conf_text(struct fx *fx, const char *allow)
 	return c;
 }
 
+/* evgated's own listeners, for the loop rule: the relay's two ports. */
+static void
+own_listeners(struct fx *fx)
+{
+	struct sockaddr_storage ss[2];
+	struct sockaddr_in *sin;
+	uint16_t ports[2] = { fx->port, fx->port2 };
+	int i;
+
+	memset(ss, 0, sizeof(ss));
+	for (i = 0; i < 2; i++) {
+		sin = (struct sockaddr_in *)&ss[i];
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(ports[i]);
+		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	}
+	netpolicy_set_listeners(fx->np, ss, 2);
+}
+
 /* Make c the relay's configuration (the old one is kept alive). */
 static void
 apply(struct fx *fx, struct config *c)
@@ -353,6 +409,21 @@ apply(struct fx *fx, struct config *c)
 	fx->conf = c;
 }
 
+static void
+allow_prefix(struct fx *fx, const char *text)
+{
+	struct netpolicy_prefix p;
+	const char *why;
+
+	if (text == NULL) {
+		netpolicy_set_allowed(fx->np, NULL, 0);
+		return;
+	}
+	if (netpolicy_parse_prefix(text, &p, &why) == -1)
+		fail_msg("%s: %s", text, why);
+	netpolicy_set_allowed(fx->np, &p, 1);
+}
+
 static int
 setup(void **state)
 {
@@ -362,8 +433,14 @@ setup(void **state)
 	fx->up = tcp_listen_at(CLOUD_ADDR, &fx->up_port, 16);
 	fx->port = free_port();
 	fx->port2 = free_port();
-	fx->relay = relay_new(fx->base, &fake_ops, fx);
+	/* The cloud runs on loopback here: a test rig's allowed prefix. */
+	fx->np = netpolicy_new(fx->base);
+	allow_prefix(fx, "127.0.0.0/8");
+	own_listeners(fx);
+	fx->relay = relay_new(fx->base, &fake_ops, fx, fx->np);
+	relay_add_record_cb(fx->relay, on_record, fx);
 	fx->mode = FAKE_SYNC;
+	answer_with(fx, (const char *const []){ "127.0.0.3" }, 1);
 	apply(fx, conf_text(fx, ALLOWED));
 	*state = fx;
 	return 0;
@@ -375,6 +452,7 @@ teardown(void **state)
 	struct fx *fx = *state;
 
 	relay_free(fx->relay);
+	netpolicy_free(fx->np);
 	assert_null(fx->pending);	/* every wait answered or cancelled */
 	config_free(fx->conf);
 	config_free(fx->old);
@@ -498,6 +576,39 @@ static void
 test_wrong_port(void **state)
 {
 	refused(*state, OTHER_PORT, REFUSE_WRONG_PORT);
+}
+
+/* A refused name is kept for the operator: escaped, cut short. */
+static void
+test_bad_sni_recorded(void **state)
+{
+	struct fx *fx = *state;
+	uint8_t hello[1024];
+	size_t n = hello_for(hello, sizeof(hello), "a..b\x01\\.example");
+	int client = connect_to(fx->port);
+	char long_name[200];
+
+	pump(fx, 5);
+	write_all(client, hello, n);
+	read_eof(fx, client);
+	close(client);
+	assert_int_equal(counters(fx).refused[REFUSE_BAD_SNI], 1);
+	assert_int_equal(fx->last_refusal, REFUSE_BAD_SNI);
+	assert_string_equal(fx->last_sni, "a..b\\x01\\x5c.example");
+	assert_int_equal(fx->lookups, 0);
+
+	/* a long one: 64 bytes, then "..." */
+	memset(long_name, 'x', 150);
+	memcpy(long_name + 100, "..", 2);
+	long_name[150] = '\0';
+	n = hello_for(hello, sizeof(hello), long_name);
+	client = connect_to(fx->port);
+	pump(fx, 5);
+	write_all(client, hello, n);
+	read_eof(fx, client);
+	close(client);
+	assert_int_equal(strlen(fx->last_sni), 64 + 3);
+	assert_string_equal(fx->last_sni + 64, "...");
 }
 
 static void
@@ -857,6 +968,94 @@ test_reload_refused(void **state)
 	until(fx, no_connections, NULL, "the end");
 }
 
+/* --- the upstream address policy ------------------------------------ */
+
+/* Refused for the address the answer holds; nothing reaches the cloud. */
+static void
+forbidden(struct fx *fx, const char *const *addrs, size_t n)
+{
+	uint8_t hello[1024];
+	size_t len = hello_for(hello, sizeof(hello), ALLOWED);
+	int client = connect_to(fx->port);
+
+	answer_with(fx, addrs, n);
+	pump(fx, 5);
+	write_all(client, hello, len);
+	read_eof(fx, client);
+	close(client);
+	assert_int_equal(counters(fx).refused[REFUSE_ADDRESS], 1);
+	assert_int_equal(counters(fx).refused[REFUSE_CONNECT], 0);
+	cloud_idle(fx, 20);
+}
+
+static void
+test_policy_private(void **state)
+{
+	struct fx *fx = *state;
+	struct netpolicy_stats st;
+
+	forbidden(fx, (const char *const []){ "10.0.0.5", "192.168.1.1",
+	    "172.16.9.9", "100.64.0.1" }, 4);
+	netpolicy_stats(fx->np, &st);
+	assert_int_equal(st.refused[NETPOLICY_PRIVATE], 3);
+	assert_int_equal(st.refused[NETPOLICY_SHARED], 1);
+}
+
+static void
+test_policy_never(void **state)
+{
+	forbidden(*state, (const char *const []){ "0.0.0.0", "224.0.0.1",
+	    "255.255.255.255", "::" }, 4);
+}
+
+static void
+test_policy_loopback_not_allowed(void **state)
+{
+	struct fx *fx = *state;
+
+	allow_prefix(fx, NULL);
+	forbidden(fx, (const char *const []){ "127.0.0.3", "::1",
+	    "::ffff:127.0.0.3", "169.254.169.254" }, 4);
+}
+
+/*
+ * The loop: an answer pointing at the relay's own listener (an allowed
+ * prefix does not help), also written as a v4-mapped IPv6 address.
+ */
+static void
+test_policy_loop(void **state)
+{
+	struct fx *fx = *state;
+
+	fx->up_port = fx->port;		/* the route's upstream: ourselves */
+	apply(fx, conf_text(fx, ALLOWED));
+	forbidden(fx, (const char *const []){ "127.0.0.1",
+	    "::ffff:127.0.0.1" }, 2);
+	assert_int_equal(counters(fx).accepted, 1);	/* no second one */
+}
+
+/* A forbidden address is skipped; the next one is used. */
+static void
+test_policy_skips(void **state)
+{
+	struct fx *fx = *state;
+	uint8_t hello[1024], got[1024];
+	size_t n = hello_for(hello, sizeof(hello), ALLOWED);
+	int client = connect_to(fx->port), cloud;
+
+	answer_with(fx, (const char *const []){ "10.1.2.3",
+	    "::ffff:127.0.0.3" }, 2);
+	pump(fx, 5);
+	write_all(client, hello, n);
+	cloud = cloud_accept(fx);
+	read_n(fx, cloud, got, n);
+	assert_memory_equal(got, hello, n);
+	assert_int_equal(counters(fx).refused[REFUSE_ADDRESS], 0);
+	close(client);
+	close(cloud);
+	until(fx, no_connections, NULL, "the end");
+}
+
 int
 main(void)
 {
@@ -865,6 +1064,7 @@ main(void)
 		T(test_byte_at_a_time),
 		T(test_not_allowed),
 		T(test_wrong_port),
+		T(test_bad_sni_recorded),
 		T(test_not_tls),
 		T(test_client_gone),
 		T(test_async_answer),
@@ -877,6 +1077,11 @@ main(void)
 		T(test_reload_during_connect),
 		T(test_reload_during_splice),
 		T(test_reload_refused),
+		T(test_policy_private),
+		T(test_policy_never),
+		T(test_policy_loopback_not_allowed),
+		T(test_policy_loop),
+		T(test_policy_skips),
 	};
 #undef T
 

@@ -182,12 +182,59 @@ test_several_names(void **state)
 	assert_int_equal(tls_hello_parse(wire, n, &h), TLS_HELLO_BAD_SNI);
 }
 
+/*
+ * Two server_name extensions must never let the second win, however many
+ * other extensions come first (a check that stopped after 64 types did).
+ */
+static void
+test_duplicate_after_many(void **state)
+{
+	static const char *const refused[] = { "evil.example.com" };
+	static const char *const allowed[] = { "zapcloud.azure-devices.net" };
+	uint8_t ext[4000], wire[5000];
+	struct tls_hello h;
+	size_t elen = 0, n, i, many[] = { 0, 63, 64, 65, 200 };
+	size_t k;
+
+	for (k = 0; k < sizeof(many) / sizeof(many[0]); k++) {
+		elen = 0;
+		for (i = 0; i < many[k]; i++) {
+			elen += hello_put16(ext + elen, 0x1000 + i);
+			elen += hello_put16(ext + elen, 0);
+		}
+		elen += hello_sni_ext(ext + elen, refused, 1);
+		elen += hello_sni_ext(ext + elen, allowed, 1);
+		n = hello_build(wire, sizeof(wire), ext, elen, 16384);
+		assert_int_equal(tls_hello_parse(wire, n, &h),
+		    TLS_HELLO_MALFORMED);
+	}
+	/* any type twice, far apart */
+	elen = 0;
+	for (i = 0; i < 300; i++) {
+		elen += hello_put16(ext + elen, 0x2000 + (i == 299 ? 0 : i));
+		elen += hello_put16(ext + elen, 0);
+	}
+	n = hello_build(wire, sizeof(wire), ext, elen, 16384);
+	assert_int_equal(tls_hello_parse(wire, n, &h), TLS_HELLO_MALFORMED);
+	/* 300 distinct types are fine */
+	elen = 0;
+	for (i = 0; i < 300; i++) {
+		elen += hello_put16(ext + elen, 0x3000 + i);
+		elen += hello_put16(ext + elen, 0);
+	}
+	elen += hello_sni_ext(ext + elen, allowed, 1);
+	n = hello_build(wire, sizeof(wire), ext, elen, 16384);
+	assert_int_equal(tls_hello_parse(wire, n, &h), TLS_HELLO_OK);
+	assert_string_equal(h.sni, allowed[0]);
+	assert_int_equal(h.nextensions, 301);
+}
+
 static void
 test_bad_names(void **state)
 {
 	static const char *const bad[] = { "10.0.0.1", "1.2.3.4.", "a..b",
 	    ".a.b", "-a.b", "a-.b", "a b.c", "a\x01.b", "::1", "[::1]",
-	    "exa\xc3\xa9mple.com", "" };
+	    "exa\xc3\xa9mple.com", "", "name..", "a.b..", ".", ".." };
 	static const char *const good[] = { "A.B", "x", "a-b.c", "_dmarc.x",
 	    "a.b.", "123.example" };
 	uint8_t ext[400], wire[2000];
@@ -199,6 +246,9 @@ test_bad_names(void **state)
 		n = hello_build(wire, sizeof(wire), ext, elen, 16384);
 		assert_int_equal(tls_hello_parse(wire, n, &h),
 		    TLS_HELLO_BAD_SNI);
+		/* what was refused is kept for the operator */
+		assert_int_equal(h.sni_len, strlen(bad[i]));
+		assert_memory_equal(h.sni, bad[i], h.sni_len);
 	}
 	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		elen = hello_sni_ext(ext, &good[i], 1);
@@ -389,6 +439,7 @@ main(void)
 		cmocka_unit_test(test_trailing_record),
 		cmocka_unit_test(test_several_names),
 		cmocka_unit_test(test_bad_names),
+		cmocka_unit_test(test_duplicate_after_many),
 		cmocka_unit_test(test_long_name),
 		cmocka_unit_test(test_not_tls),
 		cmocka_unit_test(test_sslv2),
