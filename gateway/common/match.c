@@ -44,6 +44,19 @@ match_any(char *const *patterns, size_t n, const char *name, size_t namelen)
 	return 0;
 }
 
+int
+match_exact_any(char *const *patterns, size_t n, const char *name,
+    size_t namelen)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (patterns[i][0] != '*' &&
+		    match_name(patterns[i], name, namelen))
+			return 1;
+	return 0;
+}
+
 const char *
 match_pattern_check(const char *s)
 {

@@ -16,6 +16,10 @@ int	match_name(const char *pattern, const char *name, size_t namelen);
 int	match_any(char *const *patterns, size_t n, const char *name,
 	    size_t namelen);
 
+/* 1 when one of the n patterns is name itself (not a wildcard). */
+int	match_exact_any(char *const *patterns, size_t n, const char *name,
+	    size_t namelen);
+
 /* Is s a valid allowlist pattern?  Returns NULL or a reason. */
 const char *match_pattern_check(const char *s);
 

@@ -6,3 +6,4 @@ gateway_libevgate_a_SOURCES += \
 gateway_libevgate_a_SOURCES += \
 	gateway/relay/relay_conf.c gateway/relay/relay_conf.h \
 	gateway/relay/relay_report.c gateway/relay/relay_report.h
+gateway_libevgate_a_SOURCES += gateway/relay/dns.c gateway/relay/dns.h

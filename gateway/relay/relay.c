@@ -391,7 +391,7 @@ conn_start_resolve(struct conn *c)
 	struct resolver_answer ans;
 	const char *name = r->proxy_host ? r->proxy_host : c->rec.sni;
 	union sockaddr_any lit;
-	int rv;
+	int rv, flags;
 
 	conn_set_state(c, RELAY_RESOLVE);
 	c->deadline = now_mono_ms() + r->connect_ms;
@@ -413,7 +413,12 @@ conn_start_resolve(struct conn *c)
 		conn_connect_next(c);
 		return;
 	}
-	rv = c->relay->res_ops->lookup(c->relay->res_ctx, name,
+	/* A name only a wildcard allows goes into the cache's small
+	 * budget: it cannot push the exact cloud names out. */
+	flags = r->proxy_host == NULL && !route_names_exactly(
+	    relay_conf_route(r, c->rec.port), name, strlen(name)) ?
+	    RESOLVER_WILDCARD : 0;
+	rv = c->relay->res_ops->lookup(c->relay->res_ctx, name, flags,
 	    conn_resolve_cb, c, &ans, &c->wait);
 	if (rv == 1) {
 		conn_resolve_cb(&ans, c);

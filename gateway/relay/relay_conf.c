@@ -356,6 +356,14 @@ route_allows(const struct cfg_route *route, const char *name, size_t len)
 	    len);
 }
 
+int
+route_names_exactly(const struct cfg_route *route, const char *name,
+    size_t len)
+{
+	return route != NULL && match_exact_any(route->allow, route->nallow,
+	    name, len);
+}
+
 enum route_verdict
 relay_conf_decide(const struct cfg_relay *relay, uint16_t port,
     const char *name, size_t len)

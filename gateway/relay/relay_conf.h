@@ -52,6 +52,10 @@ const struct cfg_route *relay_conf_route(const struct cfg_relay *,
 /* Does route allow name (len bytes, no trailing dot)?  route may be NULL. */
 int	route_allows(const struct cfg_route *, const char *name, size_t len);
 
+/* Does route name exactly this name (not only through a wildcard)? */
+int	route_names_exactly(const struct cfg_route *, const char *name,
+	    size_t len);
+
 /* The decision for a name on a port, as the relay takes it. */
 enum route_verdict {
 	ROUTE_ALLOWED = 0,

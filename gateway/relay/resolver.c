@@ -1,75 +1,105 @@
 /*
- * resolver: evdns with strict resolver order, a TTL cache and shared
- * in-flight queries (see resolver.h).
+ * resolver: the gateway's own stub resolver (see resolver.h): queries over
+ * UDP on the daemon's loop, strict server order, a cache per name and
+ * type, shared in-flight queries.  Messages are made and read by dns.c.
+ *
+ * A lookup asks for A and AAAA; each is its own cache entry with its own
+ * lifetime, and a waiter is answered once both are known (A first, then
+ * AAAA).  One exchange is a connected UDP socket per query (a fresh
+ * source port from the kernel), a random id, and the name's letters in
+ * random case (the 0x20 trick): a reply must match all three, so an
+ * off-path spoof has to guess some 40 bits.  A reply that does not match
+ * is dropped and counted; the real one may still come.
  */
 #include "evgate_config.h"
 
 #include <sys/queue.h>
+#include <sys/socket.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <json-c/json.h>
 
-#include "common/log.h"
 #include "common/cfg.h"
-#include "relay/resolver.h"
+#include "common/log.h"
 #include "common/util.h"
+#include "relay/dns.h"
+#include "relay/resolver.h"
 
-#define CACHE_MAX	1024
-#define TTL_MIN_MS	10000
-#define TTL_MAX_MS	3600000
-#define NEG_TTL_MS	10000
+#define ATTEMPTS	2		/* per server */
+#define TTL_MAX_S	3600		/* no answer is kept longer */
+#define NEG_MAX_S	60		/* nor a negative one (RFC 2308) */
+#define NEG_DEFAULT_S	10		/* negative without an SOA */
+#define FAIL_S		10		/* no server answered usefully */
 
+enum { Q_A = 0, Q_AAAA, Q_N };
+static const uint16_t qtypes[Q_N] = { DNS_TYPE_A, DNS_TYPE_AAAA };
+
+struct rentry;
+
+/* A lookup waiting for one or two entries. */
 struct resolver_wait {
-	TAILQ_ENTRY(resolver_wait) entry;
-	struct rentry	*entry_of;
-	resolver_cb	 cb;
-	void		*arg;
+	struct rentry		*e[Q_N];	/* NULL: already known */
+	TAILQ_ENTRY(resolver_wait) link[Q_N];
+	int			 remaining;
+	resolver_cb		 cb;
+	void			*arg;
+	struct resolver_answer	 ans;		/* filled as entries finish */
+	int			 err[Q_N];
 };
 
-/* One name: either cached (answer valid until expires) or in flight. */
+/* One name and type: cached (until expires) or being asked. */
 struct rentry {
-	LIST_ENTRY(rentry) link;
-	char		*name;
-	struct resolver	*res;
-	uint64_t	 expires;	/* monotonic ms */
-	uint64_t	 used;
-	int		 pending;	/* queries still out (0..2) */
-	size_t		 server;	/* which resolver we are asking */
-	struct evdns_request *req4, *req6;
-	int		 err4, err6;
-	uint32_t	 ttl;		/* smallest TTL seen, seconds */
-	struct resolver_answer ans;
-	struct sockaddr_storage v6[RESOLVER_MAX_ADDRS];
-	size_t		 nv6;
+	LIST_ENTRY(rentry)	 link;
+	struct resolver		*res;
+	char			*name;		/* lower case, no final dot */
+	int			 q;		/* Q_A or Q_AAAA */
+	int			 wild;		/* in the wildcard budget */
+	uint64_t		 expires;	/* monotonic ms */
+	uint64_t		 used;
+	int			 pending;	/* being asked */
+	int			 error;		/* DNS_ERR_*, 0 */
+	size_t			 naddrs;
+	struct sockaddr_storage	 addrs[DNS_MAX_ADDRS];
+	/* the exchange in progress */
+	size_t			 server;
+	int			 attempt;
+	int			 fd;
+	struct event		*ev;
+	uint16_t		 id;
+	char			 qname[DNS_MAX_NAME + 1];	/* 0x20 */
 	TAILQ_HEAD(, resolver_wait) waiters;
 };
 
 /* The servers in use, or prepared for the next commit. */
 struct servers {
-	struct evdns_base	**dns;	/* one per configured server, in order */
-	size_t			 ndns;
-	char			 **texts; /* to see whether a reload changed them */
+	struct cfg_sockaddr	*addrs;	/* copies, text included */
+	size_t			 n;
 	uint64_t		 timeout_ms;
 };
 
 struct resolver {
 	struct event_base	*base;
 	struct servers		 cur;
-	struct servers		 next;	/* prepared */
-	int			 prepared;	/* next is to replace cur */
+	struct servers		 next;		/* prepared */
+	int			 prepared;
 	struct event		*requery;	/* pending lookups, after commit */
 	LIST_HEAD(, rentry)	 entries;
-	size_t			 nentries;
+	size_t			 n_exact, n_wild;
 	struct resolver_stats	 stats;
 };
 
-static void	 rentry_query(struct rentry *);
+static void	rentry_ask(struct rentry *);
+static void	rentry_finish(struct rentry *);
+static void	resolver_requery_cb(evutil_socket_t, short, void *);
 
 /* --- configuration: the wan section ---------------------------------- */
 
@@ -148,8 +178,6 @@ resolver_cfg_free(struct cfg_wan *w)
 
 /* --- servers --------------------------------------------------------- */
 
-static void	resolver_requery_cb(evutil_socket_t, short, void *);
-
 struct resolver *
 resolver_new(struct event_base *base)
 {
@@ -162,31 +190,9 @@ resolver_new(struct event_base *base)
 }
 
 static void
-rentry_free(struct rentry *e)
-{
-	struct resolver_wait *w;
-
-	while ((w = TAILQ_FIRST(&e->waiters)) != NULL) {
-		TAILQ_REMOVE(&e->waiters, w, entry);
-		free(w);
-	}
-	LIST_REMOVE(e, link);
-	e->res->nentries--;
-	free(e->name);
-	free(e);
-}
-
-static void
 servers_free(struct servers *s)
 {
-	size_t i;
-
-	for (i = 0; i < s->ndns; i++) {
-		evdns_base_free(s->dns[i], 0);
-		free(s->texts[i]);
-	}
-	free(s->dns);
-	free(s->texts);
+	cfg_sockaddr_free(s->addrs, s->n);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -195,10 +201,10 @@ servers_same(const struct servers *s, const struct cfg_wan *w)
 {
 	size_t i;
 
-	if (w->nresolvers != s->ndns || w->resolver_timeout_ms != s->timeout_ms)
+	if (w->nresolvers != s->n || w->resolver_timeout_ms != s->timeout_ms)
 		return 0;
-	for (i = 0; i < s->ndns; i++)
-		if (strcmp(s->texts[i], w->resolvers[i].text) != 0)
+	for (i = 0; i < s->n; i++)
+		if (strcmp(s->addrs[i].text, w->resolvers[i].text) != 0)
 			return 0;
 	return 1;
 }
@@ -208,38 +214,18 @@ resolver_prepare(struct resolver *res, const struct cfg_wan *w, char *err,
     size_t errlen)
 {
 	struct servers *s = &res->next;
-	char opt[32];
 	size_t i;
 
 	resolver_abort(res);
 	if (servers_same(&res->cur, w))
 		return 0;
 	s->timeout_ms = w->resolver_timeout_ms;
-	s->dns = xcalloc(w->nresolvers ? w->nresolvers : 1, sizeof(*s->dns));
-	s->texts = xcalloc(w->nresolvers ? w->nresolvers : 1,
-	    sizeof(*s->texts));
-	snprintf(opt, sizeof(opt), "%.3f", (double)s->timeout_ms / 1000);
+	s->addrs = xcalloc(w->nresolvers ? w->nresolvers : 1,
+	    sizeof(*s->addrs));
+	s->n = w->nresolvers;
 	for (i = 0; i < w->nresolvers; i++) {
-		/* No resolv.conf, no hosts file: only what the site says. */
-		if ((s->dns[i] = evdns_base_new(res->base, 0)) == NULL) {
-			snprintf(err, errlen, "wan.resolvers: cannot make a "
-			    "resolver for %s", w->resolvers[i].text);
-			servers_free(s);
-			return -1;
-		}
-		s->ndns++;
-		s->texts[i] = xstrdup(w->resolvers[i].text);
-		if (evdns_base_nameserver_sockaddr_add(s->dns[i],
-		    (const struct sockaddr *)&w->resolvers[i].ss,
-		    w->resolvers[i].len, 0) != 0) {
-			snprintf(err, errlen, "wan.resolvers: cannot use %s",
-			    w->resolvers[i].text);
-			servers_free(s);
-			return -1;
-		}
-		evdns_base_set_option(s->dns[i], "timeout:", opt);
-		evdns_base_set_option(s->dns[i], "attempts:", "2");
-		evdns_base_set_option(s->dns[i], "randomize-case:", "1");
+		s->addrs[i] = w->resolvers[i];
+		s->addrs[i].text = xstrdup(w->resolvers[i].text);
 	}
 	res->prepared = 1;
 	return 0;
@@ -252,9 +238,46 @@ resolver_abort(struct resolver *res)
 	res->prepared = 0;
 }
 
+/* --- entries ----------------------------------------------------------- */
+
+static void
+exchange_stop(struct rentry *e)
+{
+	if (e->ev != NULL) {
+		event_free(e->ev);
+		e->ev = NULL;
+	}
+	if (e->fd != -1) {
+		close(e->fd);
+		e->fd = -1;
+	}
+}
+
+static void
+rentry_free(struct rentry *e)
+{
+	struct resolver_wait *w;
+
+	/*
+	 * Only at teardown can an entry go with waiters on it: they are
+	 * their owners' to cancel (resolver_cancel then skips this entry).
+	 */
+	while ((w = TAILQ_FIRST(&e->waiters)) != NULL) {
+		TAILQ_REMOVE(&e->waiters, w, link[e->q]);
+		w->e[e->q] = NULL;
+	}
+	exchange_stop(e);
+	LIST_REMOVE(e, link);
+	if (e->wild)
+		e->res->n_wild--;
+	else
+		e->res->n_exact--;
+	free(e->name);
+	free(e);
+}
+
 /*
- * Stop what is in flight on the current servers (evdns would otherwise
- * call back into entries while the bases are freed), and forget cached
+ * Stop what is in flight on the current servers and forget cached
  * answers: they came from the old servers.  Pending entries stay, with
  * their waiters, for resolver_requery_cb.
  */
@@ -263,19 +286,13 @@ resolver_drop_current(struct resolver *res)
 {
 	struct rentry *e, *next;
 
-	LIST_FOREACH(e, &res->entries, link) {
-		if (e->req4 != NULL)
-			evdns_cancel_request(res->cur.dns[e->server], e->req4);
-		if (e->req6 != NULL)
-			evdns_cancel_request(res->cur.dns[e->server], e->req6);
-		e->req4 = e->req6 = NULL;
-	}
-	servers_free(&res->cur);
 	for (e = LIST_FIRST(&res->entries); e != NULL; e = next) {
 		next = LIST_NEXT(e, link);
-		if (e->pending == 0)
+		exchange_stop(e);
+		if (!e->pending)
 			rentry_free(e);
 	}
+	servers_free(&res->cur);
 }
 
 void
@@ -301,252 +318,234 @@ resolver_free(struct resolver *res)
 	if (res == NULL)
 		return;
 	resolver_abort(res);
-	resolver_drop_current(res);
 	while ((e = LIST_FIRST(&res->entries)) != NULL)
 		rentry_free(e);
+	servers_free(&res->cur);
 	event_free(res->requery);
 	free(res);
 }
 
+/* --- answering waiters ----------------------------------------------- */
+
+/* Merge e's result into w; call w back when nothing is left to wait for. */
 static void
-rentry_done(struct rentry *e)
+wait_take(struct resolver_wait *w, int q, const struct rentry *e)
 {
-	struct resolver *res = e->res;
-	struct resolver_wait *w;
-	uint64_t ttl_ms;
+	struct resolver_answer *a = &w->ans;
 	size_t i;
 
-	/* AAAA after A: most sites' WAN is IPv4; v6 is the fallback. */
-	for (i = 0; i < e->nv6 && e->ans.naddrs < RESOLVER_MAX_ADDRS; i++)
-		e->ans.addrs[e->ans.naddrs++] = e->v6[i];
-	if (e->ans.naddrs > 0) {
-		e->ans.error = 0;
-		ttl_ms = (uint64_t)e->ttl * 1000;
-		if (ttl_ms < TTL_MIN_MS)
-			ttl_ms = TTL_MIN_MS;
-		if (ttl_ms > TTL_MAX_MS)
-			ttl_ms = TTL_MAX_MS;
-	} else {
-		e->ans.error = e->err4 != DNS_ERR_NONE ? e->err4 : e->err6;
-		if (e->ans.error == DNS_ERR_NONE)
-			e->ans.error = DNS_ERR_NOTEXIST;
-		res->stats.failures++;
-		ttl_ms = NEG_TTL_MS;
-	}
-	e->expires = now_mono_ms() + ttl_ms;
-	log_debug("resolver: %s: %zu addresses, %s, cached %llus", e->name,
-	    e->ans.naddrs, e->ans.error ? evdns_err_to_string(e->ans.error) :
-	    "ok", (unsigned long long)(ttl_ms / 1000));
-	while ((w = TAILQ_FIRST(&e->waiters)) != NULL) {
-		TAILQ_REMOVE(&e->waiters, w, entry);
-		w->cb(&e->ans, w->arg);
-		free(w);
-	}
-}
-
-/* Is this an answer to trust, or should the next resolver be asked? */
-static int
-dns_err_final(int err)
-{
-	return err == DNS_ERR_NONE || err == DNS_ERR_NOTEXIST;
-}
-
-static void
-rentry_answer(struct rentry *e, int v6, int result, char type, int count,
-    int ttl, void *addresses)
-{
-	int i;
-
-	if (v6) {
-		e->req6 = NULL;
-		e->err6 = result;
-	} else {
-		e->req4 = NULL;
-		e->err4 = result;
-	}
-	e->pending--;
-	if (result == DNS_ERR_NONE && ttl >= 0 &&
-	    (e->ttl == 0 || (uint32_t)ttl < e->ttl))
-		e->ttl = (uint32_t)ttl;
-	for (i = 0; result == DNS_ERR_NONE && i < count; i++) {
-		struct sockaddr_storage ss;
-
-		memset(&ss, 0, sizeof(ss));
-		if (type == DNS_IPv4_A && !v6) {
-			struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-
-			if (e->ans.naddrs >= RESOLVER_MAX_ADDRS)
-				break;
-			sin->sin_family = AF_INET;
-			memcpy(&sin->sin_addr, (const char *)addresses + 4 * i, 4);
-			e->ans.addrs[e->ans.naddrs++] = ss;
-		} else if (type == DNS_IPv6_AAAA && v6) {
-			struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-
-			if (e->nv6 >= RESOLVER_MAX_ADDRS)
-				break;
-			sin6->sin6_family = AF_INET6;
-			memcpy(&sin6->sin6_addr,
-			    (const char *)addresses + 16 * i, 16);
-			e->v6[e->nv6++] = ss;
-		}
-	}
-	if (e->pending > 0)
-		return;
-	/* Both answered.  Ask the next server if this one failed us. */
-	if (e->ans.naddrs == 0 && e->nv6 == 0 &&
-	    !(dns_err_final(e->err4) && dns_err_final(e->err6)) &&
-	    e->server + 1 < e->res->cur.ndns) {
-		log_debug("resolver: %s: %s from resolver %zu, trying the next",
-		    e->name, evdns_err_to_string(!dns_err_final(e->err4) ?
-		    e->err4 : e->err6), e->server);
-		e->server++;
-		rentry_query(e);
-		return;
-	}
-	rentry_done(e);
-}
-
-static void
-rentry_cb4(int result, char type, int count, int ttl, void *addrs, void *arg)
-{
-	if (result == DNS_ERR_CANCEL)
-		return;
-	rentry_answer(arg, 0, result, type, count, ttl, addrs);
-}
-
-static void
-rentry_cb6(int result, char type, int count, int ttl, void *addrs, void *arg)
-{
-	if (result == DNS_ERR_CANCEL)
-		return;
-	rentry_answer(arg, 1, result, type, count, ttl, addrs);
-}
-
-static void
-rentry_query(struct rentry *e)
-{
-	struct evdns_base *dns = e->res->cur.dns[e->server];
-
-	e->pending = 2;
-	e->ttl = 0;
-	e->ans.naddrs = 0;
-	e->nv6 = 0;
-	e->err4 = e->err6 = DNS_ERR_NONE;
-	e->res->stats.queries++;
-	/*
-	 * evdns may answer synchronously (e.g. a query it cannot send):
-	 * issue both first, so pending counts both before any callback.
-	 */
-	e->req4 = evdns_base_resolve_ipv4(dns, e->name, DNS_QUERY_NO_SEARCH,
-	    rentry_cb4, e);
-	if (e->req4 == NULL && e->pending == 2) {
-		e->pending--;
-		e->err4 = DNS_ERR_UNKNOWN;
-	}
-	if (e->pending == 0)
-		return;
-	e->req6 = evdns_base_resolve_ipv6(dns, e->name, DNS_QUERY_NO_SEARCH,
-	    rentry_cb6, e);
-	if (e->req6 == NULL && e->pending > 0 && e->err6 == DNS_ERR_NONE) {
-		e->err6 = DNS_ERR_UNKNOWN;
-		if (--e->pending == 0)
-			rentry_done(e);
-	}
-}
-
-static void
-cache_trim(struct resolver *res)
-{
-	struct rentry *e, *next, *oldest = NULL;
-	uint64_t now = now_mono_ms();
-
-	for (e = LIST_FIRST(&res->entries); e != NULL; e = next) {
-		next = LIST_NEXT(e, link);
-		if (e->pending == 0 && e->expires <= now)
-			rentry_free(e);
-	}
-	if (res->nentries < CACHE_MAX)
-		return;
-	LIST_FOREACH(e, &res->entries, link)
-		if (e->pending == 0 && (oldest == NULL || e->used < oldest->used))
-			oldest = e;
-	if (oldest != NULL)
-		rentry_free(oldest);
-}
-
-int
-resolver_lookup(struct resolver *res, const char *name, resolver_cb cb,
-    void *arg, struct resolver_answer *answer, struct resolver_wait **wait)
-{
-	struct rentry *e;
-	struct resolver_wait *w;
-	uint64_t now = now_mono_ms();
-	char key[256];
-	size_t i, len = strlen(name);
-
-	*wait = NULL;
-	if (res->cur.ndns == 0)
-		return -1;
-	if (len > 0 && name[len - 1] == '.')
-		len--;
-	if (len == 0 || len >= sizeof(key))
-		return -1;
-	for (i = 0; i < len; i++)
-		key[i] = (char)tolower((unsigned char)name[i]);
-	key[len] = '\0';
-
-	LIST_FOREACH(e, &res->entries, link)
-		if (strcmp(e->name, key) == 0)
+	w->err[q] = e->error;
+	for (i = 0; i < e->naddrs; i++) {
+		if (a->naddrs == RESOLVER_MAX_ADDRS)
 			break;
-	if (e != NULL && e->pending == 0 && e->expires > now) {
-		e->used = now;
-		res->stats.cache_hits++;
-		*answer = e->ans;
-		return 1;
+		/* A before AAAA: most sites' WAN is IPv4; v6 the fallback. */
+		if (q == Q_A) {
+			memmove(&a->addrs[1], &a->addrs[0],
+			    a->naddrs * sizeof(a->addrs[0]));
+			a->addrs[0] = e->addrs[e->naddrs - 1 - i];
+		} else
+			a->addrs[a->naddrs] = e->addrs[i];
+		a->naddrs++;
 	}
-	if (e == NULL) {
-		cache_trim(res);
-		e = xcalloc(1, sizeof(*e));
-		e->name = xstrdup(key);
-		e->res = res;
-		TAILQ_INIT(&e->waiters);
-		LIST_INSERT_HEAD(&res->entries, e, link);
-		res->nentries++;
-	} else if (e->pending > 0)
-		res->stats.joined++;
-	e->used = now;
-	w = xcalloc(1, sizeof(*w));
-	w->entry_of = e;
-	w->cb = cb;
-	w->arg = arg;
-	TAILQ_INSERT_TAIL(&e->waiters, w, entry);
-	*wait = w;
-	if (e->pending == 0) {
-		e->server = 0;
-		rentry_query(e);
-	}
-	return 0;
 }
 
-void
-resolver_cancel(struct resolver_wait *w)
+static void
+wait_done(struct resolver_wait *w)
 {
-	if (w == NULL)
-		return;
-	TAILQ_REMOVE(&w->entry_of->waiters, w, entry);
+	struct resolver_answer *a = &w->ans;
+
+	if (a->naddrs == 0)
+		a->error = w->err[Q_A] != 0 ? w->err[Q_A] :
+		    w->err[Q_AAAA] != 0 ? w->err[Q_AAAA] : DNS_ERR_NOTEXIST;
+	else
+		a->error = 0;
+	w->cb(a, w->arg);
 	free(w);
 }
 
-void
-resolver_stats(const struct resolver *res, struct resolver_stats *st)
+/*
+ * e is known: every waiter takes it; those with nothing left are called.
+ * e stays pending while they are: a waiter's callback that looks the
+ * name up again joins e (and is answered in this same loop) instead of
+ * freeing it under our feet.
+ */
+static void
+rentry_finish(struct rentry *e)
 {
-	*st = res->stats;
-	st->cached = res->nentries;
+	struct resolver_wait *w;
+
+	while ((w = TAILQ_FIRST(&e->waiters)) != NULL) {
+		TAILQ_REMOVE(&e->waiters, w, link[e->q]);
+		w->e[e->q] = NULL;
+		wait_take(w, e->q, e);
+		if (--w->remaining == 0)
+			wait_done(w);
+	}
+	e->pending = 0;
+	/* A lifetime of zero: used now, kept never. */
+	if (e->expires <= now_mono_ms())
+		rentry_free(e);
+}
+
+static uint64_t
+lifetime_ms(uint32_t ttl_s, uint32_t cap_s)
+{
+	return (uint64_t)(ttl_s < cap_s ? ttl_s : cap_s) * 1000;
+}
+
+static int
+status_error(enum dns_status st)
+{
+	switch (st) {
+	case DNS_NXDOMAIN:
+	case DNS_NODATA:
+		return DNS_ERR_NOTEXIST;
+	case DNS_SERVFAIL:
+		return DNS_ERR_SERVERFAILED;
+	case DNS_REFUSED:
+		return DNS_ERR_REFUSED;
+	case DNS_TRUNCATED:
+		return DNS_ERR_TRUNCATED;
+	default:
+		return DNS_ERR_FORMAT;
+	}
+}
+
+/* This server is no use for e: the next one, or the end. */
+static void
+rentry_next_server(struct rentry *e, int err)
+{
+	struct resolver *res = e->res;
+
+	exchange_stop(e);
+	if (e->server + 1 < res->cur.n) {
+		log_debug("resolver: %s: %s from server %zu, asking the next",
+		    e->name, evdns_err_to_string(err), e->server);
+		e->server++;
+		e->attempt = 0;
+		rentry_ask(e);
+		return;
+	}
+	res->stats.failures++;
+	e->error = err;
+	e->naddrs = 0;
+	e->expires = now_mono_ms() + FAIL_S * 1000;
+	rentry_finish(e);
+}
+
+static void
+rentry_answered(struct rentry *e, enum dns_status st,
+    const struct dns_answer *a)
+{
+	uint64_t now = now_mono_ms();
+
+	exchange_stop(e);
+	switch (st) {
+	case DNS_OK:
+		e->error = 0;
+		e->naddrs = a->naddrs;
+		memcpy(e->addrs, a->addrs, a->naddrs * sizeof(a->addrs[0]));
+		e->expires = now + lifetime_ms(a->ttl, TTL_MAX_S);
+		break;
+	case DNS_NXDOMAIN:
+	case DNS_NODATA:
+		/* RFC 2308 5: as long as the SOA says, capped short. */
+		e->error = DNS_ERR_NOTEXIST;
+		e->naddrs = 0;
+		e->expires = now + lifetime_ms(a->have_neg_ttl ? a->neg_ttl :
+		    NEG_DEFAULT_S, NEG_MAX_S);
+		break;
+	default:
+		rentry_next_server(e, status_error(st));
+		return;
+	}
+	log_debug("resolver: %s %s: %zu addresses, %s, kept %llums%s",
+	    e->name, e->q == Q_A ? "A" : "AAAA", e->naddrs,
+	    dns_status_str(st), (unsigned long long)(e->expires - now),
+	    a->chain ? " (through CNAMEs)" : "");
+	rentry_finish(e);
+}
+
+static void
+rentry_io_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct rentry *e = arg;
+	struct resolver *res = e->res;
+	struct dns_answer a;
+	enum dns_status st;
+	uint8_t buf[DNS_MAX_MSG];
+	ssize_t n;
+
+	if (what & EV_TIMEOUT) {
+		exchange_stop(e);
+		if (++e->attempt < ATTEMPTS) {
+			rentry_ask(e);
+			return;
+		}
+		rentry_next_server(e, DNS_ERR_TIMEOUT);
+		return;
+	}
+	while ((n = recv(fd, buf, sizeof(buf), 0)) >= 0) {
+		st = dns_answer_parse(buf, (size_t)n, e->id, e->qname,
+		    qtypes[e->q], &a);
+		if (st == DNS_NOT_ANSWER) {
+			res->stats.stray++;
+			continue;
+		}
+		rentry_answered(e, st, &a);
+		return;
+	}
+	if (errno != EAGAIN && errno != EINTR) {
+		/* ICMP port unreachable and the like: this server is down. */
+		rentry_next_server(e, DNS_ERR_UNKNOWN);
+	}
+}
+
+/* Send e's query to its current server (one attempt). */
+static void
+rentry_ask(struct rentry *e)
+{
+	struct resolver *res = e->res;
+	const struct cfg_sockaddr *srv = &res->cur.addrs[e->server];
+	uint8_t buf[DNS_MAX_NAME + 64];
+	struct timeval tv;
+	size_t i, len;
+
+	e->pending = 1;
+	e->id = (uint16_t)arc4random_uniform(65536);
+	for (i = 0; e->name[i] != '\0'; i++)
+		e->qname[i] = isalpha((unsigned char)e->name[i]) &&
+		    arc4random_uniform(2) ? (char)toupper(
+		    (unsigned char)e->name[i]) : e->name[i];
+	e->qname[i] = '\0';
+	res->stats.queries++;
+	tv.tv_sec = (time_t)(res->cur.timeout_ms / 1000);
+	tv.tv_usec = (suseconds_t)(res->cur.timeout_ms % 1000) * 1000;
+	/* The name was checked at lookup: it encodes. */
+	len = dns_query_encode(buf, sizeof(buf), e->id, e->qname,
+	    qtypes[e->q]);
+	if ((e->fd = socket(srv->ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0)) == -1 ||
+	    connect(e->fd, (const struct sockaddr *)&srv->ss, srv->len) == -1 ||
+	    send(e->fd, buf, len, 0) != (ssize_t)len) {
+		/*
+		 * Say so on the next loop round, as a lost attempt: a
+		 * waiter is never called from inside its own lookup.
+		 */
+		log_debug("resolver: %s: %s: %s", e->name, srv->text,
+		    strerror(errno));
+		if (e->fd != -1)
+			close(e->fd);
+		e->fd = -1;
+		tv.tv_sec = tv.tv_usec = 0;
+	}
+	e->ev = event_new(res->base, e->fd, e->fd != -1 ?
+	    EV_READ | EV_PERSIST : 0, rentry_io_cb, e);
+	event_add(e->ev, &tv);
 }
 
 /*
- * After a commit: the entries that were in flight on the old servers are
+ * After a commit: entries that were in flight on the old servers are
  * asked again of the new ones, or fail when there are none.  A timer
  * callback, so that waiters are never called from inside a commit.
  */
@@ -558,28 +557,204 @@ resolver_requery_cb(evutil_socket_t fd, short what, void *arg)
 
 	for (e = LIST_FIRST(&res->entries); e != NULL; e = next) {
 		next = LIST_NEXT(e, link);
-		if (e->pending == 0 || e->req4 != NULL || e->req6 != NULL)
+		if (!e->pending || e->fd != -1)
 			continue;
-		if (res->cur.ndns == 0) {
-			e->pending = 0;
-			e->ans.naddrs = 0;
-			e->nv6 = 0;
-			e->err4 = e->err6 = DNS_ERR_SHUTDOWN;
-			rentry_done(e);
-			/* Nothing can be asked: keep no failure cached. */
-			rentry_free(e);
+		if (res->cur.n == 0) {
+			e->error = DNS_ERR_SHUTDOWN;
+			e->naddrs = 0;
+			e->expires = 0;		/* nothing to keep */
+			rentry_finish(e);
 			continue;
 		}
 		e->server = 0;
-		rentry_query(e);
+		e->attempt = 0;
+		rentry_ask(e);
 	}
 }
 
+/* --- the cache ------------------------------------------------------- */
+
+/*
+ * Make room in a budget: drop what expired, then the least recently
+ * used entry of the same budget.  An exact allowlist name is never pushed
+ * out by names that only a wildcard allows.
+ */
+static void
+cache_trim(struct resolver *res, int wild)
+{
+	struct rentry *e, *next, *oldest = NULL;
+	uint64_t now = now_mono_ms();
+
+	for (e = LIST_FIRST(&res->entries); e != NULL; e = next) {
+		next = LIST_NEXT(e, link);
+		if (!e->pending && e->expires <= now)
+			rentry_free(e);
+	}
+	if ((wild ? res->n_wild : res->n_exact) <
+	    (wild ? RESOLVER_CACHE_WILD : RESOLVER_CACHE_EXACT))
+		return;
+	LIST_FOREACH(e, &res->entries, link)
+		if (!e->pending && e->wild == wild &&
+		    (oldest == NULL || e->used < oldest->used))
+			oldest = e;
+	if (oldest != NULL) {
+		res->stats.evicted++;
+		rentry_free(oldest);
+	}
+}
+
+static struct rentry *
+rentry_find(struct resolver *res, const char *key, int q)
+{
+	struct rentry *e;
+
+	LIST_FOREACH(e, &res->entries, link)
+		if (e->q == q && strcmp(e->name, key) == 0)
+			return e;
+	return NULL;
+}
+
+static struct rentry *
+rentry_new(struct resolver *res, const char *key, int q, int wild)
+{
+	struct rentry *e;
+
+	cache_trim(res, wild);
+	e = xcalloc(1, sizeof(*e));
+	e->res = res;
+	e->name = xstrdup(key);
+	e->q = q;
+	e->wild = wild;
+	e->fd = -1;
+	e->pending = 1;		/* to be asked: never trimmed */
+	TAILQ_INIT(&e->waiters);
+	LIST_INSERT_HEAD(&res->entries, e, link);
+	if (wild)
+		res->n_wild++;
+	else
+		res->n_exact++;
+	return e;
+}
+
+int
+resolver_lookup_flags(struct resolver *res, const char *name, int flags,
+    resolver_cb cb, void *arg, struct resolver_answer *answer,
+    struct resolver_wait **wait)
+{
+	struct rentry *e[Q_N];
+	struct resolver_wait *w;
+	uint64_t now = now_mono_ms();
+	char key[DNS_MAX_NAME + 1];
+	size_t i, len = strlen(name);
+	int q, wild = (flags & RESOLVER_WILDCARD) != 0, need = 0;
+	int fresh[Q_N] = { 0, 0 };
+
+	*wait = NULL;
+	if (res->cur.n == 0)
+		return -1;
+	if (len > 0 && name[len - 1] == '.')
+		len--;
+	if (len == 0 || len >= sizeof(key))
+		return -1;
+	for (i = 0; i < len; i++)
+		key[i] = (char)tolower((unsigned char)name[i]);
+	key[len] = '\0';
+	{
+		uint8_t probe[DNS_MAX_NAME + 64];
+
+		if (dns_query_encode(probe, sizeof(probe), 0, key,
+		    DNS_TYPE_A) == 0)
+			return -1;	/* not a name that can be asked */
+	}
+
+	for (q = 0; q < Q_N; q++) {
+		e[q] = rentry_find(res, key, q);
+		if (e[q] != NULL && !e[q]->pending && e[q]->expires <= now) {
+			rentry_free(e[q]);
+			e[q] = NULL;
+		}
+		/* An exact name takes its entry out of the wildcard budget. */
+		if (e[q] != NULL && e[q]->wild && !wild) {
+			e[q]->wild = 0;
+			res->n_wild--;
+			res->n_exact++;
+		}
+		if (e[q] == NULL || e[q]->pending)
+			need++;
+	}
+	w = xcalloc(1, sizeof(*w));
+	w->cb = cb;
+	w->arg = arg;
+	if (need == 0) {
+		/* Both known: answered now, without a callback. */
+		res->stats.cache_hits++;
+		for (q = 0; q < Q_N; q++) {
+			e[q]->used = now;
+			wait_take(w, q, e[q]);
+		}
+		w->ans.error = w->ans.naddrs == 0 ? (w->err[Q_A] ? w->err[Q_A] :
+		    w->err[Q_AAAA] ? w->err[Q_AAAA] : DNS_ERR_NOTEXIST) : 0;
+		*answer = w->ans;
+		free(w);
+		return 1;
+	}
+	for (q = 0; q < Q_N; q++) {
+		if (e[q] != NULL && !e[q]->pending) {
+			e[q]->used = now;
+			wait_take(w, q, e[q]);
+			continue;
+		}
+		if (e[q] == NULL) {
+			e[q] = rentry_new(res, key, q, wild);
+			fresh[q] = 1;
+		} else
+			res->stats.joined++;
+		e[q]->used = now;
+		w->e[q] = e[q];
+		w->remaining++;
+		TAILQ_INSERT_TAIL(&e[q]->waiters, w, link[q]);
+	}
+	*wait = w;
+	for (q = 0; q < Q_N; q++)
+		if (fresh[q])
+			rentry_ask(w->e[q]);
+	return 0;
+}
+
+int
+resolver_lookup(struct resolver *res, const char *name, resolver_cb cb,
+    void *arg, struct resolver_answer *answer, struct resolver_wait **wait)
+{
+	return resolver_lookup_flags(res, name, 0, cb, arg, answer, wait);
+}
+
+void
+resolver_cancel(struct resolver_wait *w)
+{
+	int q;
+
+	if (w == NULL)
+		return;
+	for (q = 0; q < Q_N; q++)
+		if (w->e[q] != NULL)
+			TAILQ_REMOVE(&w->e[q]->waiters, w, link[q]);
+	free(w);
+}
+
+void
+resolver_stats(const struct resolver *res, struct resolver_stats *st)
+{
+	*st = res->stats;
+	st->cached = res->n_exact + res->n_wild;
+	st->cached_exact = res->n_exact;
+	st->cached_wildcard = res->n_wild;
+}
+
 static int
-ops_lookup(void *ctx, const char *name, resolver_cb cb, void *arg,
+ops_lookup(void *ctx, const char *name, int flags, resolver_cb cb, void *arg,
     struct resolver_answer *ans, struct resolver_wait **wait)
 {
-	return resolver_lookup(ctx, name, cb, arg, ans, wait);
+	return resolver_lookup_flags(ctx, name, flags, cb, arg, ans, wait);
 }
 
 static void
@@ -597,18 +772,19 @@ resolver_status(void *arg)
 	struct json_object *r = json_object_new_object();
 	struct resolver_stats rs;
 
+#define ADD(k, v) json_object_object_add(r, (k), \
+	json_object_new_int64((int64_t)(v)))
 	resolver_stats(res, &rs);
-	json_object_object_add(r, "servers",
-	    json_object_new_int64((int64_t)res->cur.ndns));
-	json_object_object_add(r, "queries",
-	    json_object_new_int64((int64_t)rs.queries));
-	json_object_object_add(r, "cache_hits",
-	    json_object_new_int64((int64_t)rs.cache_hits));
-	json_object_object_add(r, "joined",
-	    json_object_new_int64((int64_t)rs.joined));
-	json_object_object_add(r, "failures",
-	    json_object_new_int64((int64_t)rs.failures));
-	json_object_object_add(r, "cached",
-	    json_object_new_int64((int64_t)rs.cached));
+	ADD("servers", res->cur.n);
+	ADD("queries", rs.queries);
+	ADD("cache_hits", rs.cache_hits);
+	ADD("joined", rs.joined);
+	ADD("failures", rs.failures);
+	ADD("stray_replies", rs.stray);
+	ADD("evicted", rs.evicted);
+	ADD("cached", rs.cached);
+	ADD("cached_exact", rs.cached_exact);
+	ADD("cached_wildcard", rs.cached_wildcard);
+#undef ADD
 	return r;
 }

@@ -4,11 +4,23 @@
  * with the SNI it accepted, and connects only to what the site's upstream
  * resolvers (wan.resolvers) answer.
  *
- * Resolvers are tried strictly in the configured order (one evdns base per
- * server, next one on timeout or server failure; NXDOMAIN is final).  A and
- * AAAA are asked together.  Answers are cached for their TTL (clamped to
- * 10 s..1 h; failures for 10 s), and concurrent lookups of one name share
- * one query, so a whole car park reconnecting at once costs one query.
+ * Resolvers are tried strictly in the configured order (next one on
+ * timeout, server failure, refusal or a broken or truncated reply;
+ * NXDOMAIN and "no such record" are final).  A and AAAA are asked
+ * together and cached apart, each for the smallest TTL of the answer's
+ * whole chain -- CNAMEs included -- capped at 1 h; a TTL of 0 is used once
+ * and not kept.  Negative answers are kept per RFC 2308 (the SOA's
+ * minimum, 10 s without one), at most 60 s; failures of every server
+ * 10 s.  Concurrent lookups of one name share one query, so a whole car
+ * park reconnecting at once costs one query per type.
+ *
+ * The cache has two budgets: names that are exact allowlist entries (and
+ * server names of the configuration), and names that only a wildcard
+ * allows.  A charger allowed "*.example.com" can fill the second with
+ * names of its making but never push a real cloud name out of the first.
+ *
+ * The messages are the gateway's own (dns.c): evdns in libevent 2.1
+ * shows neither the CNAMEs of an answer nor their TTLs.
  */
 #ifndef EVG_RESOLVER_H
 #define EVG_RESOLVER_H
@@ -46,7 +58,7 @@ void	resolver_cfg_free(struct cfg_wan *);
 #define RESOLVER_MAX_ADDRS	16
 
 struct resolver_answer {
-	int			 error;	/* 0, or a DNS_ERR_* from evdns */
+	int			 error;	/* 0, or a DNS_ERR_* (event2/dns.h) */
 	size_t			 naddrs;
 	struct sockaddr_storage	 addrs[RESOLVER_MAX_ADDRS]; /* port 0 */
 };
@@ -57,10 +69,10 @@ typedef void (*resolver_cb)(const struct resolver_answer *, void *arg);
 
 struct resolver	*resolver_new(struct event_base *);
 /*
- * The module lifecycle (daemon/module.h).  prepare builds an evdns base
- * per server of wan (0 servers: resolution off) beside the running ones
- * and may fail (-1, err); commit switches to them and cannot fail; abort
- * drops them.  Unchanged servers make both a no-op.  wan is copied.
+ * The module lifecycle (daemon/module.h).  prepare copies the servers of
+ * wan (0 servers: resolution off); it cannot fail.  commit switches to
+ * them; abort drops them.  Unchanged servers make both a no-op (the
+ * cache is kept).
  *
  * In flight at commit: the cache is emptied (its answers came from the
  * old servers), and every pending lookup is asked again of the new
@@ -78,9 +90,18 @@ struct json_object *resolver_status(void *resolver);
 
 /*
  * Look name up.  Returns 1 with *answer filled from the cache (cb is not
- * called), 0 with *wait set when the answer will come through cb, or -1
- * when no resolver is configured.
+ * called), 0 with *wait set when the answer will come through cb (never
+ * from inside this call), or -1 when no resolver is configured or name
+ * cannot be asked.  flags: RESOLVER_WILDCARD when only a wildcard
+ * allowed the name (its cache budget).
  */
+#define RESOLVER_WILDCARD	0x1
+#define RESOLVER_CACHE_EXACT	1024	/* entries (a name has two) */
+#define RESOLVER_CACHE_WILD	256
+int		 resolver_lookup_flags(struct resolver *, const char *name,
+		    int flags, resolver_cb, void *arg,
+		    struct resolver_answer *answer, struct resolver_wait **wait);
+/* The same for an exact name (flags 0). */
 int		 resolver_lookup(struct resolver *, const char *name,
 		    resolver_cb, void *arg, struct resolver_answer *answer,
 		    struct resolver_wait **wait);
@@ -93,18 +114,23 @@ void		 resolver_cancel(struct resolver_wait *);
  * implementation's.  resolver_ops is this module's.
  */
 struct resolver_ops {
-	int	(*lookup)(void *ctx, const char *name, resolver_cb, void *arg,
-		    struct resolver_answer *, struct resolver_wait **);
+	int	(*lookup)(void *ctx, const char *name, int flags, resolver_cb,
+		    void *arg, struct resolver_answer *,
+		    struct resolver_wait **);
 	void	(*cancel)(void *ctx, struct resolver_wait *);
 };
 extern const struct resolver_ops resolver_ops;
 
 struct resolver_stats {
-	unsigned long	 queries;	/* sent upstream (per name, A+AAAA) */
+	unsigned long	 queries;	/* sent upstream (per name and type) */
 	unsigned long	 cache_hits;
 	unsigned long	 joined;	/* lookups that joined a pending query */
 	unsigned long	 failures;
-	size_t		 cached;	/* names in the cache now */
+	unsigned long	 stray;		/* replies that answer nothing asked */
+	unsigned long	 evicted;	/* pushed out by a full budget */
+	size_t		 cached;	/* entries (name and type) now */
+	size_t		 cached_exact;
+	size_t		 cached_wildcard;
 };
 void		 resolver_stats(const struct resolver *, struct resolver_stats *);
 

@@ -38,6 +38,9 @@ no-resolv
 no-hosts
 listen-address=127.0.0.53
 bind-interfaces
+# The cloud's names have a TTL, as real ones do (dnsmasq's default is 0,
+# which the gateway honours: "do not keep").
+local-ttl=60
 port=53
 user=root
 address=/$HUB/127.0.0.10

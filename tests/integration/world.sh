@@ -565,6 +565,14 @@ listen-address=$WORLD_DNS_ADDR
 bind-interfaces
 port=53
 pid-file=$W/inet/dnsmasq.pid
+EOF
+		# Real cloud names have a TTL; dnsmasq's own records have 0
+		# unless told (the gateway honours 0: "do not keep").
+		case "$WORLD_INET_DNS_EXTRA" in
+		*local-ttl=*) ;;
+		*) echo "local-ttl=60" ;;
+		esac
+		cat <<EOF
 address=/$WORLD_HUB/$WORLD_HUB_ADDR
 local=/$WORLD_HUB/
 EOF

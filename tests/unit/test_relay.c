@@ -72,6 +72,7 @@ struct fx {
 	enum fake_mode		 mode;
 	struct resolver_wait	*pending;
 	int			 lookups, cancels;
+	int			 last_flags;
 	/* what the resolver answers (default: the cloud) */
 	struct sockaddr_storage	 answer[4];
 	size_t			 nanswer;
@@ -120,11 +121,12 @@ fill_answer(struct fx *fx, struct resolver_answer *ans)
 }
 
 static int
-fake_lookup(void *ctx, const char *name, resolver_cb cb, void *arg,
-    struct resolver_answer *ans, struct resolver_wait **wait)
+fake_lookup(void *ctx, const char *name, int flags, resolver_cb cb,
+    void *arg, struct resolver_answer *ans, struct resolver_wait **wait)
 {
 	struct fx *fx = ctx;
 
+	fx->last_flags = flags;
 	fx->lookups++;
 	*wait = NULL;
 	switch (fx->mode) {
