@@ -204,3 +204,10 @@ GATEWAY_UNIT_TESTS += tests/unit/test_daemon
 tests_unit_test_daemon_SOURCES = tests/unit/test_daemon.c tests/unit/testutil.h
 tests_unit_test_daemon_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_daemon_LDADD = $(UNIT_LIBS)
+# The small common and daemon modules: the YAML framework (cfg), clocks and
+# the log, the events hub, systemd readiness, privileges, the control
+# client and its text tables.
+GATEWAY_UNIT_TESTS += tests/unit/test_cfg
+tests_unit_test_cfg_SOURCES = tests/unit/test_cfg.c
+tests_unit_test_cfg_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_cfg_LDADD = $(UNIT_LIBS)
