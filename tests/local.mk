@@ -215,3 +215,7 @@ GATEWAY_UNIT_TESTS += tests/unit/test_clock
 tests_unit_test_clock_SOURCES = tests/unit/test_clock.c
 tests_unit_test_clock_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_clock_LDADD = $(UNIT_LIBS)
+GATEWAY_UNIT_TESTS += tests/unit/test_events
+tests_unit_test_events_SOURCES = tests/unit/test_events.c
+tests_unit_test_events_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_events_LDADD = $(UNIT_LIBS)
