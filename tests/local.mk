@@ -219,3 +219,7 @@ GATEWAY_UNIT_TESTS += tests/unit/test_events
 tests_unit_test_events_SOURCES = tests/unit/test_events.c
 tests_unit_test_events_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_events_LDADD = $(UNIT_LIBS)
+GATEWAY_UNIT_TESTS += tests/unit/test_sdnotify
+tests_unit_test_sdnotify_SOURCES = tests/unit/test_sdnotify.c tests/unit/testutil.h
+tests_unit_test_sdnotify_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_sdnotify_LDADD = $(UNIT_LIBS)
