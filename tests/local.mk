@@ -223,3 +223,7 @@ GATEWAY_UNIT_TESTS += tests/unit/test_sdnotify
 tests_unit_test_sdnotify_SOURCES = tests/unit/test_sdnotify.c tests/unit/testutil.h
 tests_unit_test_sdnotify_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_sdnotify_LDADD = $(UNIT_LIBS)
+GATEWAY_UNIT_TESTS += tests/unit/test_privdrop
+tests_unit_test_privdrop_SOURCES = tests/unit/test_privdrop.c tests/unit/testutil.h
+tests_unit_test_privdrop_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_privdrop_LDADD = $(UNIT_LIBS)
