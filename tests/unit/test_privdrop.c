@@ -39,7 +39,8 @@
 #include "time/ntp.h"
 #include "testutil.h"
 
-#define NOBODY	65534	/* a uid and gid that is not ours */
+/* A uid and gid that are not ours (nobody's, unless we are nobody). */
+#define NOBODY	(getuid() == 65534 ? (uid_t)65533 : (uid_t)65534)
 
 /* A configuration with the four directories privdrop prepares. */
 struct fixture {
