@@ -227,3 +227,7 @@ GATEWAY_UNIT_TESTS += tests/unit/test_privdrop
 tests_unit_test_privdrop_SOURCES = tests/unit/test_privdrop.c tests/unit/testutil.h
 tests_unit_test_privdrop_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_privdrop_LDADD = $(UNIT_LIBS)
+GATEWAY_UNIT_TESTS += tests/unit/test_ctl
+tests_unit_test_ctl_SOURCES = tests/unit/test_ctl.c tests/unit/testutil.h
+tests_unit_test_ctl_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_ctl_LDADD = $(UNIT_LIBS)
