@@ -307,7 +307,8 @@ test_keys(void **state)
 	char key[128];
 	char text[256], want[256];
 
-	expect_error("name: x\nbogus: 1\n", "t.yaml:2:1: unknown key \"bogus\"");
+	expect_error("name: x\nbogus: 1\n",
+	    "t.yaml:2:1: unknown key \"bogus\"");
 	/* In a nested mapping the path says where. */
 	expect_error("name: x\ninner: {n: 1, zz: 2}\n",
 	    "t.yaml:2:15: inner: unknown key \"zz\"");
@@ -340,8 +341,10 @@ test_keys(void **state)
 	    "t.yaml:2:3: a key must be a plain name");
 
 	/* The root and nested mappings must be mappings. */
-	expect_error("- a\n- b\n", "t.yaml:1:1: expected a mapping, found a list");
-	expect_error("hello\n", "t.yaml:1:1: expected a mapping, found a scalar");
+	expect_error("- a\n- b\n",
+	    "t.yaml:1:1: expected a mapping, found a list");
+	expect_error("hello\n",
+	    "t.yaml:1:1: expected a mapping, found a scalar");
 	expect_error("name: x\ninner: [1]\n",
 	    "t.yaml:2:8: inner: expected a mapping, found a list");
 	expect_error("name: x\nlist: {n: 1}\n",
@@ -350,7 +353,8 @@ test_keys(void **state)
 	    "t.yaml:2:7: list: expected a list, found a scalar");
 	expect_error("name: x\nlist: [{n: 1}, 2]\n",
 	    "t.yaml:2:16: list[1]: expected a mapping, found a scalar");
-	expect_error("name: x\nlist: [{n: 0}, {n: 0}, {n: 0}, {n: 0}, {n: 0}]\n",
+	expect_error("name: x\n"
+	    "list: [{n: 0}, {n: 0}, {n: 0}, {n: 0}, {n: 0}]\n",
 	    "t.yaml:2:40: list[4]: at most 4 items");
 	expect_error("name: x\ncount: 3\n",
 	    "t.yaml:2:8: count: expected a list of ports, found a scalar");
@@ -474,7 +478,8 @@ test_nul(void **state)
 	struct t t;
 	char err[512];
 
-	expect_error("name: \"a\\0b\"\n", "t.yaml:1:7: name: NUL byte in value");
+	expect_error("name: \"a\\0b\"\n",
+	    "t.yaml:1:7: name: NUL byte in value");
 	expect_error("name: x\nport: \"8\\0\"\n",
 	    "t.yaml:2:7: port: NUL byte in value");
 	expect_error("name: x\non: \"yes\\0no\"\n",

@@ -49,8 +49,9 @@ sink_fn(struct json_object *ev, void *arg)
 	if (strcmp(json_object_get_string(json_object_object_get(ev, "type")),
 	    EVENT_REFUSAL) == 0) {
 		s->refusals++;
-		s->suppressed = json_object_object_get_ex(ev, "suppressed", &v) ?
-		    json_object_get_int64(v) : -1;
+		s->suppressed = -1;
+		if (json_object_object_get_ex(ev, "suppressed", &v))
+			s->suppressed = json_object_get_int64(v);
 	}
 	if (s->keep) {
 		json_object_put(s->kept);
