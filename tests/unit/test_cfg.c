@@ -470,6 +470,47 @@ test_scalars(void **state)
 	    "t.yaml:2:7: addr: expected an address, found a list");
 }
 
+/*
+ * Values reach log lines, file names and HTTP headers: no control
+ * character, however it was written; bytes of UTF-8 are fine.
+ */
+static void
+test_control_chars(void **state)
+{
+	struct t t;
+	char err[512];
+
+	expect_error("name: \"a\\tb\"\n",
+	    "t.yaml:1:7: name: control character (0x09) in value");
+	expect_error("name: a\tb\n",
+	    "t.yaml:1:7: name: control character (0x09) in value");
+	expect_error("name: \"a\\r\\nX-Header: 1\"\n",
+	    "t.yaml:1:7: name: control character (0x0d) in value");
+	expect_error("name: \"\\x7f\"\n",
+	    "t.yaml:1:7: name: control character (0x7f) in value");
+	expect_error("name: \"\\e[31m\"\n",
+	    "t.yaml:1:7: name: control character (0x1b) in value");
+	/* a block scalar keeps its newlines */
+	expect_error("name: |\n  one\n  two\n",
+	    "t.yaml:1:7: name: control character (0x0a) in value");
+	/* before the type is looked at */
+	expect_error("name: x\nport: \"80\\t\"\n",
+	    "t.yaml:2:7: port: control character (0x09) in value");
+	expect_error("name: x\ntags: [a, \"b\\n\"]\n",
+	    "t.yaml:2:11: tags[1]: control character (0x0a) in value");
+
+	memset(&t, 0, sizeof(t));
+	assert_int_equal(parse("name: \"Parkhus S\xc3\xb8r \\u00e9\"\n", &t,
+	    err, sizeof(err)), 0);
+	assert_string_equal(t.name, "Parkhus S\xc3\xb8r \xc3\xa9");
+	t_free(&t);
+	/* a folded scalar without its final newline is one line */
+	assert_int_equal(parse("name: >-\n  one\n  two\n", &t, err,
+	    sizeof(err)), 0);
+	assert_string_equal(t.name, "one two");
+	t_free(&t);
+}
+
 /* A NUL byte can be written with an escape; it must not cut a value. */
 static void
 test_nul(void **state)
@@ -708,6 +749,7 @@ main(void)
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_keys),
 		cmocka_unit_test(test_scalars),
+		cmocka_unit_test(test_control_chars),
 		cmocka_unit_test(test_nul),
 		cmocka_unit_test(test_aliases),
 		cmocka_unit_test(test_documents),
