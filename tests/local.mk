@@ -204,3 +204,30 @@ GATEWAY_UNIT_TESTS += tests/unit/test_daemon
 tests_unit_test_daemon_SOURCES = tests/unit/test_daemon.c tests/unit/testutil.h
 tests_unit_test_daemon_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_daemon_LDADD = $(UNIT_LIBS)
+# The small common and daemon modules: the YAML framework (cfg), clocks and
+# the log, the events hub, systemd readiness, privileges, the control
+# client and its text tables.
+GATEWAY_UNIT_TESTS += tests/unit/test_cfg
+tests_unit_test_cfg_SOURCES = tests/unit/test_cfg.c
+tests_unit_test_cfg_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_cfg_LDADD = $(UNIT_LIBS)
+GATEWAY_UNIT_TESTS += tests/unit/test_clock
+tests_unit_test_clock_SOURCES = tests/unit/test_clock.c
+tests_unit_test_clock_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_clock_LDADD = $(UNIT_LIBS)
+GATEWAY_UNIT_TESTS += tests/unit/test_events
+tests_unit_test_events_SOURCES = tests/unit/test_events.c
+tests_unit_test_events_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_events_LDADD = $(UNIT_LIBS)
+GATEWAY_UNIT_TESTS += tests/unit/test_sdnotify
+tests_unit_test_sdnotify_SOURCES = tests/unit/test_sdnotify.c tests/unit/testutil.h
+tests_unit_test_sdnotify_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_sdnotify_LDADD = $(UNIT_LIBS)
+GATEWAY_UNIT_TESTS += tests/unit/test_privdrop
+tests_unit_test_privdrop_SOURCES = tests/unit/test_privdrop.c tests/unit/testutil.h
+tests_unit_test_privdrop_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_privdrop_LDADD = $(UNIT_LIBS)
+GATEWAY_UNIT_TESTS += tests/unit/test_ctl
+tests_unit_test_ctl_SOURCES = tests/unit/test_ctl.c tests/unit/testutil.h
+tests_unit_test_ctl_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_ctl_LDADD = $(UNIT_LIBS)

@@ -420,6 +420,33 @@ cfg_strlist_free(char **list, size_t n)
 
 /* --- the document ---------------------------------------------------- */
 
+/*
+ * What libyaml could not read, where.  Its reader (a NUL or another
+ * control character, bad UTF-8) gives a byte offset instead of a mark:
+ * count lines and characters up to it.
+ */
+static void
+yaml_error(const char *name, const yaml_parser_t *parser, const uint8_t *buf,
+    size_t len, char *err, size_t errlen)
+{
+	size_t line = parser->problem_mark.line;
+	size_t column = parser->problem_mark.column, i;
+
+	if (parser->error == YAML_READER_ERROR) {
+		line = column = 0;
+		for (i = 0; i < parser->problem_offset && i < len; i++) {
+			if (buf[i] == '\n') {
+				line++;
+				column = 0;
+			} else if ((buf[i] & 0xc0) != 0x80)
+				column++;	/* not a UTF-8 continuation */
+		}
+	}
+	snprintf(err, errlen, "%s:%zu:%zu: %s%s%s", name, line + 1, column + 1,
+	    parser->problem ? parser->problem : "YAML syntax error",
+	    parser->context ? " " : "", parser->context ? parser->context : "");
+}
+
 int
 cfg_parse(const char *name, const uint8_t *buf, size_t len,
     const struct cfg_key *keys, cfg_check_fn check, void *arg, char *err,
@@ -448,12 +475,7 @@ cfg_parse(const char *name, const uint8_t *buf, size_t len,
 	}
 	yaml_parser_set_input_string(&parser, buf, len);
 	if (!yaml_parser_load(&parser, &doc)) {
-		snprintf(err, errlen, "%s:%zu:%zu: %s%s%s", name,
-		    parser.problem_mark.line + 1,
-		    parser.problem_mark.column + 1,
-		    parser.problem ? parser.problem : "YAML syntax error",
-		    parser.context ? " " : "",
-		    parser.context ? parser.context : "");
+		yaml_error(name, &parser, buf, len, err, errlen);
 		goto out;
 	}
 	have_doc = 1;
@@ -475,16 +497,21 @@ cfg_parse(const char *name, const uint8_t *buf, size_t len,
 	    cfg_map(&ctx, (struct cfg_node *)root, keys, arg) == -1 ||
 	    (check != NULL && check(&ctx, (struct cfg_node *)root, arg) == -1))
 		goto out;
-	/* A second document in the same file is not ours to read. */
-	if (yaml_parser_load(&parser, &extra)) {
-		if ((r2 = yaml_document_get_root_node(&extra)) != NULL) {
-			cfg_error(&ctx, (struct cfg_node *)r2,
-			    "only one YAML document is allowed");
-			yaml_document_delete(&extra);
-			goto out;
-		}
-		yaml_document_delete(&extra);
+	/*
+	 * A second document in the same file is not ours to read, and one
+	 * that does not even parse is no better.
+	 */
+	if (!yaml_parser_load(&parser, &extra)) {
+		yaml_error(name, &parser, buf, len, err, errlen);
+		goto out;
 	}
+	if ((r2 = yaml_document_get_root_node(&extra)) != NULL) {
+		cfg_error(&ctx, (struct cfg_node *)r2,
+		    "only one YAML document is allowed");
+		yaml_document_delete(&extra);
+		goto out;
+	}
+	yaml_document_delete(&extra);
 	rv = 0;
 out:
 	free(ctx.visited);

@@ -52,8 +52,12 @@ const char *
 format_utc_ms(uint64_t wall_ms, char *buf, size_t len)
 {
 	char base[32];
+	int n;
 
 	format_utc(wall_ms, "%Y-%m-%dT%H:%M:%S", base, sizeof(base));
-	snprintf(buf, len, "%s.%03uZ", base, (unsigned)(wall_ms % 1000));
+	n = snprintf(buf, len, "%s.%03uZ", base, (unsigned)(wall_ms % 1000));
+	/* As format_utc: empty rather than cut (a time without its Z). */
+	if ((n < 0 || (size_t)n >= len) && len > 0)
+		buf[0] = '\0';
 	return buf;
 }

@@ -16,7 +16,8 @@ uint64_t now_wall_ms(void);
  * UTC times.  format_utc formats wall_ms (ms since the epoch) with a
  * strftime(3) format; format_utc_s gives "2026-11-25T08:09:10Z", the form
  * of status fields; format_utc_ms "2026-11-25T08:09:10.123Z", the form of
- * event timestamps and log lines.  Each returns buf.
+ * event timestamps and log lines.  Each returns buf, which is left empty
+ * when len is too short for the whole time.
  */
 const char *format_utc(uint64_t wall_ms, const char *fmt, char *buf,
 	    size_t len) __attribute__((format(strftime, 2, 0)));

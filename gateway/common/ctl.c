@@ -199,7 +199,8 @@ ctl_bytes(uint64_t n, char *buf, size_t len)
 	double v = (double)n;
 	int i = 0;
 
-	while (v >= 1000 && i < 4) {
+	/* 999.95 would print as "1000.0": that is the next unit's 1.0 */
+	while (v >= 999.95 && i < 4) {
 		v /= 1000;
 		i++;
 	}

@@ -46,10 +46,14 @@ mkdirs_owned(const char *path, mode_t mode, int must_write, uid_t uid,
 			    "directory", path);
 			return -1;
 		}
-		/* Say it now rather than fail obscurely after the drop. */
-		if (must_write && sb.st_uid != uid &&
-		    !(sb.st_gid == gid && (sb.st_mode & S_IWGRP)) &&
-		    !(sb.st_mode & S_IWOTH)) {
+		/*
+		 * Say it now rather than fail obscurely after the drop.  As
+		 * the kernel does, the owner's bits count for the owner, the
+		 * group's for the group, the others' for the rest.
+		 */
+		if (must_write && !(sb.st_uid == uid ?
+		    (sb.st_mode & S_IWUSR) : sb.st_gid == gid ?
+		    (sb.st_mode & S_IWGRP) : (sb.st_mode & S_IWOTH))) {
 			snprintf(err, errlen, "%s is not writable by uid %u: "
 			    "chown it to the daemon's user (or remove it)",
 			    path, (unsigned)uid);
