@@ -204,3 +204,10 @@ GATEWAY_UNIT_TESTS += tests/unit/test_daemon
 tests_unit_test_daemon_SOURCES = tests/unit/test_daemon.c tests/unit/testutil.h
 tests_unit_test_daemon_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_daemon_LDADD = $(UNIT_LIBS)
+# The resolver against evdns servers on loopback; its cache's clock is the
+# test's (now_mono_ms wrapped at link time).
+GATEWAY_UNIT_TESTS += tests/unit/test_resolver
+tests_unit_test_resolver_SOURCES = tests/unit/test_resolver.c
+tests_unit_test_resolver_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_resolver_LDFLAGS = $(AM_LDFLAGS) -Wl,--wrap=now_mono_ms
+tests_unit_test_resolver_LDADD = $(UNIT_LIBS)
