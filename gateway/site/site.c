@@ -475,7 +475,8 @@ site_cmd_chargers(struct json_object *req, const struct control_peer *peer,
 	int64_t now = now_s();
 	size_t i;
 
-	relay_foreach(s->relay, add_live, &ls);
+	if (s->relay != NULL)
+		relay_foreach(s->relay, add_live, &ls);
 	list = json_object_new_array();
 	/* Reserved chargers first, in the order of the configuration. */
 	for (i = 0; dhcp != NULL && i < dhcp->ncharger; i++)
