@@ -211,3 +211,9 @@ tests_unit_test_resolver_SOURCES = tests/unit/test_resolver.c
 tests_unit_test_resolver_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_resolver_LDFLAGS = $(AM_LDFLAGS) -Wl,--wrap=now_mono_ms
 tests_unit_test_resolver_LDADD = $(UNIT_LIBS)
+# The site module: refusals, lifecycle, the lease socket and the relay's
+# view (a stand-in dnsmasq script; nothing real is started).
+GATEWAY_UNIT_TESTS += tests/unit/test_site
+tests_unit_test_site_SOURCES = tests/unit/test_site.c tests/unit/testutil.h
+tests_unit_test_site_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_site_LDADD = $(UNIT_LIBS)
