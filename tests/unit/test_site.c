@@ -45,9 +45,17 @@
 #define WAIT_MS		10000	/* deadline of every wait */
 #define MAX_CONFS	8
 
-/* A stand-in for dnsmasq: waits while the process that started it lives. */
+/*
+ * A stand-in for dnsmasq: says what dnsmasq says when something failed (on
+ * stderr), then when it ignores a MAC (on stdout: both reach evgated
+ * through one pipe, in this order), then waits while the process that
+ * started it lives.
+ */
 static const char fake_dnsmasq[] =
     "#!/bin/sh\n"
+    "echo \"dnsmasq: failed to do what a stand-in cannot\" >&2\n"
+    "echo \"dnsmasq-dhcp[$$]: DHCPDISCOVER(plc0) 02:42:00:00:00:77 "
+    "ignored\"\n"
     "while kill -0 $PPID 2>/dev/null; do\n"
     "\tsleep 0.1\n"
     "done\n";
@@ -56,7 +64,7 @@ struct fx {
 	char			 dir[64];
 	struct event_base	*base;
 	struct site		*site;
-	struct config		*conf[MAX_CONFS];	/* freed after the site */
+	struct config		*conf[MAX_CONFS]; /* freed after the site */
 	size_t			 nconf;
 	pid_t			 pid;		/* dnsmasq's, to look at */
 };
@@ -362,6 +370,26 @@ assert_fake_running(struct fx *fx, pid_t pid)
 		fail_msg("pid %ld is not the stand-in dnsmasq", (long)pid);
 }
 
+/* Does the file /proc/PID/environ of fx->pid hold the string want? */
+static int
+environ_has(struct fx *fx, const char *want)
+{
+	char path[64], env[65536];
+	size_t n, i;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/%ld/environ", (long)fx->pid);
+	if ((fp = fopen(path, "r")) == NULL)
+		return 0;
+	n = fread(env, 1, sizeof(env) - 1, fp);
+	fclose(fp);
+	env[n] = '\0';
+	for (i = 0; i < n; i += strlen(env + i) + 1)
+		if (strcmp(env + i, want) == 0)
+			return 1;
+	return 0;
+}
+
 /* --- the lease socket, from another process ---------------------------- */
 
 struct reply_buf {
@@ -648,6 +676,59 @@ test_lifecycle(void **state)
 	assert_true(status_is(fx, "dhcp", "enabled", "false"));
 }
 
+/* --- dnsmasq supervised ------------------------------------------------- */
+
+static int
+refusal_seen(struct fx *fx)
+{
+	return status_int(fx, "dhcp", "refusals") >= 1;
+}
+
+static int
+second_start(struct fx *fx)
+{
+	return status_int(fx, "dnsmasq", "starts") >= 2 &&
+	    status_int(fx, "dhcp", "refusals") >= 2;
+}
+
+static void
+test_dnsmasq_supervised(void **state)
+{
+	struct fx *fx = *state;
+	char want[200], pidtext[32];
+	struct json_object *v;
+	pid_t pid;
+
+	apply(fx, lan_conf(fx, NULL, NULL, NULL, NULL, NULL));
+	pid = (pid_t)status_int(fx, "dnsmasq", "pid");
+	assert_fake_running(fx, pid);
+	/* The hook finds the lease socket in its environment. */
+	snprintf(want, sizeof(want), "EVGATE_LEASE_SOCKET=%s/run/lease.sock",
+	    fx->dir);
+	assert_true(environ_has(fx, want));
+	/* A pid file, for the next evgated to find an orphan. */
+	snprintf(pidtext, sizeof(pidtext), "%ld\n", (long)pid);
+	assert_true(file_has(fx, "run/dnsmasq.pid", pidtext));
+	/* Its output is read: the ignored MAC counts as a refusal (and the
+	 * error line before it was read too). */
+	if (wait_until(fx, refusal_seen) == -1)
+		fail_msg("dnsmasq's output was not read");
+
+	/* It dies: started again after the back-off, its last words kept. */
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	if (wait_until(fx, second_start) == -1)
+		fail_msg("not restarted");
+	assert_int_equal(status_int(fx, "dnsmasq", "restarts"), 1);
+	assert_true(status_is(fx, "dnsmasq", "last_exit", "signal 9"));
+	v = status_get(fx, "dnsmasq", "last_error");
+	assert_non_null(v);
+	assert_non_null(strstr(json_object_get_string(v),
+	    "failed to do what a stand-in cannot"));
+	json_object_put(v);
+	assert_int_not_equal(status_int(fx, "dnsmasq", "pid"), pid);
+	assert_fake_running(fx, (pid_t)status_int(fx, "dnsmasq", "pid"));
+}
+
 /* --- the relay's view through the lease table --------------------------- */
 
 static union sockaddr_any
@@ -813,6 +894,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lifecycle, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_dnsmasq_supervised,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_leases_name_and_count,
 		    setup, teardown),
 	};
