@@ -382,9 +382,9 @@ peer_poll_slower(struct peer *p)
 
 /*
  * Adapt p's poll interval to sample s: a server whose samples agree is
- * polled less often (up to poll_max), one that jumps about more often
- * (down to poll_min).  Not during the initial burst; the first sample
- * has nothing to agree with.
+ * polled less often once its initial burst is over (up to poll_max), one
+ * that jumps about more often (down to poll_min).  The first sample has
+ * nothing to agree with.
  */
 static void
 peer_adapt_poll(struct peer *p, const struct ntp_sample *s)
