@@ -231,3 +231,26 @@ GATEWAY_UNIT_TESTS += tests/unit/test_ctl
 tests_unit_test_ctl_SOURCES = tests/unit/test_ctl.c tests/unit/testutil.h
 tests_unit_test_ctl_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_ctl_LDADD = $(UNIT_LIBS)
+# The resolver against evdns servers on loopback; its cache's clock is the
+# test's (now_mono_ms wrapped at link time).
+GATEWAY_UNIT_TESTS += tests/unit/test_resolver
+tests_unit_test_resolver_SOURCES = tests/unit/test_resolver.c
+tests_unit_test_resolver_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_resolver_LDFLAGS = $(AM_LDFLAGS) -Wl,--wrap=now_mono_ms
+tests_unit_test_resolver_LDADD = $(UNIT_LIBS)
+# The site module: refusals, lifecycle, the lease socket and the relay's
+# view (a stand-in dnsmasq script; nothing real is started).
+GATEWAY_UNIT_TESTS += tests/unit/test_site
+tests_unit_test_site_SOURCES = tests/unit/test_site.c tests/unit/testutil.h
+tests_unit_test_site_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_site_LDADD = $(UNIT_LIBS)
+# The resolver's DNS codec, and its fuzz target.
+GATEWAY_UNIT_TESTS += tests/unit/test_dns
+tests_unit_test_dns_SOURCES = tests/unit/test_dns.c
+tests_unit_test_dns_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_dns_LDADD = $(UNIT_LIBS)
+FUZZ_TARGETS += tests/fuzz/fuzz_dns
+tests_fuzz_fuzz_dns_SOURCES = tests/fuzz/fuzz_dns.c
+tests_fuzz_fuzz_dns_CFLAGS = $(FUZZ_CFLAGS)
+tests_fuzz_fuzz_dns_LDFLAGS = $(FUZZ_PROG_LINKFLAGS)
+tests_fuzz_fuzz_dns_LDADD = $(FUZZ_LDADD)

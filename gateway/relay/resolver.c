@@ -258,10 +258,7 @@ rentry_free(struct rentry *e)
 {
 	struct resolver_wait *w;
 
-	/*
-	 * Only at teardown can an entry go with waiters on it: they are
-	 * their owners' to cancel (resolver_cancel then skips this entry).
-	 */
+	/* Never with waiters on it; if it were, they would skip it. */
 	while ((w = TAILQ_FIRST(&e->waiters)) != NULL) {
 		TAILQ_REMOVE(&e->waiters, w, link[e->q]);
 		w->e[e->q] = NULL;
@@ -318,6 +315,10 @@ resolver_free(struct resolver *res)
 	if (res == NULL)
 		return;
 	resolver_abort(res);
+	/* Waiters still out are freed uncalled (see resolver.h). */
+	LIST_FOREACH(e, &res->entries, link)
+		while (!TAILQ_EMPTY(&e->waiters))
+			resolver_cancel(TAILQ_FIRST(&e->waiters));
 	while ((e = LIST_FIRST(&res->entries)) != NULL)
 		rentry_free(e);
 	servers_free(&res->cur);

@@ -84,6 +84,8 @@ int		 resolver_prepare(struct resolver *, const struct cfg_wan *,
 		    char *err, size_t errlen);
 void		 resolver_commit(struct resolver *);
 void		 resolver_abort(struct resolver *);
+/* Free everything; lookups still waiting are dropped, their callbacks
+ * never called (their waits must not be cancelled afterwards). */
 void		 resolver_free(struct resolver *);
 /* The "resolver" status section (a new object). */
 struct json_object *resolver_status(void *resolver);

@@ -777,97 +777,114 @@ dm_start_failed(struct dnsmasq *dm)
 	dm_schedule(dm, wait);
 }
 
-static void
-dm_start(struct dnsmasq *dm)
+/*
+ * Can dnsmasq start?  Not when something else holds the DNS port on the
+ * LAN address (dm->last_error says who); another DHCP server socket only
+ * earns a warning, as it may serve another interface.
+ */
+static int
+dm_ports_free(struct dnsmasq *dm)
 {
-	char *argv[5], **envp, *sockenv = NULL, err[256];
-	size_t n, i;
-	int pfd[2], fd;
-	pid_t pid;
-	FILE *fp;
+	unsigned long ino;
+	char owner[128];
 
-	evtimer_del(dm->timer);
-	if (!dm->orphans_checked) {
-		dm_stop_orphan(dm);
-		dm->orphans_checked = 1;
-	}
 	if (dm->dns_on && dns_port_taken(dm, dm->last_error,
-	    sizeof(dm->last_error))) {
-		dm_start_failed(dm);
-		return;
-	}
-	if (dm->dhcp_on && port_holder("/proc/net/udp", DHCP_PORT, NULL,
-	    0x07) != 0) {
-		char owner[128];
-		unsigned long ino = port_holder("/proc/net/udp", DHCP_PORT,
-		    NULL, 0x07);
-
+	    sizeof(dm->last_error)))
+		return 0;
+	if (dm->dhcp_on && (ino = port_holder("/proc/net/udp", DHCP_PORT,
+	    NULL, 0x07)) != 0) {
 		if (socket_owner(ino, owner, sizeof(owner)) == -1)
 			strlcpy(owner, "owner unknown", sizeof(owner));
-		/* It may serve another interface: say so, start anyway. */
 		log_warnx("dnsmasq: another DHCP server socket is open on UDP "
 		    "port %d (%s); if it serves the chargers' interface, they "
 		    "may get addresses from it", DHCP_PORT, owner);
 	}
-	if (pipe2(pfd, O_CLOEXEC) == -1) {
-		set_error(dm, "pipe: %s", strerror(errno));
-		dm_start_failed(dm);
-		return;
-	}
-	/* Everything the child needs is prepared before fork: after it,
-	 * only async-signal-safe calls. */
-	argv[0] = dm->binary;
-	argv[1] = (char *)"-k";
-	argv[2] = (char *)"-C";
-	argv[3] = dm->conf_path;
-	argv[4] = NULL;
+	return 1;
+}
+
+/*
+ * The child's environment: ours, with EVGATE_LEASE_SOCKET naming the lease
+ * socket (the hook finds it there).  Built before fork, as the child may
+ * only make async-signal-safe calls; free the array and *sockenv, its one
+ * string of our own.
+ */
+static char **
+dm_child_env(const struct dnsmasq *dm, char **sockenv)
+{
+	char **envp;
+	size_t n, i;
+
 	for (n = 0; environ[n] != NULL; n++)
 		;
 	envp = xcalloc(n + 2, sizeof(*envp));
 	for (i = 0, n = 0; environ[i] != NULL; i++)
 		if (strncmp(environ[i], "EVGATE_LEASE_SOCKET=", 20) != 0)
 			envp[n++] = environ[i];
-	xasprintf(&sockenv, "EVGATE_LEASE_SOCKET=%s", dm->lease_socket);
-	envp[n++] = sockenv;
+	xasprintf(sockenv, "EVGATE_LEASE_SOCKET=%s", dm->lease_socket);
+	envp[n++] = *sockenv;
 	envp[n] = NULL;
+	return envp;
+}
 
-	if ((pid = fork()) == -1) {
-		set_error(dm, "fork: %s", strerror(errno));
-		close(pfd[0]);
-		close(pfd[1]);
-		free(envp);
-		free(sockenv);
-		dm_start_failed(dm);
-		return;
-	}
-	if (pid == 0) {
-		sigset_t all;
+/*
+ * In the child, between fork and exec: only async-signal-safe calls.  Its
+ * own session (a ^C meant for evgated is not for it; evgated stops it in
+ * order), default signals, stdin from /dev/null, stdout and stderr into
+ * out, evgated's end of the log pipe.
+ */
+static void __attribute__((noreturn))
+dm_child_exec(const struct dnsmasq *dm, char *const argv[],
+    char *const envp[], int out)
+{
+	sigset_t all;
+	int fd;
 
-		/* Its own session: a ^C meant for evgated is not for it;
-		 * evgated stops it in order. */
-		setsid();
-		sigemptyset(&all);
-		sigprocmask(SIG_SETMASK, &all, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		if ((fd = open("/dev/null", O_RDONLY)) != -1 && fd != 0) {
-			dup2(fd, 0);
-			close(fd);
-		}
-		dup2(pfd[1], 1);
-		dup2(pfd[1], 2);
-		execve(dm->binary, argv, envp);
-		_exit(127);
+	setsid();
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	if ((fd = open("/dev/null", O_RDONLY)) != -1 && fd != 0) {
+		dup2(fd, 0);
+		close(fd);
 	}
-	close(pfd[1]);
-	free(envp);
-	free(sockenv);
-	set_nonblock_cloexec(pfd[0]);
-	dm->out_fd = pfd[0];
+	dup2(out, 1);
+	dup2(out, 2);
+	execve(dm->binary, argv, envp);
+	_exit(127);
+}
+
+/* dnsmasq logs to its stdout (log-facility=-): read it on the loop. */
+static void
+dm_watch_output(struct dnsmasq *dm, int fd)
+{
+	set_nonblock_cloexec(fd);
+	dm->out_fd = fd;
 	dm->linelen = 0;
 	dm->overflow = 0;
-	dm->out_ev = event_new(dm->base, pfd[0], EV_READ | EV_PERSIST,
+	dm->out_ev = event_new(dm->base, fd, EV_READ | EV_PERSIST,
 	    dm_output_cb, dm);
 	event_add(dm->out_ev, NULL);
+}
+
+/* For the next evgated, should this one die and leave dnsmasq running. */
+static void
+dm_write_pid_file(const struct dnsmasq *dm, pid_t pid)
+{
+	char err[256];
+	FILE *fp;
+
+	if ((fp = fopen(dm->pid_path, "w")) == NULL &&
+	    (make_parent(dm->pid_path, 0755, err, sizeof(err)) == -1 ||
+	    (fp = fopen(dm->pid_path, "w")) == NULL))
+		return;
+	fprintf(fp, "%ld\n", (long)pid);
+	fclose(fp);
+}
+
+/* The child runs: count the start, forget the last run's errors, say so. */
+static void
+dm_started(struct dnsmasq *dm, pid_t pid)
+{
 	dm->pid = pid;
 	dm->state = DM_RUNNING;
 	dm->start_mono_ms = now_mono_ms();
@@ -878,18 +895,55 @@ dm_start(struct dnsmasq *dm)
 	dm->after_failure = 0;
 	dm->run_error[0] = '\0';
 	dm->run_in_use = 0;
-	if ((fp = fopen(dm->pid_path, "w")) != NULL) {
-		fprintf(fp, "%ld\n", (long)pid);
-		fclose(fp);
-	} else if (make_parent(dm->pid_path, 0755, err, sizeof(err)) == 0 &&
-	    (fp = fopen(dm->pid_path, "w")) != NULL) {
-		fprintf(fp, "%ld\n", (long)pid);
-		fclose(fp);
-	}
+	dm_write_pid_file(dm, pid);
 	log_info("dnsmasq: started %s (pid %ld, start %lu, %lu after a "
 	    "failure)", dm->binary, (long)pid, dm->starts, dm->restarts);
 	dm_event("started", dm, "restarts", json_object_new_int64(
 	    (int64_t)dm->restarts));
+}
+
+static void
+dm_start(struct dnsmasq *dm)
+{
+	char *argv[5], **envp, *sockenv;
+	int pfd[2];
+	pid_t pid;
+
+	evtimer_del(dm->timer);
+	if (!dm->orphans_checked) {
+		dm_stop_orphan(dm);
+		dm->orphans_checked = 1;
+	}
+	if (!dm_ports_free(dm)) {
+		dm_start_failed(dm);
+		return;
+	}
+	if (pipe2(pfd, O_CLOEXEC) == -1) {
+		set_error(dm, "pipe: %s", strerror(errno));
+		dm_start_failed(dm);
+		return;
+	}
+	/* What the child needs is made before fork: after it, only exec. */
+	argv[0] = dm->binary;
+	argv[1] = (char *)"-k";
+	argv[2] = (char *)"-C";
+	argv[3] = dm->conf_path;
+	argv[4] = NULL;
+	envp = dm_child_env(dm, &sockenv);
+	if ((pid = fork()) == 0)
+		dm_child_exec(dm, argv, envp, pfd[1]);
+	if (pid == -1)
+		set_error(dm, "fork: %s", strerror(errno));
+	close(pfd[1]);
+	free(envp);
+	free(sockenv);
+	if (pid == -1) {
+		close(pfd[0]);
+		dm_start_failed(dm);
+		return;
+	}
+	dm_watch_output(dm, pfd[0]);
+	dm_started(dm, pid);
 }
 
 static void

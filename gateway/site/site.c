@@ -475,7 +475,8 @@ site_cmd_chargers(struct json_object *req, const struct control_peer *peer,
 	int64_t now = now_s();
 	size_t i;
 
-	relay_foreach(s->relay, add_live, &ls);
+	if (s->relay != NULL)
+		relay_foreach(s->relay, add_live, &ls);
 	list = json_object_new_array();
 	/* Reserved chargers first, in the order of the configuration. */
 	for (i = 0; dhcp != NULL && i < dhcp->ncharger; i++)
@@ -611,6 +612,19 @@ dnsmasq_user(const struct cfg_dnsmasq *dm)
 	return geteuid() == 0 ? getpwnam(dm->user) : getpwuid(geteuid());
 }
 
+/* mkdir -p for a directory the configuration names; the error names key. */
+static int
+config_dir(const char *key, const char *path, mode_t mode, char *err,
+    size_t errlen)
+{
+	char msg[512];
+
+	if (mkdir_p(path, mode, (uid_t)-1, 0, msg, sizeof(msg)) == 0)
+		return 0;
+	snprintf(err, errlen, "%s: %s", key, msg);
+	return -1;
+}
+
 /*
  * The lease socket, in dnsmasq's run directory: the same object across
  * reloads (a new path is bound beside the old one), made at the first
@@ -671,8 +685,9 @@ site_prepare(struct site *s, const struct site_conf *conf, char *err,
 		    strerror(errno));
 		return -1;
 	}
-	if (mkdir_p(dm->state_dir, 0700, (uid_t)-1, 0, err, errlen) == -1 ||
-	    mkdir_p(dm->run_dir, 0755, (uid_t)-1, 0, err, errlen) == -1)
+	if (config_dir("dnsmasq.state_dir", dm->state_dir, 0700, err,
+	    errlen) == -1 ||
+	    config_dir("dnsmasq.run_dir", dm->run_dir, 0755, err, errlen) == -1)
 		return -1;
 	if (access(dm->state_dir, W_OK) == -1) {
 		snprintf(err, errlen, "dnsmasq.state_dir: %s: %s",

@@ -28,7 +28,10 @@ struct relay;
 struct relay_record;
 struct site;
 
-/* A site with no service yet; relay: whose live connections it counts. */
+/*
+ * A site with no service yet; relay: whose live connections it counts
+ * (NULL: none, as in evgated without a relay or in a test).
+ */
 struct site	*site_new(struct event_base *, struct relay *relay);
 /*
  * The module lifecycle (daemon/module.h).  prepare checks what can fail

@@ -305,29 +305,43 @@ peer_missed(struct peer *p)
 	client_select(p->cl, NULL);
 }
 
+/* The kernel's receive time of the datagram in mh (SO_TIMESTAMPNS). */
 static void
-peer_rx_cb(evutil_socket_t fd, short what, void *arg)
+rx_time(struct msghdr *mh, struct timespec *rx)
 {
-	struct peer *p = arg;
+	struct cmsghdr *c;
+
+	for (c = CMSG_FIRSTHDR(mh); c != NULL; c = CMSG_NXTHDR(mh, c))
+		if (c->cmsg_level == SOL_SOCKET &&
+		    c->cmsg_type == SCM_TIMESTAMPNS &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(*rx))) {
+			memcpy(rx, CMSG_DATA(c), sizeof(*rx));
+			return;
+		}
+	/* None given: now is the best we have. */
+	clock_gettime(CLOCK_REALTIME, rx);
+}
+
+/*
+ * Read the answer to p's query from fd and judge it.  Up to 4 datagrams
+ * per call: one that does not answer our query (a late duplicate, or
+ * someone guessing) is counted and skipped, and we keep waiting.  1 with
+ * the verdict, the packet and the sample; 0 to keep waiting; -1 when the
+ * socket failed (logged).
+ */
+static int
+peer_read_reply(struct peer *p, evutil_socket_t fd, enum ntp_reply *v,
+    struct ntp_packet *pkt, struct ntp_sample *s)
+{
 	struct ntp_client *cl = p->cl;
 	uint8_t buf[NTP_MAX_PACKET + 1];
 	uint8_t ctl[CMSG_SPACE(sizeof(struct timespec)) + 64];
-	struct ntp_packet pkt;
-	struct ntp_sample s;
 	struct timespec rx;
-	struct cmsghdr *c;
 	struct msghdr mh;
 	struct iovec iov;
-	enum ntp_reply v;
 	ssize_t n;
-	int i, have_ts;
+	int i;
 
-	if (what & EV_TIMEOUT) {
-		peer_query_close(p);
-		log_debug("ntp: no reply from %s", p->addr);
-		peer_missed(p);
-		return;
-	}
 	for (i = 0; i < 4; i++) {
 		memset(&mh, 0, sizeof(mh));
 		iov.iov_base = buf;
@@ -338,38 +352,142 @@ peer_rx_cb(evutil_socket_t fd, short what, void *arg)
 		mh.msg_controllen = sizeof(ctl);
 		if ((n = recvmsg(fd, &mh, MSG_DONTWAIT)) == -1) {
 			if (errno == EAGAIN || errno == EINTR)
-				return;
+				return 0;
 			/* ICMP unreachable on a connected socket. */
 			log_debug("ntp: %s: %s", p->addr, strerror(errno));
-			peer_query_close(p);
-			peer_missed(p);
-			return;
+			return -1;
 		}
-		have_ts = 0;
-		for (c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c))
-			if (c->cmsg_level == SOL_SOCKET &&
-			    c->cmsg_type == SCM_TIMESTAMPNS &&
-			    c->cmsg_len >= CMSG_LEN(sizeof(rx))) {
-				memcpy(&rx, CMSG_DATA(c), sizeof(rx));
-				have_ts = 1;
-			}
-		if (!have_ts)
-			clock_gettime(CLOCK_REALTIME, &rx);
-		v = ntp_client_judge(buf, (mh.msg_flags & MSG_TRUNC) ?
+		rx_time(&mh, &rx);
+		*v = ntp_client_judge(buf, (mh.msg_flags & MSG_TRUNC) ?
 		    sizeof(buf) : (size_t)n, p->cookie, p->t1,
-		    ntp_ts_from_timespec(&rx), cl->precision, &pkt, &s);
-		if (v == NTP_REPLY_BOGUS) {
-			/* Not the answer to our query: keep waiting. */
-			p->bogus++;
-			log_warnx_rl(&cl->log_rl, "ntp: %s: a reply that does "
-			    "not answer our query (origin mismatch)", p->addr);
-			continue;
-		}
-		break;
+		    ntp_ts_from_timespec(&rx), cl->precision, pkt, s);
+		if (*v != NTP_REPLY_BOGUS)
+			return 1;
+		p->bogus++;
+		log_warnx_rl(&cl->log_rl, "ntp: %s: a reply that does not "
+		    "answer our query (origin mismatch)", p->addr);
 	}
-	if (i == 4)
+	return 0;
+}
+
+/* Poll p half as often, up to the configured maximum. */
+static void
+peer_poll_slower(struct peer *p)
+{
+	struct ntp_client *cl = p->cl;
+
+	p->poll_ms = p->poll_ms * 2 > cl->poll_max_ms ? cl->poll_max_ms :
+	    p->poll_ms * 2;
+}
+
+/*
+ * Adapt p's poll interval to sample s: a server whose samples agree is
+ * polled less often once its initial burst is over (up to poll_max), one
+ * that jumps about more often (down to poll_min).  The first sample has
+ * nothing to agree with.
+ */
+static void
+peer_adapt_poll(struct peer *p, const struct ntp_sample *s)
+{
+	struct ntp_client *cl = p->cl;
+	struct ntp_sample best;
+	double jitter = 0, gate;
+
+	if (p->last_good_ms == 0)
+		return;
+	(void)ntp_filter_best(&p->filter, &best, &jitter);
+	gate = 4 * (jitter > 1e-3 ? jitter : 1e-3);
+	p->score += fabs(s->offset - p->last_offset) > gate ? -2 : 1;
+	if (p->burst_left == 0 && p->score >= 4) {
+		peer_poll_slower(p);
+		p->score = 0;
+	} else if (p->score <= -4) {
+		p->poll_ms = p->poll_ms / 2 < cl->poll_min_ms ?
+		    cl->poll_min_ms : p->poll_ms / 2;
+		p->score = 0;
+	}
+}
+
+/* A usable sample: into p's filter, and select again. */
+static void
+peer_take_sample(struct peer *p, const struct ntp_packet *pkt,
+    struct ntp_sample *s)
+{
+	struct ntp_client *cl = p->cl;
+
+	s->mono_ms = now_mono_ms();
+	/* Against the steady clock: known clock movements removed. */
+	if (cl->corr != NULL)
+		s->offset += cl->corr(cl->arg, s->mono_ms);
+	p->leap = pkt->leap;
+	p->stratum = pkt->stratum;
+	p->refid = pkt->refid;
+	p->root_delay = ntp_short_to_double(pkt->root_delay);
+	p->root_disp = ntp_short_to_double(pkt->root_disp);
+	peer_adapt_poll(p, s);
+	ntp_filter_add(&p->filter, s);
+	p->last_offset = s->offset;
+	p->last_good_ms = s->mono_ms;
+	log_debug("ntp: %s: offset %+.6f delay %.6f stratum %d", p->addr,
+	    s->offset, s->delay, pkt->stratum);
+	client_select(cl, p);
+}
+
+/* Kiss-o'-death RATE: the server asks us to poll less often. */
+static void
+peer_kod_rate(struct peer *p)
+{
+	struct ntp_client *cl = p->cl;
+
+	p->kods++;
+	p->burst_left = 0;
+	peer_poll_slower(p);
+	log_warnx("ntp: %s (%s) asks us to poll less often (RATE); "
+	    "polling every %llus", p->addr, p->src->text,
+	    (unsigned long long)(p->poll_ms / 1000));
+	if (cl->notice != NULL)
+		cl->notice(p->src->text, p->addr, "rate", cl->arg);
+}
+
+/* Kiss-o'-death DENY or RSTR: the server refuses us; stop polling it. */
+static void
+peer_kod_deny(struct peer *p, const struct ntp_packet *pkt)
+{
+	struct ntp_client *cl = p->cl;
+
+	p->kods++;
+	p->denied = 1;
+	evtimer_del(p->poll_ev);
+	log_warnx("ntp: %s (%s) denies us service (%s): no longer "
+	    "using it", p->addr, p->src->text,
+	    pkt->refid == NTP_KISS_RSTR ? "RSTR" : "DENY");
+	if (cl->notice != NULL)
+		cl->notice(p->src->text, p->addr, "denied", cl->arg);
+}
+
+/* The answer to p's query, or its timeout. */
+static void
+peer_rx_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct peer *p = arg;
+	struct ntp_packet pkt;
+	struct ntp_sample s;
+	enum ntp_reply v;
+	int rv;
+
+	if (what & EV_TIMEOUT) {
+		peer_query_close(p);
+		log_debug("ntp: no reply from %s", p->addr);
+		peer_missed(p);
+		return;
+	}
+	if ((rv = peer_read_reply(p, fd, &v, &pkt, &s)) == 0)
 		return;
 	peer_query_close(p);
+	if (rv == -1) {
+		peer_missed(p);
+		return;
+	}
 	p->last_reply = v;
 	p->replied = 1;
 	p->replies++;
@@ -377,68 +495,20 @@ peer_rx_cb(evutil_socket_t fd, short what, void *arg)
 	p->misses = 0;
 	switch (v) {
 	case NTP_REPLY_OK:
-		s.mono_ms = now_mono_ms();
-		/* Against the steady clock: known clock movements removed. */
-		if (cl->corr != NULL)
-			s.offset += cl->corr(cl->arg, s.mono_ms);
-		p->leap = pkt.leap;
-		p->stratum = pkt.stratum;
-		p->refid = pkt.refid;
-		p->root_delay = ntp_short_to_double(pkt.root_delay);
-		p->root_disp = ntp_short_to_double(pkt.root_disp);
-		if (p->last_good_ms != 0) {
-			struct ntp_sample best;
-			double jitter = 0, gate;
-
-			(void)ntp_filter_best(&p->filter, &best, &jitter);
-			gate = 4 * (jitter > 1e-3 ? jitter : 1e-3);
-			/* Stable: poll less often; outliers: more often. */
-			p->score += fabs(s.offset - p->last_offset) > gate ?
-			    -2 : 1;
-			if (p->burst_left == 0 && p->score >= 4) {
-				p->poll_ms = p->poll_ms * 2 > cl->poll_max_ms ?
-				    cl->poll_max_ms : p->poll_ms * 2;
-				p->score = 0;
-			} else if (p->score <= -4) {
-				p->poll_ms = p->poll_ms / 2 < cl->poll_min_ms ?
-				    cl->poll_min_ms : p->poll_ms / 2;
-				p->score = 0;
-			}
-		}
-		ntp_filter_add(&p->filter, &s);
-		p->last_offset = s.offset;
-		p->last_good_ms = s.mono_ms;
-		log_debug("ntp: %s: offset %+.6f delay %.6f stratum %d",
-		    p->addr, s.offset, s.delay, pkt.stratum);
-		client_select(cl, p);
+		peer_take_sample(p, &pkt, &s);	/* selects */
 		return;
 	case NTP_REPLY_KOD_RATE:
-		p->kods++;
-		p->burst_left = 0;
-		p->poll_ms = p->poll_ms * 2 > cl->poll_max_ms ?
-		    cl->poll_max_ms : p->poll_ms * 2;
-		log_warnx("ntp: %s (%s) asks us to poll less often (RATE); "
-		    "polling every %llus", p->addr, p->src->text,
-		    (unsigned long long)(p->poll_ms / 1000));
-		if (cl->notice != NULL)
-			cl->notice(p->src->text, p->addr, "rate", cl->arg);
+		peer_kod_rate(p);
 		break;
 	case NTP_REPLY_KOD_DENY:
-		p->kods++;
-		p->denied = 1;
-		evtimer_del(p->poll_ev);
-		log_warnx("ntp: %s (%s) denies us service (%s): no longer "
-		    "using it", p->addr, p->src->text,
-		    pkt.refid == NTP_KISS_RSTR ? "RSTR" : "DENY");
-		if (cl->notice != NULL)
-			cl->notice(p->src->text, p->addr, "denied", cl->arg);
+		peer_kod_deny(p, &pkt);
 		break;
 	default:
 		log_debug("ntp: %s: reply not usable: %s", p->addr,
 		    ntp_reply_str(v));
 		break;
 	}
-	client_select(cl, NULL);
+	client_select(p->cl, NULL);
 }
 
 static void
@@ -657,30 +727,26 @@ peer_has_addr(struct ntp_client *cl, const struct sockaddr_storage *ss,
 	return 0;
 }
 
+/* Look src's name up again in ms. */
 static void
-source_resolved(const struct resolver_answer *ans, void *arg)
+source_schedule(struct source *src, uint64_t ms)
 {
-	struct source *src = arg;
-	struct ntp_client *cl = src->cl;
-	struct sockaddr_storage want[NTP_PER_NAME];
-	socklen_t wlen[NTP_PER_NAME];
-	struct peer *p, *next;
-	struct timeval tv;
-	size_t i, j, nwant = 0;
-	uint64_t again;
+	struct timeval tv = { (time_t)(ms / 1000), 0 };
 
-	src->wait = NULL;
-	if (ans->error != 0 || ans->naddrs == 0) {
-		log_warnx("ntp: cannot resolve %s (%s); trying again in %llus",
-		    src->name, ans->error ? "lookup failed" : "no address",
-		    (unsigned long long)(src->retry_ms / 1000));
-		again = src->retry_ms;
-		src->retry_ms = src->retry_ms * 2 > RESOLVE_RETRY_MAX_MS ?
-		    RESOLVE_RETRY_MAX_MS : src->retry_ms * 2;
-		goto out;
-	}
-	src->retry_ms = RESOLVE_RETRY_MS;
-	src->resolved_ms = now_mono_ms();
+	evtimer_add(src->resolve_ev, &tv);
+}
+
+/*
+ * The servers ans gives for src, with src's port, each once, at most
+ * NTP_PER_NAME: into want/wlen; returns how many.  One that another
+ * source already polls is left to it: a server counts once in selection.
+ */
+static size_t
+source_wanted(const struct source *src, const struct resolver_answer *ans,
+    struct sockaddr_storage *want, socklen_t *wlen)
+{
+	size_t i, j, nwant = 0;
+
 	for (i = 0; i < ans->naddrs && nwant < NTP_PER_NAME; i++) {
 		struct sockaddr_storage ss = ans->addrs[i];
 		socklen_t len;
@@ -695,8 +761,7 @@ source_resolved(const struct resolver_answer *ans, void *arg)
 			len = sizeof(struct sockaddr_in6);
 		} else
 			continue;
-		/* Another name already gave this server: count it once. */
-		if (peer_has_addr(cl, &ss, len, src))
+		if (peer_has_addr(src->cl, &ss, len, src))
 			continue;
 		for (j = 0; j < nwant; j++)
 			if (wlen[j] == len && memcmp(&want[j], &ss, len) == 0)
@@ -706,7 +771,22 @@ source_resolved(const struct resolver_answer *ans, void *arg)
 		want[nwant] = ss;
 		wlen[nwant++] = len;
 	}
-	/* Keep the servers still listed, drop the others, add new ones. */
+	return nwant;
+}
+
+/*
+ * Drop src's peers that are not in want any more; a peer kept keeps its
+ * state (filter, poll interval), and its entry in want is marked taken
+ * (wlen 0).
+ */
+static void
+source_drop_unwanted(struct source *src, const struct sockaddr_storage *want,
+    socklen_t *wlen, size_t nwant)
+{
+	struct ntp_client *cl = src->cl;
+	struct peer *p, *next;
+	size_t j;
+
 	for (p = TAILQ_FIRST(&cl->peers); p != NULL; p = next) {
 		next = TAILQ_NEXT(p, entry);
 		if (p->src != src)
@@ -722,47 +802,83 @@ source_resolved(const struct resolver_answer *ans, void *arg)
 		log_info("ntp: %s no longer gives %s", src->name, p->addr);
 		peer_free(p);
 	}
-	for (j = 0; j < nwant; j++) {
-		struct peer *np, *after = NULL;
+}
 
-		if (wlen[j] == 0 || cl->npeers >= NTP_MAX_PEERS)
-			continue;
-		np = peer_new(src, &want[j], wlen[j]);
-		/* Keep peers in configuration order. */
-		TAILQ_FOREACH(p, &cl->peers, entry)
-			if (p->src == src)
-				after = p;
-		if (after != NULL)
-			TAILQ_INSERT_AFTER(&cl->peers, after, np, entry);
-		else {
-			struct source *s2;
+/*
+ * Put src's new peer np into the list in configuration order (status
+ * and selection list peers so): after src's last peer, else before the
+ * first peer of a later source, else at the end.
+ */
+static void
+peer_insert(struct source *src, struct peer *np)
+{
+	struct ntp_client *cl = src->cl;
+	struct peer *p, *after = NULL;
+	struct source *later;
 
-			for (s2 = TAILQ_NEXT(src, entry); s2 != NULL;
-			    s2 = TAILQ_NEXT(s2, entry)) {
-				TAILQ_FOREACH(p, &cl->peers, entry)
-					if (p->src == s2)
-						break;
-				if (p != NULL)
-					break;
-			}
-			if (s2 != NULL && p != NULL)
-				TAILQ_INSERT_BEFORE(p, np, entry);
-			else
-				TAILQ_INSERT_TAIL(&cl->peers, np, entry);
-		}
+	TAILQ_FOREACH(p, &cl->peers, entry)
+		if (p->src == src)
+			after = p;
+	if (after != NULL) {
+		TAILQ_INSERT_AFTER(&cl->peers, after, np, entry);
+		return;
 	}
-	again = RERESOLVE_MS;
-out:
-	tv.tv_sec = (time_t)(again / 1000);
-	tv.tv_usec = 0;
-	evtimer_add(src->resolve_ev, &tv);
+	for (later = TAILQ_NEXT(src, entry); later != NULL;
+	    later = TAILQ_NEXT(later, entry))
+		TAILQ_FOREACH(p, &cl->peers, entry)
+			if (p->src == later) {
+				TAILQ_INSERT_BEFORE(p, np, entry);
+				return;
+			}
+	TAILQ_INSERT_TAIL(&cl->peers, np, entry);
+}
+
+/* A lookup failed, or gave no address: try again later, backing off. */
+static void
+source_resolve_failed(struct source *src, const struct resolver_answer *ans)
+{
+	uint64_t again = src->retry_ms;
+
+	log_warnx("ntp: cannot resolve %s (%s); trying again in %llus",
+	    src->name, ans->error ? "lookup failed" : "no address",
+	    (unsigned long long)(src->retry_ms / 1000));
+	src->retry_ms = src->retry_ms * 2 > RESOLVE_RETRY_MAX_MS ?
+	    RESOLVE_RETRY_MAX_MS : src->retry_ms * 2;
+	source_schedule(src, again);
+}
+
+/*
+ * src's name answered: keep the servers still listed, drop the others,
+ * poll the new ones; look it up again in an hour.
+ */
+static void
+source_resolved(const struct resolver_answer *ans, void *arg)
+{
+	struct source *src = arg;
+	struct ntp_client *cl = src->cl;
+	struct sockaddr_storage want[NTP_PER_NAME];
+	socklen_t wlen[NTP_PER_NAME];
+	size_t j, nwant;
+
+	src->wait = NULL;
+	if (ans->error != 0 || ans->naddrs == 0) {
+		source_resolve_failed(src, ans);
+		return;
+	}
+	src->retry_ms = RESOLVE_RETRY_MS;
+	src->resolved_ms = now_mono_ms();
+	nwant = source_wanted(src, ans, want, wlen);
+	source_drop_unwanted(src, want, wlen, nwant);
+	for (j = 0; j < nwant; j++)
+		if (wlen[j] != 0 && cl->npeers < NTP_MAX_PEERS)
+			peer_insert(src, peer_new(src, &want[j], wlen[j]));
+	source_schedule(src, RERESOLVE_MS);
 }
 
 static void
 source_resolve(struct source *src)
 {
 	struct resolver_answer ans;
-	struct timeval tv;
 	int rv;
 
 	if (src->wait != NULL)
@@ -776,9 +892,7 @@ source_resolve(struct source *src)
 		src->wait = NULL;
 		log_warnx("ntp: cannot resolve %s: no resolvers (wan."
 		    "resolvers)", src->name);
-		tv.tv_sec = RESOLVE_RETRY_MS / 1000;
-		tv.tv_usec = 0;
-		evtimer_add(src->resolve_ev, &tv);
+		source_schedule(src, RESOLVE_RETRY_MS);
 	}
 }
 
