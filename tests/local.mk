@@ -193,6 +193,7 @@ tests_bench_ntp_load_LDADD = gateway/libevgate.a $(BENCH_LIBS) -lm
 GATEWAY_UNIT_TESTS += tests/unit/test_relay_report
 tests_unit_test_relay_report_SOURCES = tests/unit/test_relay_report.c
 tests_unit_test_relay_report_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_relay_report_LDFLAGS = $(AM_LDFLAGS) -Wl,--wrap=now_mono_ms
 tests_unit_test_relay_report_LDADD = $(UNIT_LIBS)
 # The relay's state machine over loopback, with a resolver of the test's.
 GATEWAY_UNIT_TESTS += tests/unit/test_relay

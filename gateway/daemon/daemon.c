@@ -377,13 +377,12 @@ daemon_event(const char *state)
 
 struct evgated *
 evgated_new(struct event_base *base, const char *conf_path,
-    struct config *conf, unsigned max_conns, char *err, size_t errlen)
+    struct config *conf, unsigned nofile, char *err, size_t errlen)
 {
 	struct evgated *d = xcalloc(1, sizeof(*d));
 
 	d->base = base;
 	d->conf_path = conf_path;
-	d->max_conns = max_conns;
 	d->start_wall_ms = d->loaded_wall_ms = now_wall_ms();
 	d->start_mono_ms = now_mono_ms();
 
@@ -413,7 +412,8 @@ evgated_new(struct event_base *base, const char *conf_path,
 	    d->relay);
 	control_register(d->control, "time", ntp_cmd_time, d->ntp);
 	control_register(d->control, "chargers", site_cmd_chargers, d->site);
-	relay_set_max_conns(d->relay, max_conns);
+	relay_set_fd_limit(d->relay, nofile);
+	d->max_conns = relay_max_conns(d->relay);
 	relay_add_record_cb(d->relay, relay_report_record, NULL);
 	relay_add_record_cb(d->relay, site_relay_record, d->site);
 	relay_set_namer(d->relay, site_relay_namer, d->site);

@@ -54,11 +54,11 @@ usage(FILE *fp)
 /* --- file descriptors ------------------------------------------------ */
 
 /*
- * Each relayed connection holds two descriptors, plus pipes while data is
- * in flight.  Raise the soft limit to the hard one and say what fits.
+ * Raise the soft descriptor limit to the hard one and say what it is: the
+ * relay keeps within it (relay_set_fd_limit).
  */
 static unsigned
-fd_budget(void)
+fd_limit(void)
 {
 	struct rlimit rl;
 
@@ -70,10 +70,8 @@ fd_budget(void)
 			getrlimit(RLIMIT_NOFILE, &rl);
 	}
 	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 4000000)
-		return 2000000;
-	/* 64 for ourselves; pipes: a pool of up to 256 pairs, worst case. */
-	return rl.rlim_cur > 64 + 512 + 2 ?
-	    (unsigned)((rl.rlim_cur - 64 - 512) / 2) : 1;
+		return 4000000;
+	return (unsigned)rl.rlim_cur;
 }
 
 /* --- signals and draining -------------------------------------------- */
@@ -165,7 +163,7 @@ main(int argc, char *argv[])
 	const char *conf_path = CONFIG_DEFAULT_PATH, *user = NULL;
 	char err[1024];
 	int ch, check = 0, use_syslog = 0, level = LOG_LEVEL_INFO;
-	unsigned max_conns;
+	unsigned nofile;
 
 	while ((ch = getopt_long(argc, argv, "c:nl:su:Vh", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -219,7 +217,7 @@ main(int argc, char *argv[])
 		fatalx("%s", err);
 
 	signal(SIGPIPE, SIG_IGN);
-	max_conns = fd_budget();
+	nofile = fd_limit();
 	/*
 	 * Leave root before anything listens or starts: with the kept
 	 * capabilities the daemon binds its ports, starts dnsmasq and
@@ -243,7 +241,7 @@ main(int argc, char *argv[])
 	event_config_free(evcfg);
 
 	memset(&s, 0, sizeof(s));
-	if ((s.d = evgated_new(base, conf_path, conf, max_conns, err,
+	if ((s.d = evgated_new(base, conf_path, conf, nofile, err,
 	    sizeof(err))) == NULL)
 		fatalx("%s", err);
 	s.term = evsignal_new(base, SIGTERM, sigterm_cb, &s);

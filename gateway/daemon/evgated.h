@@ -79,11 +79,11 @@ struct evgated {
 
 /*
  * A daemon on base with conf (taken over) in force: every module made,
- * wired and given conf.  NULL with err when a module refuses conf.
+ * wired and given conf; nofile is the descriptor limit (RLIMIT_NOFILE).  NULL with err when a module refuses conf.
  * conf_path is what reloads read (it must stay valid).
  */
 struct evgated	*evgated_new(struct event_base *, const char *conf_path,
-		    struct config *conf, unsigned max_conns, char *err,
+		    struct config *conf, unsigned nofile, char *err,
 		    size_t errlen);
 /*
  * Offer conf to every module: on success it is in force (taken over; the

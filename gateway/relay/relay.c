@@ -50,6 +50,9 @@
 #endif
 
 #define PIPE_CHUNK	(64 * 1024)	/* one pipe's default capacity */
+#define COPY_CHUNK	(16 * 1024)	/* the buffer when no pipe can be had */
+#define FD_OTHERS	64		/* descriptors the rest of evgated uses */
+#define PIPE_RESERVE	256		/* pipe pairs max_conns leaves room for */
 #define PUMP_ROUNDS	16		/* chunks per wake-up, for fairness */
 #define PIPE_POOL_MAX	256		/* idle pipes kept for reuse */
 #define ACCEPT_BURST	64
@@ -63,9 +66,16 @@ struct pipebuf {
 	size_t			 len;		/* bytes in the pipe */
 };
 
-/* One direction of a connection. */
+/*
+ * One direction of a connection.  Bytes in flight sit in a pipe from the
+ * pool, or -- when no pipe can be had (the descriptor budget is spent,
+ * or pipe2 fails) -- in a small buffer: a busy connection is slowed down
+ * then, never reset.  Neither is held while the direction is idle.
+ */
 struct half {
 	struct pipebuf		*pipe;
+	uint8_t			*cbuf;		/* the copy fallback */
+	uint32_t		 clen, coff;	/* bytes in cbuf; written */
 	uint8_t			 eof;		/* source sent FIN */
 	uint8_t			 shut;		/* FIN passed on */
 };
@@ -137,6 +147,7 @@ struct relay {
 	relay_namer_fn		 namer;
 	void			*namer_arg;
 	int			 listening;
+	unsigned		 fd_limit;	/* RLIMIT_NOFILE; 0: unknown */
 	unsigned		 max_conns;	/* what the fd limit allows */
 	struct log_ratelimit	 rl_warn, rl_accept, rl_pipe;
 };
@@ -196,6 +207,17 @@ relay_close_str(enum relay_close c)
 
 /* --- pipes ----------------------------------------------------------- */
 
+/*
+ * Descriptors held now: two sockets per connection (at most), two per
+ * pipe in use or pooled, and the daemon's others.
+ */
+static unsigned
+fds_held(const struct relay *relay)
+{
+	return FD_OTHERS + 2 * (unsigned)relay->ctr.active +
+	    2 * (unsigned)(relay->ctr.pipes_in_use + relay->npool);
+}
+
 static struct pipebuf *
 pipe_get(struct relay *relay)
 {
@@ -206,8 +228,14 @@ pipe_get(struct relay *relay)
 		SLIST_REMOVE_HEAD(&relay->pool, next);
 		relay->npool--;
 	} else {
+		/* A new pipe must leave room for every connection's
+		 * sockets: else copy through a buffer (pump). */
+		if (relay->fd_limit != 0 &&
+		    fds_held(relay) + 2 > relay->fd_limit)
+			return NULL;
 		if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) == -1) {
-			log_warnx_rl(&relay->rl_pipe, "relay: pipe2: %s",
+			log_warnx_rl(&relay->rl_pipe, "relay: pipe2: %s "
+			    "(copying through a buffer instead)",
 			    strerror(errno));
 			return NULL;
 		}
@@ -302,6 +330,8 @@ conn_free(struct conn *c)
 		pipe_put(relay, c->up.pipe);
 	if (c->down.pipe)
 		pipe_put(relay, c->down.pipe);
+	free(c->up.cbuf);
+	free(c->down.cbuf);
 	if (c->wait != NULL)
 		relay->res_ops->cancel(relay->res_ctx, c->wait);
 	free(c->ans);
@@ -730,6 +760,18 @@ pump(struct conn *c, struct half *h, int from, int to, uint64_t *bytes)
 	ssize_t n;
 
 	for (rounds = 0; rounds < PUMP_ROUNDS; rounds++) {
+		if (h->cbuf != NULL && h->clen > h->coff) {
+			n = write(to, h->cbuf + h->coff, h->clen - h->coff);
+			if (n == -1) {
+				if (errno == EAGAIN || errno == EINTR)
+					return PUMP_BLOCKED;
+				return PUMP_ERR_DST;
+			}
+			h->coff += (uint32_t)n;
+			*bytes += (uint64_t)n;
+			c->last_active = now_mono_ms();
+			continue;
+		}
 		if (h->pipe != NULL && h->pipe->len > 0) {
 			n = splice(h->pipe->rfd, NULL, to, NULL, h->pipe->len,
 			    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
@@ -745,8 +787,26 @@ pump(struct conn *c, struct half *h, int from, int to, uint64_t *bytes)
 		}
 		if (h->eof)
 			break;
-		if (h->pipe == NULL && (h->pipe = pipe_get(relay)) == NULL)
-			return PUMP_ERR_SRC;
+		if (h->pipe == NULL && (h->pipe = pipe_get(relay)) == NULL) {
+			/* No pipe to be had: a small buffer, not a reset. */
+			if (h->cbuf == NULL) {
+				h->cbuf = xmalloc(COPY_CHUNK);
+				relay->ctr.copy_fallbacks++;
+			}
+			n = read(from, h->cbuf, COPY_CHUNK);
+			if (n == -1) {
+				if (errno == EAGAIN || errno == EINTR)
+					break;
+				return PUMP_ERR_SRC;
+			}
+			if (n == 0) {
+				h->eof = 1;
+				break;
+			}
+			h->clen = (uint32_t)n;
+			h->coff = 0;
+			continue;
+		}
 		n = splice(from, NULL, h->pipe->wfd, NULL, PIPE_CHUNK,
 		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n == -1) {
@@ -764,11 +824,24 @@ pump(struct conn *c, struct half *h, int from, int to, uint64_t *bytes)
 		pipe_put(relay, h->pipe);
 		h->pipe = NULL;
 	}
-	if (h->eof && h->pipe == NULL && !h->shut) {
+	if (h->cbuf != NULL && h->clen == h->coff) {
+		free(h->cbuf);
+		h->cbuf = NULL;
+		h->clen = h->coff = 0;
+	}
+	if (h->eof && h->pipe == NULL && h->cbuf == NULL && !h->shut) {
 		shutdown(to, SHUT_WR);
 		h->shut = 1;
 	}
 	return PUMP_IDLE;
+}
+
+/* Bytes of this direction wait to be written (pipe or buffer)? */
+static int
+half_pending(const struct half *h)
+{
+	return (h->pipe != NULL && h->pipe->len > 0) ||
+	    (h->cbuf != NULL && h->clen > h->coff);
 }
 
 /* Run both directions as the events allow, then re-arm the events. */
@@ -800,13 +873,13 @@ conn_splice(struct conn *c, int up, int down)
 		conn_close(c, CLOSE_DONE);
 		return;
 	}
-	/* Read a source only while its pipe is empty; write while not. */
+	/* Read a source only while nothing of it waits; write while so. */
 	cf = uf = 0;
-	if (c->up.pipe && c->up.pipe->len)
+	if (half_pending(&c->up))
 		uf |= EV_WRITE;
 	else if (!c->up.eof)
 		cf |= EV_READ;
-	if (c->down.pipe && c->down.pipe->len)
+	if (half_pending(&c->down))
 		cf |= EV_WRITE;
 	else if (!c->down.eof)
 		uf |= EV_READ;
@@ -1334,9 +1407,12 @@ relay_configure(struct relay *relay, const struct cfg_relay *r, char *err,
 }
 
 void
-relay_set_max_conns(struct relay *relay, unsigned n)
+relay_set_fd_limit(struct relay *relay, unsigned nofile)
 {
-	relay->max_conns = n;
+	relay->fd_limit = nofile;
+	/* Every connection's two sockets, with room left for the pool. */
+	relay->max_conns = nofile > FD_OTHERS + 2 * PIPE_RESERVE + 2 ?
+	    (nofile - FD_OTHERS - 2 * PIPE_RESERVE) / 2 : 1;
 }
 
 unsigned

@@ -111,6 +111,7 @@ struct relay_counters {
 	size_t		 by_state[RELAY_NSTATES];
 	size_t		 pipes_in_use;
 	size_t		 pipes_pooled;
+	unsigned long	 copy_fallbacks;	/* a buffer instead of a pipe */
 	size_t		 listeners;
 };
 
@@ -147,8 +148,15 @@ void		 relay_abort(struct relay *);
 /* prepare and commit in one (tests). */
 int		 relay_configure(struct relay *, const struct cfg_relay *,
 		    char *err, size_t errlen);
-/* How many relayed connections the descriptor limit allows (status). */
-void		 relay_set_max_conns(struct relay *, unsigned);
+/*
+ * The process's descriptor limit (RLIMIT_NOFILE).  The relay counts what
+ * it holds -- two sockets per connection, two per pipe in use or pooled --
+ * and takes a new pipe only while every connection's sockets still fit;
+ * a busy direction without a pipe copies through a 16 KiB buffer, which
+ * costs CPU, not the connection.  relay_max_conns: the connections that
+ * fit with a reserve of 256 pipes (status, and a warning at reload).
+ */
+void		 relay_set_fd_limit(struct relay *, unsigned nofile);
 unsigned	 relay_max_conns(const struct relay *);
 /* The configuration in force, or NULL when off. */
 const struct cfg_relay *relay_conf(const struct relay *);

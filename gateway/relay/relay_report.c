@@ -177,6 +177,7 @@ relay_status(void *arg)
 	ADD_INT(r, "pipes_in_use", ctr.pipes_in_use);
 	ADD_INT(r, "pipes_pooled", ctr.pipes_pooled);
 	ADD_INT(r, "accept_errors", ctr.accept_errors);
+	ADD_INT(r, "copy_fallbacks", ctr.copy_fallbacks);
 	ADD_INT(r, "max_connections", relay_max_conns(relay));
 #undef ADD_INT
 	return r;

@@ -796,6 +796,55 @@ test_back_pressure(void **state)
 	assert_int_equal(counters(fx).pipes_in_use, 0);
 }
 
+/*
+ * No descriptor left for a pipe: the relay copies through a buffer, both
+ * ways, with back-pressure, and nothing is lost or reset.
+ */
+static void
+test_no_pipe_copies(void **state)
+{
+	struct fx *fx = *state;
+	struct flood f;
+	uint8_t *buf;
+	size_t got = 0;
+	ssize_t n;
+	int client, cloud, small = 65536;
+	uint64_t end;
+
+	/* room for the daemon's own and this connection's two sockets */
+	relay_set_fd_limit(fx->relay, 64 + 2);
+	relayed_pair(fx, ALLOWED, &client, &cloud);
+	assert_int_equal(counters(fx).pipes_in_use, 0);
+	write_all(cloud, "down", 4);
+	{
+		uint8_t got4[4];
+
+		read_n(fx, client, got4, 4);
+		assert_memory_equal(got4, "down", 4);
+	}
+	setsockopt(cloud, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	memset(&f, 0, sizeof(f));
+	f.fd = client;
+	until(fx, send_until_blocked, &f, "the charger to be blocked");
+	assert_int_equal(counters(fx).pipes_in_use, 0);
+	assert_int_equal(counters(fx).pipes_pooled, 0);
+	assert_true(counters(fx).copy_fallbacks >= 2);
+	buf = malloc(f.sent);
+	end = now_mono_ms() + WAIT_MS;
+	while (got < f.sent && now_mono_ms() < end) {
+		n = read(cloud, buf, f.sent - got);
+		if (n > 0)
+			got += (size_t)n;
+		pump(fx, 1);
+	}
+	free(buf);
+	assert_int_equal(got, f.sent);
+	assert_int_equal(counters(fx).active, 1);	/* never reset */
+	close(client);
+	close(cloud);
+	until(fx, no_connections, NULL, "the end");
+}
+
 /* --- reloads in every state ------------------------------------------ */
 
 /*
@@ -1073,6 +1122,7 @@ main(void)
 		T(test_resolve_fails),
 		T(test_half_close),
 		T(test_back_pressure),
+		T(test_no_pipe_copies),
 		T(test_reload_off_during_peek),
 		T(test_reload_during_peek),
 		T(test_reload_during_resolve),
