@@ -255,3 +255,8 @@ tests_fuzz_fuzz_dns_SOURCES = tests/fuzz/fuzz_dns.c
 tests_fuzz_fuzz_dns_CFLAGS = $(FUZZ_CFLAGS)
 tests_fuzz_fuzz_dns_LDFLAGS = $(FUZZ_PROG_LINKFLAGS)
 tests_fuzz_fuzz_dns_LDADD = $(FUZZ_LDADD)
+# The upstream address policy.
+GATEWAY_UNIT_TESTS += tests/unit/test_netpolicy
+tests_unit_test_netpolicy_SOURCES = tests/unit/test_netpolicy.c
+tests_unit_test_netpolicy_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_netpolicy_LDADD = $(UNIT_LIBS)

@@ -297,9 +297,26 @@ netpolicy_refresh(struct netpolicy *np)
 		    i->ifa_addr->sa_family != AF_INET6))
 			continue;
 		add_addr(&np->local, &np->nlocal, i->ifa_addr);
-		if ((i->ifa_flags & IFF_BROADCAST) && i->ifa_broadaddr != NULL &&
-		    i->ifa_addr->sa_family == AF_INET)
-			add_addr(&np->bcast, &np->nbcast, i->ifa_broadaddr);
+		/*
+		 * The subnet's broadcast, computed: ifa_broadaddr holds the
+		 * address itself when none was set, and a /31 or /32 has
+		 * no broadcast at all.
+		 */
+		if (i->ifa_addr->sa_family == AF_INET && i->ifa_netmask != NULL &&
+		    (i->ifa_flags & IFF_BROADCAST)) {
+			struct sockaddr_in b;
+			uint32_t a = ntohl(((struct sockaddr_in *)
+			    i->ifa_addr)->sin_addr.s_addr);
+			uint32_t m = ntohl(((struct sockaddr_in *)
+			    i->ifa_netmask)->sin_addr.s_addr);
+
+			if (m >= 0xfffffffeU)
+				continue;
+			memset(&b, 0, sizeof(b));
+			b.sin_family = AF_INET;
+			b.sin_addr.s_addr = htonl(a | ~m);
+			add_addr(&np->bcast, &np->nbcast, (struct sockaddr *)&b);
+		}
 	}
 	freeifaddrs(ifa);
 	np->st.local_addrs = np->nlocal;
@@ -381,7 +398,8 @@ netpolicy_set_listeners(struct netpolicy *np,
 {
 	free(np->listen);
 	np->listen = xcalloc(n ? n : 1, sizeof(*np->listen));
-	memcpy(np->listen, ss, n * sizeof(*ss));
+	if (n > 0)
+		memcpy(np->listen, ss, n * sizeof(*ss));
 	np->nlisten = n;
 }
 
@@ -406,7 +424,8 @@ netpolicy_prepare(struct netpolicy *np, const struct netpolicy_prefix *p,
 	np->next_allow = prefixes_dup(p, n);
 	np->next_nallow = n;
 	np->next_listen = xcalloc(nl ? nl : 1, sizeof(*ss));
-	memcpy(np->next_listen, ss, nl * sizeof(*ss));
+	if (nl > 0)
+		memcpy(np->next_listen, ss, nl * sizeof(*ss));
 	np->next_nlisten = nl;
 	np->prepared = 1;
 }
