@@ -289,8 +289,15 @@ deconfig)
 	ip -4 addr flush dev "$interface"
 	;;
 bound|renew)
-	ip -4 addr flush dev "$interface"
-	ip addr add "$ip/${mask:-$subnet}" dev "$interface"
+	# Replace, never flush and add: between the two the interface had
+	# no address and no default route, and a packet sent at that moment
+	# (every renewal, every minute) failed with "Network is unreachable"
+	# -- the flaky upstream-ntp-gone check of issue 19.  An address of an
+	# earlier, different lease goes after the new one is in place.
+	ip addr replace "$ip/${mask:-$subnet}" dev "$interface"
+	for a in $(ip -4 -o addr show dev "$interface" | awk '{print $4}'); do
+		[ "${a%/*}" = "$ip" ] || ip addr del "$a" dev "$interface"
+	done
 	for r in $router; do
 		ip route replace default via "$r" dev "$interface"
 		break
