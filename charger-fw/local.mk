@@ -130,5 +130,5 @@ tests_fuzz_fuzz_method_CFLAGS = $(FUZZ_CFLAGS) $(FW_CFLAGS)
 tests_fuzz_fuzz_method_LDFLAGS = $(FUZZ_PROG_LINKFLAGS)
 tests_fuzz_fuzz_method_LDADD = $(FUZZ_MAIN) $(FW_TEST_LIBS)
 
-# Signed A/B firmware updates: rules kept with that work (issue 7).
-include $(top_srcdir)/charger-fw/fwupdate.mk
+# The update engine (signed A/B firmware updates): its rules live with it.
+include $(top_srcdir)/charger-fw/core/update/local.mk

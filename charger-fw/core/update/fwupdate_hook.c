@@ -8,10 +8,10 @@
 #include <json-c/json.h>
 
 #include "core/fw.h"
-#include "core/fwfetch.h"
+#include "core/update/fwfetch.h"
 #include "core/fwlog.h"
-#include "core/fwupdate.h"
-#include "core/fwupdate_hook.h"
+#include "core/update/fwupdate.h"
+#include "core/update/fwupdate_hook.h"
 
 #define TWIN_MAX	(64 * 1024)	/* a twin document we accept */
 
@@ -128,7 +128,11 @@ op_boot(void *ctx, struct fw *f)
 	host.report = h_report;
 	host.reboot = h_reboot;
 	host.arg = h;
-	if ((h->eng = fwupdate_new(&cfg, &host, &ops)) == NULL) {
+	if ((h->eng = fwupdate_new(&cfg, &host, &ops)) == NULL ||
+	    fwupdate_recover(h->eng) == -1) {
+		fw_err("firmware: the update engine cannot start: updates off");
+		fwupdate_free(h->eng);
+		h->eng = NULL;
 		fwfetch_curl_free(h->fetch);
 		h->fetch = NULL;
 		return;

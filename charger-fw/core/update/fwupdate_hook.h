@@ -19,7 +19,7 @@
 #ifndef EVFW_FWUPDATE_HOOK_H
 #define EVFW_FWUPDATE_HOOK_H
 
-#include "core/fwupdate_conf.h"
+#include "core/update/fwupdate_conf.h"
 
 struct fw;
 struct fwupdate_hook;
