@@ -181,8 +181,11 @@ static const struct yamlcfg_key cloud_keys[] = {
 	FN("auth", set_auth),
 	/* The hub drops idle links after 1.5 x keepalive, <= 1767 s. */
 	NUM("keepalive", cloud.keepalive_s, 30, FWCONFIG_KEEPALIVE_MAX),
-	NUM("sas_ttl", cloud.sas_ttl_s, 300, 365 * 86400UL),
+	NUM("sas_ttl", cloud.sas_ttl_s, 60, 365 * 86400UL),
 	NUM("connect_timeout", cloud.connect_timeout_s, 5, 600),
+	NUM("backoff_base", cloud.backoff_base_s, 1, 600),
+	NUM("backoff_cap", cloud.backoff_cap_s, 1, 3600),
+	NUM("stable_after", cloud.stable_s, 10, 3600),
 	END
 };
 
@@ -254,9 +257,14 @@ fwconfig_defaults(struct fw_config *c)
 	c->cloud.port = 8883;
 	snprintf(c->cloud.ca_file, sizeof(c->cloud.ca_file),
 	    "/etc/ssl/certs/ca-certificates.crt");
+	c->cloud.auth = CLOUD_AUTH_SAS;
 	c->cloud.keepalive_s = 300;
-	c->cloud.sas_ttl_s = 7 * 86400;
+	/* Short tokens, renewed at 80 % of their life (azure-iot-sdk-c). */
+	c->cloud.sas_ttl_s = 3600;
 	c->cloud.connect_timeout_s = 30;
+	c->cloud.backoff_base_s = 10;
+	c->cloud.backoff_cap_s = 190;
+	c->cloud.stable_s = 180;
 	/* The vendor's fallbacks; tests always replace them. */
 	c->dns_fallback[0].addr = 0x08080808;
 	c->dns_fallback[0].port = 53;
