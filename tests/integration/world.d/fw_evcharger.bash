@@ -15,6 +15,8 @@
 #   WORLD_FW_AUTH                   sas (default: a device key, SAS tokens,
 #                                   as on a real hub) or password
 #   WORLD_FW_SAS_TTL                token life, s (default 3600)
+#   WORLD_FW_CLOUD_EXTRA            more lines for the cloud: section (each
+#                                   indented two spaces), e.g. backoff_cap
 #   WORLD_FW_EXTRA                  more YAML appended to every evcharger.yaml
 #                                   (with a firmware: section of its own, the
 #                                   world's release key below is left out)
@@ -41,6 +43,7 @@
 : "${WORLD_FW_EXTRA:=}"
 : "${WORLD_FW_AUTH:=sas}"
 : "${WORLD_FW_SAS_TTL:=3600}"
+: "${WORLD_FW_CLOUD_EXTRA:=}"
 EVCHARGER=$BUILD/charger-fw/evcharger
 EVPROVISION=$BUILD/charger-fw/evprovision
 EVFWSIGN=$BUILD/charger-fw/tools/evfw-sign
@@ -132,6 +135,7 @@ cloud:
   auth: $WORLD_FW_AUTH
   sas_ttl: $WORLD_FW_SAS_TTL
   keepalive: $WORLD_FW_KEEPALIVE
+$WORLD_FW_CLOUD_EXTRA
 dns:
   fallback: [$WORLD_GW_LAN]
   timeout_ms: 1000
