@@ -13,6 +13,7 @@ noinst_LIBRARIES += charger-fw/libfw.a charger-fw/libfwfake.a
 charger_fw_libfw_a_SOURCES = \
 	charger-fw/hal/hal.h \
 	charger-fw/core/fwlog.c charger-fw/core/fwlog.h \
+	charger-fw/core/arp.c charger-fw/core/arp.h \
 	charger-fw/core/dhcp.c charger-fw/core/dhcp.h \
 	charger-fw/core/dns.c charger-fw/core/dns.h \
 	charger-fw/core/sntp.c charger-fw/core/sntp.h \
@@ -126,7 +127,8 @@ tests_unit_fw_test_hal_linux_LDADD = charger-fw/libfwlinux.a $(FW_DEPLIBS) \
 # tests/local.mk, which assigns FUZZ_TARGETS, so the firmware's targets are
 # listed here and added to the program lists the same way it does.
 FW_FUZZ_TARGETS = tests/fuzz/fuzz_dhcp tests/fuzz/fuzz_sntp \
-	tests/fuzz/fuzz_method tests/fuzz/fuzz_twin tests/fuzz/fuzz_desired
+	tests/fuzz/fuzz_method tests/fuzz/fuzz_twin tests/fuzz/fuzz_desired \
+	tests/fuzz/fuzz_arp
 if ENABLE_FUZZING
 noinst_PROGRAMS += $(FW_FUZZ_TARGETS)
 else
@@ -152,6 +154,10 @@ tests_fuzz_fuzz_desired_SOURCES = tests/fuzz/fuzz_desired.c
 tests_fuzz_fuzz_desired_CFLAGS = $(FUZZ_CFLAGS) $(FW_CFLAGS)
 tests_fuzz_fuzz_desired_LDFLAGS = $(FUZZ_PROG_LINKFLAGS)
 tests_fuzz_fuzz_desired_LDADD = $(FUZZ_MAIN) $(FW_TEST_LIBS)
+tests_fuzz_fuzz_arp_SOURCES = tests/fuzz/fuzz_arp.c
+tests_fuzz_fuzz_arp_CFLAGS = $(FUZZ_CFLAGS) $(FW_CFLAGS)
+tests_fuzz_fuzz_arp_LDFLAGS = $(FUZZ_PROG_LINKFLAGS)
+tests_fuzz_fuzz_arp_LDADD = $(FUZZ_MAIN) $(FW_TEST_LIBS)
 
 # The update engine (signed A/B firmware updates): its rules live with it.
 include $(top_srcdir)/charger-fw/core/update/local.mk

@@ -32,6 +32,8 @@ struct fw {
 	uint8_t			 mac[6];
 	int			 pkt_fd;
 	struct event		*ev_pkt;
+	int			 arp_fd;
+	struct event		*ev_arp;
 	struct dhcp_client	*dhcp;
 	struct dns		*dns;
 	int			 udp_fd;
@@ -205,6 +207,20 @@ fw_pkt_read(evutil_socket_t fd, short what, void *arg)
 	while ((n = hal_pkt_recv(f->pkt_fd, buf, sizeof(buf), &src)) >= 0)
 		if (n > 0)
 			dhcp_client_input(f->dhcp, buf, (size_t)n,
+			    hal_mono_ms());
+	fw_schedule(f);
+}
+
+static void
+fw_arp_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct fw *f = arg;
+	uint8_t buf[64];
+	ssize_t n;
+
+	while ((n = hal_arp_recv(f->arp_fd, buf, sizeof(buf))) >= 0)
+		if (n > 0)
+			dhcp_client_arp_input(f->dhcp, buf, (size_t)n,
 			    hal_mono_ms());
 	fw_schedule(f);
 }
@@ -542,7 +558,7 @@ fw_new(struct event_base *base, const struct fw_config *cfg,
 	f->base = base;
 	f->cfg = *cfg;
 	f->cred = *cred;
-	f->pkt_fd = f->udp_fd = -1;
+	f->pkt_fd = f->udp_fd = f->arp_fd = -1;
 	event_set_log_callback(fw_libevent_log);
 
 	if ((f->dns = dns_new(base, cfg->dns_timeout_ms, 2)) == NULL)
@@ -633,6 +649,18 @@ fw_start(struct fw *f)
 		if (f->dhcp == NULL || f->ev_pkt == NULL)
 			return -1;
 		event_add(f->ev_pkt, NULL);
+		/* RFC 5227: a new address is checked before it is taken. */
+		if ((f->arp_fd = hal_arp_open(f->cfg.interface)) == -1)
+			fw_warn("dhcp: no ARP on %s: addresses are taken "
+			    "without a conflict check", f->cfg.interface);
+		else {
+			f->ev_arp = event_new(f->base, f->arp_fd,
+			    EV_READ | EV_PERSIST, fw_arp_read, f);
+			if (f->ev_arp == NULL)
+				return -1;
+			event_add(f->ev_arp, NULL);
+			dhcp_client_arp(f->dhcp, f->arp_fd);
+		}
 		dhcp_client_start(f->dhcp, hal_mono_ms());
 	} else
 		fw_net_up(f, NULL, 0);	/* the link is configured already */
@@ -659,6 +687,10 @@ fw_free(struct fw *f)
 	dhcp_client_free(f->dhcp);
 	if (f->ev_pkt != NULL)
 		event_free(f->ev_pkt);
+	if (f->ev_arp != NULL)
+		event_free(f->ev_arp);
+	if (f->arp_fd != -1)
+		hal_arp_close(f->arp_fd);
 	if (f->pkt_fd != -1)
 		hal_pkt_close(f->pkt_fd);
 	if (f->ev_udp != NULL)
@@ -770,9 +802,20 @@ fw_status_json(struct fw *f)
 		json_object_object_add(d, "lease", json_object_new_int64(
 		    l->lease_s));
 	}
-	if (f->dhcp != NULL)
+	if (f->dhcp != NULL) {
+		const struct dhcp_stats *ds = dhcp_client_stats(f->dhcp);
+
 		json_object_object_add(d, "malformed", json_object_new_int64(
-		    (int64_t)dhcp_client_stats(f->dhcp)->rx_malformed));
+		    (int64_t)ds->rx_malformed));
+		json_object_object_add(d, "declines", json_object_new_int64(
+		    (int64_t)ds->declines));
+		json_object_object_add(d, "conflicts", json_object_new_int64(
+		    (int64_t)ds->conflicts));
+		json_object_object_add(d, "clamped", json_object_new_int64(
+		    (int64_t)ds->clamped));
+		json_object_object_add(d, "naks", json_object_new_int64(
+		    (int64_t)ds->naks));
+	}
 	json_object_object_add(o, "dhcp", d);
 
 	t = json_object_new_object();
