@@ -33,7 +33,7 @@
 #include "core/fw.h"
 #include "core/fwconfig.h"
 #include "core/fwlog.h"
-#include "core/fwupdate_hook.h"
+#include "core/update/fwupdate_hook.h"
 #include "hal/linux/hal_linux.h"
 
 #define CONFIG_MAX	(256 * 1024)

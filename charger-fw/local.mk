@@ -13,6 +13,7 @@ noinst_LIBRARIES += charger-fw/libfw.a charger-fw/libfwfake.a
 charger_fw_libfw_a_SOURCES = \
 	charger-fw/hal/hal.h \
 	charger-fw/core/fwlog.c charger-fw/core/fwlog.h \
+	charger-fw/core/arp.c charger-fw/core/arp.h \
 	charger-fw/core/dhcp.c charger-fw/core/dhcp.h \
 	charger-fw/core/dns.c charger-fw/core/dns.h \
 	charger-fw/core/sntp.c charger-fw/core/sntp.h \
@@ -20,6 +21,9 @@ charger_fw_libfw_a_SOURCES = \
 	charger-fw/core/method.c charger-fw/core/method.h \
 	charger-fw/core/telemetry.c charger-fw/core/telemetry.h \
 	charger-fw/core/charger.c charger-fw/core/charger.h \
+	charger-fw/core/link.c charger-fw/core/link.h \
+	charger-fw/core/twin.c charger-fw/core/twin.h \
+	charger-fw/core/desired.c charger-fw/core/desired.h \
 	charger-fw/core/cloud.c charger-fw/core/cloud.h \
 	charger-fw/core/fwconfig.c charger-fw/core/fwconfig.h \
 	charger-fw/core/yamlcfg.c charger-fw/core/yamlcfg.h \
@@ -66,6 +70,9 @@ FW_UNIT_TESTS = \
 	tests/unit/fw/test_charger \
 	tests/unit/fw/test_fwconfig \
 	tests/unit/fw/test_cloud \
+	tests/unit/fw/test_link \
+	tests/unit/fw/test_twin \
+	tests/unit/fw/test_desired \
 	tests/unit/fw/test_hal_linux
 
 check_PROGRAMS += $(FW_UNIT_TESTS)
@@ -101,6 +108,15 @@ tests_unit_fw_test_fwconfig_LDADD = $(FW_TEST_LIBS)
 tests_unit_fw_test_cloud_SOURCES = tests/unit/fw/test_cloud.c
 tests_unit_fw_test_cloud_CFLAGS = $(FW_TEST_CFLAGS)
 tests_unit_fw_test_cloud_LDADD = $(FW_TEST_LIBS)
+tests_unit_fw_test_link_SOURCES = tests/unit/fw/test_link.c
+tests_unit_fw_test_link_CFLAGS = $(FW_TEST_CFLAGS)
+tests_unit_fw_test_link_LDADD = $(FW_TEST_LIBS)
+tests_unit_fw_test_twin_SOURCES = tests/unit/fw/test_twin.c
+tests_unit_fw_test_twin_CFLAGS = $(FW_TEST_CFLAGS)
+tests_unit_fw_test_twin_LDADD = $(FW_TEST_LIBS)
+tests_unit_fw_test_desired_SOURCES = tests/unit/fw/test_desired.c
+tests_unit_fw_test_desired_CFLAGS = $(FW_TEST_CFLAGS)
+tests_unit_fw_test_desired_LDADD = $(FW_TEST_LIBS)
 # The Linux HAL itself, in a temporary state directory.
 tests_unit_fw_test_hal_linux_SOURCES = tests/unit/fw/test_hal_linux.c
 tests_unit_fw_test_hal_linux_CFLAGS = $(FW_TEST_CFLAGS)
@@ -111,7 +127,8 @@ tests_unit_fw_test_hal_linux_LDADD = charger-fw/libfwlinux.a $(FW_DEPLIBS) \
 # tests/local.mk, which assigns FUZZ_TARGETS, so the firmware's targets are
 # listed here and added to the program lists the same way it does.
 FW_FUZZ_TARGETS = tests/fuzz/fuzz_dhcp tests/fuzz/fuzz_sntp \
-	tests/fuzz/fuzz_method
+	tests/fuzz/fuzz_method tests/fuzz/fuzz_twin tests/fuzz/fuzz_desired \
+	tests/fuzz/fuzz_arp
 if ENABLE_FUZZING
 noinst_PROGRAMS += $(FW_FUZZ_TARGETS)
 else
@@ -129,6 +146,18 @@ tests_fuzz_fuzz_method_SOURCES = tests/fuzz/fuzz_method.c
 tests_fuzz_fuzz_method_CFLAGS = $(FUZZ_CFLAGS) $(FW_CFLAGS)
 tests_fuzz_fuzz_method_LDFLAGS = $(FUZZ_PROG_LINKFLAGS)
 tests_fuzz_fuzz_method_LDADD = $(FUZZ_MAIN) $(FW_TEST_LIBS)
+tests_fuzz_fuzz_twin_SOURCES = tests/fuzz/fuzz_twin.c
+tests_fuzz_fuzz_twin_CFLAGS = $(FUZZ_CFLAGS) $(FW_CFLAGS)
+tests_fuzz_fuzz_twin_LDFLAGS = $(FUZZ_PROG_LINKFLAGS)
+tests_fuzz_fuzz_twin_LDADD = $(FUZZ_MAIN) $(FW_TEST_LIBS)
+tests_fuzz_fuzz_desired_SOURCES = tests/fuzz/fuzz_desired.c
+tests_fuzz_fuzz_desired_CFLAGS = $(FUZZ_CFLAGS) $(FW_CFLAGS)
+tests_fuzz_fuzz_desired_LDFLAGS = $(FUZZ_PROG_LINKFLAGS)
+tests_fuzz_fuzz_desired_LDADD = $(FUZZ_MAIN) $(FW_TEST_LIBS)
+tests_fuzz_fuzz_arp_SOURCES = tests/fuzz/fuzz_arp.c
+tests_fuzz_fuzz_arp_CFLAGS = $(FUZZ_CFLAGS) $(FW_CFLAGS)
+tests_fuzz_fuzz_arp_LDFLAGS = $(FUZZ_PROG_LINKFLAGS)
+tests_fuzz_fuzz_arp_LDADD = $(FUZZ_MAIN) $(FW_TEST_LIBS)
 
-# Signed A/B firmware updates: rules kept with that work (issue 7).
-include $(top_srcdir)/charger-fw/fwupdate.mk
+# The update engine (signed A/B firmware updates): its rules live with it.
+include $(top_srcdir)/charger-fw/core/update/local.mk

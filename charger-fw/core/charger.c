@@ -19,6 +19,7 @@
 
 struct charger {
 	struct charger_cfg	 cfg;
+	struct charger_limits	 lim;
 	struct charger_cb	 cb;
 	enum charger_mode	 mode;
 	enum hal_car		 car;
@@ -93,8 +94,33 @@ add_meter(struct charger *c, struct tel_msg *m)
 static uint64_t
 pulse_interval(const struct charger *c)
 {
-	return (c->mode == CHARGER_CHARGING ? c->cfg.pulse_charging_s :
-	    c->cfg.pulse_idle_s) * SEC;
+	unsigned s;
+
+	if (c->mode == CHARGER_CHARGING)
+		s = c->lim.pulse_charging_s != 0 ? c->lim.pulse_charging_s :
+		    c->cfg.pulse_charging_s;
+	else
+		s = c->lim.pulse_idle_s != 0 ? c->lim.pulse_idle_s :
+		    c->cfg.pulse_idle_s;
+	return s * SEC;
+}
+
+static uint64_t
+meter_interval(const struct charger *c)
+{
+	return (c->lim.meter_interval_s != 0 ? c->lim.meter_interval_s :
+	    c->cfg.meter_interval_s) * SEC;
+}
+
+/* The current to offer for a request of want A (0: the default). */
+static unsigned
+offered_current(const struct charger *c, unsigned want)
+{
+	unsigned a = want != 0 ? want : c->cfg.default_current_a;
+
+	if (c->lim.max_current_a != 0 && a > c->lim.max_current_a)
+		a = c->lim.max_current_a;
+	return a;
 }
 
 static void
@@ -113,7 +139,7 @@ charger_set_mode(struct charger *c, enum charger_mode mode, uint64_t now)
 	add_meter(c, &m);
 	charger_publish(c, &m);
 	c->next_meter = mode == CHARGER_CHARGING ?
-	    now + c->cfg.meter_interval_s * SEC : NEVER;
+	    now + meter_interval(c) : NEVER;
 	c->next_pulse = now + pulse_interval(c);
 }
 
@@ -304,8 +330,7 @@ charger_method(struct charger *c, int id, const uint8_t *payload,
 			return reply_err(reply, cap, "car is not requesting");
 		if (c->paused)
 			return reply_err(reply, cap, "paused: resume with 507");
-		c->current_a = a.current_a != 0 ? a.current_a :
-		    c->cfg.default_current_a;
+		c->current_a = offered_current(c, a.current_a);
 		c->phases = a.phases;
 		session_begin(c);
 		contactor(c, 1);
@@ -379,12 +404,32 @@ charger_tick(struct charger *c, uint64_t now)
 		tel_init(&m);
 		add_meter(c, &m);
 		charger_publish(c, &m);
-		c->next_meter = now + c->cfg.meter_interval_s * SEC;
+		c->next_meter = now + meter_interval(c);
 	}
 	if (now >= c->next_pulse) {
 		publish_one(c, TEL_PULSE, TEL_INT, "1");
 		c->next_pulse = now + pulse_interval(c);
 	}
+}
+
+void
+charger_set_limits(struct charger *c, const struct charger_limits *l,
+    uint64_t now)
+{
+	unsigned a;
+
+	c->lim = *l;
+	if (c->mode == CHARGER_CHARGING &&
+	    (a = offered_current(c, c->current_a)) != c->current_a) {
+		fw_info("charger: current %u A -> %u A (the cloud's limit)",
+		    c->current_a, a);
+		c->current_a = a;
+		contactor(c, 1);
+	}
+	if (c->next_pulse != NEVER && c->next_pulse > now + pulse_interval(c))
+		c->next_pulse = now + pulse_interval(c);
+	if (c->next_meter != NEVER && c->next_meter > now + meter_interval(c))
+		c->next_meter = now + meter_interval(c);
 }
 
 uint64_t
@@ -403,6 +448,7 @@ charger_status(struct charger *c, struct charger_status *s)
 	s->paused = c->paused;
 	s->car = (int)c->car;
 	s->current_a = c->mode == CHARGER_CHARGING ? c->current_a : 0;
+	s->max_current_a = c->lim.max_current_a;
 	s->phases = c->phases;
 	if (hal_meter_read(&mv) == 0) {
 		s->power_w = mv.power;

@@ -13,7 +13,8 @@
  * Method rules (reply 200 done, 400 refused):
  *   1 ping: 200.   102 restart: 200, then cb.reboot.
  *   501 start [A, phases]: 400 without a car, with a full car, or while
- *       paused; 200 starts (or changes current while charging).
+ *       paused; 200 starts (or changes current while charging); the
+ *       current is capped at the limit the cloud set (maxCurrent).
  *   502 stop: 400 unless charging; 200 opens the contactor (mode 2).
  *   503 report: 200 and the full state goes up at once.
  *   504 session id, 505 user id: 400 on a bad value.
@@ -43,6 +44,14 @@ struct charger_cfg {
 	unsigned	default_current_a;	/* 501 without arguments */
 };
 
+/* What the cloud may set (twin desired properties); 0: as configured. */
+struct charger_limits {
+	unsigned	max_current_a;		/* 0: no limit */
+	unsigned	pulse_idle_s;
+	unsigned	pulse_charging_s;
+	unsigned	meter_interval_s;
+};
+
 struct charger_cb {
 	void	(*publish)(void *arg, const char *json);
 	void	(*reboot)(void *arg);
@@ -56,6 +65,7 @@ struct charger_status {
 	int		paused;
 	int		car;		/* enum hal_car */
 	unsigned	current_a;
+	unsigned	max_current_a;	/* 0: no limit */
 	unsigned	phases;
 	double		power_w;
 	double		session_wh;
@@ -84,6 +94,13 @@ int	 charger_method(struct charger *, int id, const uint8_t *, size_t,
 /* Publish the complete state (on every cloud connect, and for 503). */
 void	 charger_report(struct charger *, uint64_t now_ms);
 void	 charger_tick(struct charger *, uint64_t now_ms);
+/*
+ * New limits, effective at once: a running session's current is lowered
+ * to the new maximum (the contactor is told), the next pulse and meter
+ * values follow the new intervals.
+ */
+void	 charger_set_limits(struct charger *, const struct charger_limits *,
+	    uint64_t now_ms);
 uint64_t charger_deadline(const struct charger *);
 void	 charger_status(struct charger *, struct charger_status *);
 const char *charger_mode_name(enum charger_mode);

@@ -1,8 +1,10 @@
 /*
  * cloud: see cloud.h.  One driver per event: DNS answer, socket readable
  * or writable, the misc/connect-timeout timer, the back-off timer, and
- * mosquitto's connect/disconnect/message callbacks.  Every path that loses
- * the connection ends in cloud_lost(), which is idempotent.
+ * mosquitto's connect/disconnect/subscribe/publish/message callbacks.
+ * Every path that loses the connection ends in cloud_lost(), which is
+ * idempotent; when the link is taken down on purpose (token renewal, a
+ * new address) c->again says so and the next attempt starts at once.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -17,11 +19,12 @@
 #include "core/cloud.h"
 #include "core/dns.h"
 #include "core/fwlog.h"
+#include "core/link.h"
 #include "core/sas.h"
 #include "hal/hal.h"
 
 #define PROPS		"$.ct=application%2Fjson&$.ce=utf-8"
-#define JITTER_MS	5000
+#define SUBS		3	/* the $iothub filters, one SUBSCRIBE */
 
 struct cloud {
 	struct event_base	*base;
@@ -39,7 +42,11 @@ struct cloud {
 	struct event		*ev_misc;	/* 1 s: keepalive, timeout */
 	struct event		*ev_retry;
 	uint64_t		 connect_started;
-	unsigned		 rid;
+	struct link		 link;
+	int			 sub_mid[2];	/* SUBSCRIBEs awaiting SUBACK */
+	int			 subscribed;
+	const char		*again;		/* down on purpose: why */
+	int			 renewal;	/* ... to renew the token */
 	struct cloud_stats	 stats;
 };
 
@@ -54,16 +61,6 @@ cloud_state_name(enum cloud_state s)
 		"connecting", "connected", "waiting" };
 
 	return (unsigned)s < 5 ? names[s] : "?";
-}
-
-uint64_t
-cloud_backoff_ms(unsigned n, int car, unsigned jitter_ms)
-{
-	uint64_t cap = car ? 45 : 180, sq = (uint64_t)n * n;
-
-	if (jitter_ms > JITTER_MS)
-		jitter_ms = JITTER_MS;
-	return (10 + (sq < cap ? sq : cap)) * 1000 + jitter_ms;
 }
 
 static void
@@ -144,20 +141,28 @@ cloud_ssl_ctx(struct cloud *c)
 	return ctx;
 }
 
-static void
+/*
+ * What the hub delivers to us only through a subscription: cloud-to-device
+ * messages (QoS 1), and the $iothub filters of methods, twin responses and
+ * desired-property changes (QoS 0: a method or a twin answer is worth
+ * nothing late; the twin GET after every connect catches up).
+ */
+static int
 cloud_subscribe(struct cloud *c)
 {
+	static char *const hub[SUBS] = { "$iothub/methods/POST/#",
+		"$iothub/twin/res/#", "$iothub/twin/PATCH/properties/desired/#" };
 	char topic[256];
-	int mid;
 
 	snprintf(topic, sizeof(topic), "devices/%s/messages/devicebound/#",
 	    c->cfg.id);
-	mosquitto_subscribe(c->mosq, &mid, topic, 1);
-	mosquitto_subscribe(c->mosq, &mid, "$iothub/methods/POST/#", 0);
-	mosquitto_subscribe(c->mosq, &mid, "$iothub/twin/res/#", 0);
-	/* Desired-property changes arrive only while connected: GET. */
-	snprintf(topic, sizeof(topic), "$iothub/twin/GET/?$rid=%u", ++c->rid);
-	mosquitto_publish(c->mosq, &mid, topic, 0, NULL, 0, false);
+	c->subscribed = 0;
+	if (mosquitto_subscribe(c->mosq, &c->sub_mid[0], topic, 1) !=
+	    MOSQ_ERR_SUCCESS ||
+	    mosquitto_subscribe_multiple(c->mosq, &c->sub_mid[1], SUBS, hub, 0,
+	    0, NULL) != MOSQ_ERR_SUCCESS)
+		return -1;
+	return 0;
 }
 
 static void
@@ -174,12 +179,51 @@ on_connect(struct mosquitto *m, void *arg, int rc)
 	fw_info("cloud: connected to %s (%s:%u)", c->cfg.host,
 	    c->stats.address, c->cfg.port);
 	cloud_set_state(c, CLOUD_CONNECTED);
+	link_connected(&c->link, hal_mono_ms());
 	c->stats.connects++;
-	c->stats.failures = 0;
 	c->stats.last_error[0] = '\0';
-	cloud_subscribe(c);
+	if (cloud_subscribe(c) == -1)
+		fw_warn("cloud: cannot subscribe");
 	if (c->cb.state != NULL)
 		c->cb.state(c->cb.arg, 1);
+}
+
+/* The SUBACKs: once both came, the hub delivers what we asked for. */
+static void
+on_subscribe(struct mosquitto *m, void *arg, int mid, int n,
+    const int *granted)
+{
+	struct cloud *c = arg;
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (granted[i] > 1)
+			fw_warn("cloud: a subscription was refused (%d)",
+			    granted[i]);
+	if (mid == c->sub_mid[0])
+		c->sub_mid[0] = 0;
+	else if (mid == c->sub_mid[1])
+		c->sub_mid[1] = 0;
+	else
+		return;
+	if (c->sub_mid[0] != 0 || c->sub_mid[1] != 0 || c->subscribed)
+		return;
+	c->subscribed = 1;
+	fw_debug("cloud: subscribed");
+	if (c->cb.subscribed != NULL)
+		c->cb.subscribed(c->cb.arg);
+}
+
+/* A PUBACK: the hub has our QoS 1 message; the link works. */
+static void
+on_publish(struct mosquitto *m, void *arg, int mid)
+{
+	struct cloud *c = arg;
+
+	if (c->subscribed)
+		link_proven(&c->link, hal_mono_ms());
+	if (c->cb.acked != NULL)
+		c->cb.acked(c->cb.arg, mid);
 }
 
 static void
@@ -218,53 +262,86 @@ on_message(struct mosquitto *m, void *arg, const struct mosquitto_message *msg)
 static void
 on_log(struct mosquitto *m, void *arg, int level, const char *s)
 {
+	struct cloud *c = arg;
+
+	/* libmosquitto has no PINGRESP callback; its log line says it. */
+	if (c->subscribed && strstr(s, "received PINGRESP") != NULL)
+		link_proven(&c->link, hal_mono_ms());
 	fw_debug("mosquitto: %s", s);
+}
+
+static int
+cloud_car(struct cloud *c)
+{
+	return c->cb.car_connected != NULL && c->cb.car_connected(c->cb.arg);
 }
 
 static void
 cloud_schedule_retry(struct cloud *c)
 {
-	int car = c->cb.car_connected != NULL &&
-	    c->cb.car_connected(c->cb.arg);
 	uint16_t r;
 	uint64_t d;
 	struct timeval tv;
 
 	hal_random(&r, sizeof(r));
-	c->stats.failures++;
-	d = cloud_backoff_ms(c->stats.failures, car, r % (JITTER_MS + 1));
+	d = link_failed(&c->link, hal_mono_ms(), cloud_car(c), r);
+	c->stats.failures = c->link.failures;
+	c->stats.dropped = c->link.dropped;
+	c->stats.window_ms = link_window_ms(&c->link, cloud_car(c));
 	c->stats.next_attempt_ms = hal_mono_ms() + d;
 	tv.tv_sec = (time_t)(d / 1000);
 	tv.tv_usec = (suseconds_t)(d % 1000) * 1000;
 	cloud_set_state(c, CLOUD_WAITING);
 	evtimer_add(c->ev_retry, &tv);
-	fw_info("cloud: next attempt in %llu.%03llu s (failure %u)",
-	    (unsigned long long)(d / 1000), (unsigned long long)(d % 1000),
-	    c->stats.failures);
+	fw_info("cloud: next attempt in %llu.%03llu s (failure %u, window "
+	    "%llu s)", (unsigned long long)(d / 1000),
+	    (unsigned long long)(d % 1000), c->stats.failures,
+	    (unsigned long long)(c->stats.window_ms / 1000));
 }
+
+static void	cloud_attempt(struct cloud *);
 
 static void
 cloud_lost(struct cloud *c, const char *why)
 {
+	const char *again = c->again;
+
 	if (c->state == CLOUD_WAITING || c->state == CLOUD_IDLE)
 		return;
+	c->again = NULL;
 	if (c->state == CLOUD_CONNECTED) {
 		c->stats.disconnects++;
-		fw_warn("cloud: connection lost: %s", why);
+		if (again != NULL)
+			fw_info("cloud: reconnecting: %s", again);
+		else
+			fw_warn("cloud: connection lost: %s", why);
 		if (c->cb.state != NULL)
 			c->cb.state(c->cb.arg, 0);
-	} else {
+	} else if (again == NULL) {
 		fw_warn("cloud: connecting to %s failed: %s", c->cfg.host, why);
 		if (c->stats.last_error[0] == '\0' ||
 		    strncmp(c->stats.last_error, "CONNACK", 7) != 0)
 			snprintf(c->stats.last_error,
 			    sizeof(c->stats.last_error), "%s", why);
 	}
+	c->subscribed = 0;
+	c->sub_mid[0] = c->sub_mid[1] = 0;
 	if (c->dnsreq != NULL) {
 		dns_cancel(c->dnsreq);
 		c->dnsreq = NULL;
 	}
 	cloud_drop_events(c);
+	if (again != NULL) {
+		/* On purpose: no failure, no wait. */
+		if (c->renewal)
+			link_renewing(&c->link);
+		else
+			link_reset(&c->link);
+		c->renewal = 0;
+		c->stats.renewals = c->link.renewals;
+		cloud_attempt(c);
+		return;
+	}
 	cloud_schedule_retry(c);
 }
 
@@ -352,9 +429,27 @@ cloud_misc(evutil_socket_t fd, short what, void *arg)
 	}
 	if (c->state == CLOUD_CONNECTING || c->state == CLOUD_CONNECTED) {
 		rc = mosquitto_loop_misc(c->mosq);
-		if (rc != MOSQ_ERR_SUCCESS && mosquitto_socket(c->mosq) == -1)
+		if (rc != MOSQ_ERR_SUCCESS && mosquitto_socket(c->mosq) == -1) {
 			cloud_lost(c, mosquitto_strerror(rc));
+			return;
+		}
 		cloud_update_events(c);
+	}
+	link_tick(&c->link, hal_mono_ms());
+	if (c->state == CLOUD_CONNECTED && c->cfg.auth == CLOUD_AUTH_SAS &&
+	    link_renew_due(&c->link, hal_wall_ms() / 1000, c->cb.busy != NULL &&
+	    c->cb.busy(c->cb.arg))) {
+		/*
+		 * Before the hub closes the link at the token's expiry: a
+		 * clean DISCONNECT, and at once a CONNECT with a new token
+		 * (resuming the TLS session: a few hundred bytes).
+		 */
+		c->renewal = 1;
+		c->again = "renewing the SAS token";
+		mosquitto_disconnect(c->mosq);
+		/* Unless the disconnect callback ran and went on already. */
+		if (c->state == CLOUD_CONNECTED)
+			cloud_lost(c, "renewal");
 	}
 }
 
@@ -364,6 +459,7 @@ cloud_resolved(int err, uint32_t addr, void *arg)
 	struct cloud *c = arg;
 	char token[1024], user[512];
 	const char *pw = c->cfg.secret;
+	int64_t now;
 	int rc;
 
 	c->dnsreq = NULL;
@@ -379,12 +475,14 @@ cloud_resolved(int err, uint32_t addr, void *arg)
 	}
 	if (c->cfg.auth == CLOUD_AUTH_SAS) {
 		/* A fresh token before each connect (the clock is set). */
+		now = hal_wall_ms() / 1000;
 		if (sas_token(c->cfg.host, c->cfg.id, c->cfg.secret,
-		    hal_wall_ms() / 1000 + c->cfg.sas_ttl_s, token,
-		    sizeof(token)) == -1) {
+		    now + c->cfg.sas_ttl_s, token, sizeof(token)) == -1) {
 			cloud_lost(c, "cannot make a SAS token (bad key?)");
 			return;
 		}
+		link_token(&c->link, now);
+		c->stats.token_expiry_s = now + c->cfg.sas_ttl_s;
 		pw = token;
 	}
 	mosquitto_username_pw_set(c->mosq, user, pw);
@@ -424,6 +522,7 @@ cloud_new(struct event_base *base, struct dns *dns,
     const struct cloud_cfg *cfg, const struct cloud_cb *cb)
 {
 	static int inited;
+	struct link_cfg lc;
 	struct cloud *c;
 	struct timeval sec = { 1, 0 };
 
@@ -439,10 +538,19 @@ cloud_new(struct event_base *base, struct dns *dns,
 	if (c->cfg.connect_timeout_s == 0)
 		c->cfg.connect_timeout_s = 30;
 	if (c->cfg.sas_ttl_s == 0)
-		c->cfg.sas_ttl_s = 7 * 86400;
+		c->cfg.sas_ttl_s = 3600;
 	if (cb != NULL)
 		c->cb = *cb;
 	c->sock = -1;
+	memset(&lc, 0, sizeof(lc));
+	lc.base_ms = c->cfg.backoff_base_s * 1000ULL;
+	lc.cap_ms = c->cfg.backoff_cap_s * 1000ULL;
+	/* A driver waits at the charger: at most 55 s then. */
+	lc.cap_car_ms = lc.cap_ms != 0 && lc.cap_ms < 55000 ? lc.cap_ms : 55000;
+	lc.stable_ms = c->cfg.stable_s * 1000ULL;
+	lc.token_s = c->cfg.auth == CLOUD_AUTH_SAS ? c->cfg.sas_ttl_s : 0;
+	link_init(&c->link, &lc);
+	c->stats.phase = link_phase_name(c->link.phase);
 	if ((c->ssl = cloud_ssl_ctx(c)) == NULL) {
 		cloud_free(c);		/* said why already */
 		return NULL;
@@ -459,6 +567,8 @@ cloud_new(struct event_base *base, struct dns *dns,
 		goto fail;
 	mosquitto_connect_callback_set(c->mosq, on_connect);
 	mosquitto_disconnect_callback_set(c->mosq, on_disconnect);
+	mosquitto_subscribe_callback_set(c->mosq, on_subscribe);
+	mosquitto_publish_callback_set(c->mosq, on_publish);
 	mosquitto_message_callback_set(c->mosq, on_message);
 	mosquitto_log_callback_set(c->mosq, on_log);
 	c->ev_misc = event_new(base, -1, EV_PERSIST, cloud_misc, c);
@@ -489,7 +599,10 @@ cloud_free(struct cloud *c)
 		/* No callbacks into a half-freed link. */
 		mosquitto_connect_callback_set(c->mosq, NULL);
 		mosquitto_disconnect_callback_set(c->mosq, NULL);
+		mosquitto_subscribe_callback_set(c->mosq, NULL);
+		mosquitto_publish_callback_set(c->mosq, NULL);
 		mosquitto_message_callback_set(c->mosq, NULL);
+		mosquitto_log_callback_set(c->mosq, NULL);
 		if (c->state == CLOUD_CONNECTED) {
 			mosquitto_disconnect(c->mosq);
 			mosquitto_loop_write(c->mosq, 1);
@@ -520,18 +633,56 @@ cloud_state(const struct cloud *c)
 const struct cloud_stats *
 cloud_stats(const struct cloud *c)
 {
+	struct cloud *w = (struct cloud *)c;	/* refresh the derived ones */
+
+	w->stats.phase = link_phase_name(c->link.phase);
+	w->stats.failures = c->link.failures;
+	w->stats.dropped = c->link.dropped;
+	w->stats.renewals = c->link.renewals;
 	return &c->stats;
+}
+
+void
+cloud_reconnect(struct cloud *c, const char *why)
+{
+	switch (c->state) {
+	case CLOUD_CONNECTING:
+	case CLOUD_CONNECTED:
+		c->stats.reconnects++;
+		c->again = why;
+		mosquitto_disconnect(c->mosq);
+		/* Unless the disconnect callback ran and went on already. */
+		if (c->state == CLOUD_CONNECTING ||
+		    c->state == CLOUD_CONNECTED)
+			cloud_lost(c, why);
+		break;
+	case CLOUD_WAITING:
+		c->stats.reconnects++;
+		fw_info("cloud: trying now: %s", why);
+		evtimer_del(c->ev_retry);
+		cloud_attempt(c);
+		break;
+	default:
+		break;		/* resolving on the new servers already */
+	}
+}
+
+void
+cloud_proven(struct cloud *c)
+{
+	if (c->subscribed)
+		link_proven(&c->link, hal_mono_ms());
 }
 
 static int
 cloud_publish(struct cloud *c, const char *topic, const char *payload,
     int qos)
 {
-	int rc;
+	int rc, mid = 0;
 
 	if (c->state != CLOUD_CONNECTED)
 		return -1;
-	rc = mosquitto_publish(c->mosq, NULL, topic, (int)strlen(payload),
+	rc = mosquitto_publish(c->mosq, &mid, topic, (int)strlen(payload),
 	    payload, qos, false);
 	if (rc != MOSQ_ERR_SUCCESS) {
 		fw_warn("cloud: publish to %s: %s", topic,
@@ -540,7 +691,7 @@ cloud_publish(struct cloud *c, const char *topic, const char *payload,
 	}
 	c->stats.published++;
 	cloud_update_events(c);
-	return 0;
+	return mid > 0 ? mid : 0;
 }
 
 int
@@ -561,15 +712,11 @@ cloud_method_reply(struct cloud *c, const char *rid, int status,
 
 	snprintf(topic, sizeof(topic), "$iothub/methods/res/%d/?$rid=%s",
 	    status, rid);
-	return cloud_publish(c, topic, json, 0);
+	return cloud_publish(c, topic, json, 0) == -1 ? -1 : 0;
 }
 
 int
-cloud_twin_report(struct cloud *c, const char *json)
+cloud_publish0(struct cloud *c, const char *topic, const char *json)
 {
-	char topic[128];
-
-	snprintf(topic, sizeof(topic),
-	    "$iothub/twin/PATCH/properties/reported/?$rid=%u", ++c->rid);
-	return cloud_publish(c, topic, json, 0);
+	return cloud_publish(c, topic, json, 0) == -1 ? -1 : 0;
 }

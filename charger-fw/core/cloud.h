@@ -7,11 +7,15 @@
  *
  * Connection state machine: IDLE -> RESOLVING (the hub name through the
  * firmware's DNS order) -> CONNECTING (TCP, TLS, CONNECT to the resolved
- * address) -> CONNECTED (CONNACK 0; subscribe, twin GET) -> WAITING
- * (back-off) -> RESOLVING ...  The firmware owns reconnecting, forever:
- * DNS, TCP, TLS and authentication errors all lead to WAITING with
- * 10 s + min(n^2 s, 45 s with a car connected / 180 s otherwise) + a
- * random 0-5 s, n counting failed attempts since the last good connect.
+ * address) -> CONNECTED (CONNACK 0; SUBSCRIBE; after the SUBACKs the host
+ * is told, and the twin GETs) -> WAITING (back-off) -> RESOLVING ...  The
+ * firmware owns reconnecting, forever: DNS, TCP, TLS and authentication
+ * errors, and a link dropped before it proved stable, all lead to WAITING
+ * for a random time within a window that doubles up to a cap (core/link.h:
+ * full jitter; the back-off is reset only by a link that stayed up).
+ * Two reconnects are not failures and do not wait: the renewal of the SAS
+ * token (a clean DISCONNECT and a new CONNECT at ~80 % of its life, when
+ * the host is not busy) and cloud_reconnect() (the address changed).
  *
  * TLS: our own SSL_CTX is handed to libmosquitto (MOSQ_OPT_SSL_CTX): TLS
  * 1.2 at least, the CA bundle from the configuration, peer verification
@@ -34,8 +38,8 @@ struct event_base;
 struct dns;
 
 enum cloud_auth {
-	CLOUD_AUTH_PASSWORD = 0,	/* the per-device secret */
-	CLOUD_AUTH_SAS,			/* SAS token from a device key */
+	CLOUD_AUTH_SAS = 0,		/* SAS token from a device key */
+	CLOUD_AUTH_PASSWORD,		/* the secret itself: test worlds */
 };
 
 struct cloud_cfg {
@@ -44,8 +48,11 @@ struct cloud_cfg {
 	char		ca_file[1024];
 	enum cloud_auth	auth;
 	unsigned	keepalive_s;		/* <= 1177 */
-	unsigned	sas_ttl_s;		/* token lifetime */
+	unsigned	sas_ttl_s;		/* token lifetime; default 1 h */
 	unsigned	connect_timeout_s;
+	unsigned	backoff_base_s;		/* first window; default 10 */
+	unsigned	backoff_cap_s;		/* default 190 (55 with a car) */
+	unsigned	stable_s;		/* default 180 */
 	char		id[64];
 	char		secret[256];
 };
@@ -59,14 +66,21 @@ enum cloud_state {
 };
 
 struct cloud_cb {
+	/* CONNACK 0 (1), or the link went down (0). */
 	void	(*state)(void *arg, int connected);
+	/* Every SUBACK arrived: the hub delivers now (twin GET, reports). */
+	void	(*subscribed)(void *arg);
 	void	(*method)(void *arg, const struct method_req *,
 		    const uint8_t *payload, size_t len);
 	/* Cloud-to-device messages and twin traffic (topic, payload). */
 	void	(*message)(void *arg, const char *topic,
 		    const uint8_t *payload, size_t len);
+	/* The hub acknowledged (PUBACK) the QoS 1 publish with this id. */
+	void	(*acked)(void *arg, int mid);
 	/* Is a car connected (the back-off cap depends on it)? */
 	int	(*car_connected)(void *arg);
+	/* Would a renewal now disturb the host (a session starting)? */
+	int	(*busy)(void *arg);
 	void	*arg;
 };
 
@@ -74,12 +88,18 @@ struct cloud_stats {
 	unsigned long	attempts;
 	unsigned long	connects;
 	unsigned long	disconnects;
+	unsigned long	dropped;	/* connected, then dropped unstable */
+	unsigned long	renewals;	/* token renewals (clean reconnects) */
+	unsigned long	reconnects;	/* cloud_reconnect (new address) */
 	unsigned long	dns_failures;
 	unsigned long	published;
 	unsigned long	received;
 	unsigned long	tls_resumed;	/* handshakes that resumed a session */
-	unsigned	failures;	/* consecutive, the n of the back-off */
+	unsigned	failures;	/* the n of the back-off */
+	uint64_t	window_ms;	/* the back-off window of the last wait */
 	uint64_t	next_attempt_ms;
+	int64_t		token_expiry_s;	/* wall s; 0 without SAS */
+	const char	*phase;		/* link_phase_name() */
 	char		last_error[128];
 	char		address[16];	/* the hub's address last used */
 };
@@ -95,14 +115,22 @@ enum cloud_state cloud_state(const struct cloud *);
 const char *cloud_state_name(enum cloud_state);
 const struct cloud_stats *cloud_stats(const struct cloud *);
 
-/* Telemetry (QoS 1) to devices/{id}/messages/events/ + property bag. */
+/*
+ * Reconnect at once, without a failure (the address or lease changed):
+ * a connected link is closed cleanly; a wait is cut short.
+ */
+void	 cloud_reconnect(struct cloud *, const char *why);
+/* The hub answered on this link (a twin 200): it is proven. */
+void	 cloud_proven(struct cloud *);
+
+/*
+ * Telemetry (QoS 1) to devices/{id}/messages/events/ + property bag.
+ * Returns the message id (> 0; cb.acked gets it at the PUBACK), or -1.
+ */
 int	 cloud_telemetry(struct cloud *, const char *json);
 int	 cloud_method_reply(struct cloud *, const char *rid, int status,
 	    const char *json);
-/* Reported properties: $iothub/twin/PATCH/properties/reported/. */
-int	 cloud_twin_report(struct cloud *, const char *json);
-
-/* The reconnect delay in ms for failure n >= 1; jitter_ms 0..5000. */
-uint64_t cloud_backoff_ms(unsigned n, int car_connected, unsigned jitter_ms);
+/* Any publish (QoS 0): the twin's requests.  0 or -1. */
+int	 cloud_publish0(struct cloud *, const char *topic, const char *json);
 
 #endif

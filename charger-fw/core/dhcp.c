@@ -14,11 +14,22 @@
  * - RENEWING/REBINDING retransmit after half the remaining time to T2 /
  *   expiry, at least 60 s (RFC 2131 4.4.5).
  * - A NAK in any state removes the address and starts over.
+ * - Leases shorter than DHCP_MIN_LEASE_S are taken as that long, and T1 is
+ *   at least half of it (dhcpcd's rule).
+ * - The lease is kept in the kv store; after a restart it is asked for
+ *   again (INIT-REBOOT) with up to REBOOT_TRIES REQUESTs before INIT.  A
+ *   server that does not answer is not taken as a yes (RFC 2131 4.4.2
+ *   allows it): the RTC cannot say whether the lease still runs.
+ * - A new address is checked with RFC 5227's ARP probes before it is
+ *   configured; one in use is DECLINEd and INIT waits 10 s (RFC 2131
+ *   3.1.5).  Two announcements follow the binding.  Defending a bound
+ *   address (RFC 5227 2.4) is not done: a conflict is logged and counted.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/arp.h"
 #include "core/dhcp.h"
 #include "core/fwlog.h"
 #include "hal/hal.h"
@@ -228,6 +239,11 @@ dhcp_parse_strerror(enum dhcp_parse_status st)
 #define SEC	1000ULL
 #define NEVER	UINT64_MAX
 #define REQUEST_TRIES	5	/* first send + four retransmissions */
+#define REBOOT_TRIES	3	/* INIT-REBOOT REQUESTs before INIT */
+#define DECLINE_WAIT	(10 * SEC)
+#define ANNOUNCE_NUM	2
+#define ANNOUNCE_INTERVAL (2 * SEC)
+#define KV_LEASE	"dhcp.lease"
 
 struct dhcp_client {
 	char			 ifname[32];
@@ -245,6 +261,13 @@ struct dhcp_client {
 	uint32_t		 offer_server;
 	uint64_t		 request_ms;	/* last REQUEST sent */
 	struct dhcp_lease	 lease;
+	struct dhcp_lease	 kept;		/* INIT-REBOOT asks for it */
+	struct dhcp_lease	 cand;		/* PROBING checks it */
+	int			 arp_fd;
+	unsigned		 probes;
+	unsigned		 announces;	/* left to send */
+	uint64_t		 announce_ms;
+	char			 saved[DHCP_LEASE_TEXT_MAX];
 	struct dhcp_stats	 stats;
 };
 
@@ -252,7 +275,8 @@ const char *
 dhcp_state_name(enum dhcp_state s)
 {
 	static const char *const names[] = { "init", "selecting",
-		"requesting", "bound", "renewing", "rebinding" };
+		"requesting", "bound", "renewing", "rebinding", "init-reboot",
+		"rebooting", "probing" };
 
 	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
 }
@@ -317,10 +341,12 @@ dhcp_build(struct dhcp_client *c, uint8_t type, uint32_t ciaddr,
 	b[i++] = 0;		/* type 0: not a hardware address */
 	memcpy(b + i, c->id, idlen);
 	i += idlen;
-	b[i++] = OPT_HOSTNAME;
-	b[i++] = (uint8_t)idlen;
-	memcpy(b + i, c->id, idlen);
-	i += idlen;
+	if (type != DHCP_DECLINE) {
+		b[i++] = OPT_HOSTNAME;
+		b[i++] = (uint8_t)idlen;
+		memcpy(b + i, c->id, idlen);
+		i += idlen;
+	}
 	if (req_addr != 0) {
 		b[i++] = OPT_REQ_ADDR;
 		b[i++] = 4;
@@ -333,14 +359,17 @@ dhcp_build(struct dhcp_client *c, uint8_t type, uint32_t ciaddr,
 		put32(b + i, server_id);
 		i += 4;
 	}
-	b[i++] = OPT_MAX_SIZE;
-	b[i++] = 2;
-	b[i++] = DHCP_MSG_MAX >> 8;
-	b[i++] = DHCP_MSG_MAX & 0xff;
-	b[i++] = OPT_PARAMS;
-	b[i++] = sizeof(params);
-	memcpy(b + i, params, sizeof(params));
-	i += sizeof(params);
+	/* RFC 2131 table 5: a DECLINE asks for nothing. */
+	if (type != DHCP_DECLINE) {
+		b[i++] = OPT_MAX_SIZE;
+		b[i++] = 2;
+		b[i++] = DHCP_MSG_MAX >> 8;
+		b[i++] = DHCP_MSG_MAX & 0xff;
+		b[i++] = OPT_PARAMS;
+		b[i++] = sizeof(params);
+		memcpy(b + i, params, sizeof(params));
+		i += sizeof(params);
+	}
 	b[i++] = OPT_END;
 	/* Pad to the BOOTP minimum of 300 bytes some relays insist on. */
 	return i < 300 ? 300 : i;
@@ -358,6 +387,13 @@ dhcp_send(struct dhcp_client *c, uint8_t type, uint64_t now)
 	case DHCP_S_REQUESTING:		/* RFC 2131 4.3.2, SELECTING */
 		req = c->offer_addr;
 		sid = c->offer_server;
+		break;
+	case DHCP_S_REBOOTING:		/* RFC 2131 4.3.2, INIT-REBOOT */
+		req = c->kept.addr;
+		break;
+	case DHCP_S_PROBING:		/* a DECLINE of the candidate */
+		req = c->cand.addr;
+		sid = c->cand.server_id;
 		break;
 	case DHCP_S_RENEWING:		/* unicast to the server */
 		ciaddr = src = c->lease.addr;
@@ -425,12 +461,75 @@ half_remaining(uint64_t now, uint64_t until)
 	return now + half;
 }
 
+/* The lease in store, when it changed (renewals rewrite nothing). */
+static void
+dhcp_keep(struct dhcp_client *c)
+{
+	char text[DHCP_LEASE_TEXT_MAX];
+
+	if (dhcp_lease_encode(&c->lease, text, sizeof(text)) == -1 ||
+	    strcmp(text, c->saved) == 0)
+		return;
+	if (hal_kv_set(KV_LEASE, text, strlen(text)) == -1)
+		fw_warn("dhcp: cannot keep the lease");
+	else
+		snprintf(c->saved, sizeof(c->saved), "%s", text);
+}
+
+static void
+dhcp_forget(struct dhcp_client *c)
+{
+	memset(&c->kept, 0, sizeof(c->kept));
+	c->saved[0] = '\0';
+	hal_kv_del(KV_LEASE);
+}
+
+static void
+dhcp_announce(struct dhcp_client *c)
+{
+	uint8_t b[ARP_LEN];
+
+	arp_build(b, c->mac, c->lease.addr, c->lease.addr);
+	if (hal_arp_send(c->arp_fd, b, sizeof(b)) == -1)
+		fw_warn("dhcp: ARP announcement on %s failed", c->ifname);
+}
+
+/* Configure the lease and go BOUND. */
+static void
+dhcp_bind(struct dhcp_client *c, const struct dhcp_lease *l, uint64_t now)
+{
+	char a[16], r[16];
+	int isnew = c->lease.addr != l->addr;
+
+	if (hal_net_configure(c->ifname, l->addr, l->mask, l->router) == -1)
+		fw_warn("dhcp: configuring %s failed", c->ifname);
+	if (isnew)
+		fw_info("dhcp: bound to %s on %s, router %s, lease %us",
+		    fw_ipstr(l->addr, a), c->ifname, fw_ipstr(l->router, r),
+		    l->lease_s);
+	else
+		fw_debug("dhcp: lease renewed for %us", l->lease_s);
+	c->lease = *l;
+	c->stats.leases++;
+	dhcp_set_state(c, DHCP_S_BOUND);
+	c->timer_ms = lease_at(&c->lease, c->lease.t1_s);
+	dhcp_keep(c);
+	/* RFC 5227 2.3: tell the segment the address is ours now. */
+	if (isnew && c->arp_fd != -1) {
+		dhcp_announce(c);
+		c->announces = ANNOUNCE_NUM - 1;
+		c->announce_ms = now + ANNOUNCE_INTERVAL;
+	}
+	if (c->cb.bound != NULL)
+		c->cb.bound(c->cb.arg, &c->lease);
+}
+
 static void
 dhcp_accept_ack(struct dhcp_client *c, const struct dhcp_msg *m,
     uint64_t now)
 {
 	struct dhcp_lease l;
-	char a[16], r[16];
+	uint16_t rnd;
 
 	memset(&l, 0, sizeof(l));
 	l.addr = m->yiaddr;
@@ -443,29 +542,49 @@ dhcp_accept_ack(struct dhcp_client *c, const struct dhcp_msg *m,
 	memcpy(l.ntp, m->ntp, sizeof(l.ntp));
 	l.nntp = m->nntp;
 	l.lease_s = m->lease_s;
+	if (l.lease_s < DHCP_MIN_LEASE_S) {
+		if (c->stats.clamped++ == 0)
+			fw_warn("dhcp: a lease of %us is taken as %us",
+			    l.lease_s, DHCP_MIN_LEASE_S);
+		l.lease_s = DHCP_MIN_LEASE_S;
+	}
 	/* T1 < T2 < lease, else the RFC defaults 0.5 and 0.875. */
-	l.t1_s = m->has_t1 ? m->t1_s : m->lease_s / 2;
-	l.t2_s = m->has_t2 ? m->t2_s : (uint32_t)((uint64_t)m->lease_s * 7 / 8);
+	l.t1_s = m->has_t1 ? m->t1_s : l.lease_s / 2;
+	l.t2_s = m->has_t2 ? m->t2_s : (uint32_t)((uint64_t)l.lease_s * 7 / 8);
 	if (l.t2_s >= l.lease_s || l.t2_s == 0)
-		l.t2_s = (uint32_t)((uint64_t)m->lease_s * 7 / 8);
-	if (l.t1_s >= l.t2_s || l.t1_s == 0)
-		l.t1_s = m->lease_s / 2;
+		l.t2_s = (uint32_t)((uint64_t)l.lease_s * 7 / 8);
+	if (l.t1_s >= l.t2_s || l.t1_s < DHCP_MIN_LEASE_S / 2)
+		l.t1_s = l.lease_s / 2;
 	l.start_ms = c->request_ms;
 
-	if (hal_net_configure(c->ifname, l.addr, l.mask, l.router) == -1)
-		fw_warn("dhcp: configuring %s failed", c->ifname);
-	if (c->lease.addr != l.addr)
-		fw_info("dhcp: bound to %s on %s, router %s, lease %us",
-		    fw_ipstr(l.addr, a), c->ifname, fw_ipstr(l.router, r),
-		    l.lease_s);
-	else
-		fw_debug("dhcp: lease renewed for %us", l.lease_s);
-	c->lease = l;
-	c->stats.leases++;
-	dhcp_set_state(c, DHCP_S_BOUND);
-	c->timer_ms = lease_at(&c->lease, c->lease.t1_s);
-	if (c->cb.bound != NULL)
-		c->cb.bound(c->cb.arg, &c->lease);
+	/* A new address is checked first (RFC 5227); a renewal is not. */
+	if (c->arp_fd != -1 && (c->state == DHCP_S_REQUESTING ||
+	    c->state == DHCP_S_REBOOTING) && l.addr != c->lease.addr) {
+		c->cand = l;
+		dhcp_set_state(c, DHCP_S_PROBING);
+		c->probes = 0;
+		hal_random(&rnd, sizeof(rnd));
+		c->timer_ms = now + rnd % ARP_PROBE_WAIT;
+		return;
+	}
+	dhcp_bind(c, &l, now);
+}
+
+/* The candidate is in use: DECLINE it, and start over after a while. */
+static void
+dhcp_decline(struct dhcp_client *c, const struct arp_pkt *p, uint64_t now)
+{
+	char a[16];
+
+	fw_warn("dhcp: %s is in use by %02x:%02x:%02x:%02x:%02x:%02x: "
+	    "declined", fw_ipstr(c->cand.addr, a), p->sha[0], p->sha[1],
+	    p->sha[2], p->sha[3], p->sha[4], p->sha[5]);
+	c->stats.declines++;
+	dhcp_send(c, DHCP_DECLINE, now);
+	if (c->kept.addr == c->cand.addr)
+		dhcp_forget(c);
+	memset(&c->cand, 0, sizeof(c->cand));
+	dhcp_restart(c, now, DECLINE_WAIT);
 }
 
 struct dhcp_client *
@@ -485,7 +604,15 @@ dhcp_client_new(const char *ifname, int fd, const uint8_t mac[6],
 		c->cb = *cb;
 	c->state = DHCP_S_INIT;
 	c->timer_ms = NEVER;
+	c->announce_ms = NEVER;
+	c->arp_fd = -1;
 	return c;
+}
+
+void
+dhcp_client_arp(struct dhcp_client *c, int fd)
+{
+	c->arp_fd = fd;
 }
 
 void
@@ -497,10 +624,21 @@ dhcp_client_free(struct dhcp_client *c)
 void
 dhcp_client_start(struct dhcp_client *c, uint64_t now)
 {
+	char text[DHCP_LEASE_TEXT_MAX];
 	uint16_t r;
+	size_t len;
 
 	hal_random(&r, sizeof(r));
 	dhcp_restart(c, now, r % 1000);
+	if (hal_kv_get(KV_LEASE, text, sizeof(text) - 1, &len) == 0 &&
+	    len < sizeof(text)) {
+		text[len] = '\0';
+		if (dhcp_lease_decode(text, len, &c->kept) == 0) {
+			dhcp_set_state(c, DHCP_S_INIT_REBOOT);
+			snprintf(c->saved, sizeof(c->saved), "%s", text);
+		} else
+			fw_warn("dhcp: the kept lease is unreadable");
+	}
 }
 
 enum dhcp_state
@@ -531,7 +669,8 @@ dhcp_client_stats(const struct dhcp_client *c)
 uint64_t
 dhcp_client_deadline(const struct dhcp_client *c)
 {
-	return c->timer_ms;
+	return c->announces > 0 && c->announce_ms < c->timer_ms ?
+	    c->announce_ms : c->timer_ms;
 }
 
 void
@@ -571,6 +710,7 @@ dhcp_client_input(struct dhcp_client *c, const uint8_t *buf, size_t len,
 		    random_jitter());
 		return;
 	case DHCP_S_REQUESTING:
+	case DHCP_S_REBOOTING:
 	case DHCP_S_RENEWING:
 	case DHCP_S_REBINDING:
 		if (m.type == DHCP_NAK) {
@@ -580,7 +720,9 @@ dhcp_client_input(struct dhcp_client *c, const uint8_t *buf, size_t len,
 				break;
 			c->stats.naks++;
 			fw_info("dhcp: NAK in %s", dhcp_state_name(c->state));
-			if (c->state != DHCP_S_REQUESTING)
+			if (c->state == DHCP_S_REBOOTING)
+				dhcp_forget(c);	/* not this network's */
+			else if (c->state != DHCP_S_REQUESTING)
 				dhcp_unconfigure(c);
 			dhcp_restart(c, now, 0);
 			dhcp_client_tick(c, now);
@@ -591,7 +733,10 @@ dhcp_client_input(struct dhcp_client *c, const uint8_t *buf, size_t len,
 		if (c->state == DHCP_S_REQUESTING &&
 		    m.yiaddr != c->offer_addr)
 			break;
-		if (c->state != DHCP_S_REQUESTING && m.yiaddr != c->lease.addr)
+		if (c->state == DHCP_S_REBOOTING && m.yiaddr != c->kept.addr)
+			break;
+		if ((c->state == DHCP_S_RENEWING ||
+		    c->state == DHCP_S_REBINDING) && m.yiaddr != c->lease.addr)
 			break;
 		dhcp_accept_ack(c, &m, now);
 		return;
@@ -605,10 +750,49 @@ void
 dhcp_client_tick(struct dhcp_client *c, uint64_t now)
 {
 	uint64_t t2, end;
+	uint16_t rnd;
+	uint8_t b[ARP_LEN];
 
+	if (c->announces > 0 && now >= c->announce_ms) {
+		dhcp_announce(c);
+		if (--c->announces > 0)
+			c->announce_ms = now + ANNOUNCE_INTERVAL;
+	}
 	if (now < c->timer_ms)
 		return;
 	switch (c->state) {
+	case DHCP_S_INIT_REBOOT:
+		dhcp_new_xid(c, now);
+		dhcp_set_state(c, DHCP_S_REBOOTING);
+		/* FALLTHROUGH */
+	case DHCP_S_REBOOTING:
+		if (c->attempt >= REBOOT_TRIES) {
+			fw_info("dhcp: no answer for %s: asking for a new "
+			    "lease", "the kept address");
+			dhcp_restart(c, now, 0);
+			dhcp_client_tick(c, now);
+			break;
+		}
+		dhcp_send(c, DHCP_REQUEST, now);
+		c->timer_ms = now + dhcp_backoff_ms(c->attempt++,
+		    random_jitter());
+		break;
+	case DHCP_S_PROBING:
+		if (c->probes < ARP_PROBE_NUM) {
+			arp_build(b, c->mac, 0, c->cand.addr);
+			if (hal_arp_send(c->arp_fd, b, sizeof(b)) == -1)
+				fw_warn("dhcp: ARP probe on %s failed",
+				    c->ifname);
+			c->probes++;
+			hal_random(&rnd, sizeof(rnd));
+			c->timer_ms = now + (c->probes < ARP_PROBE_NUM ?
+			    ARP_PROBE_MIN + rnd % (ARP_PROBE_MAX -
+			    ARP_PROBE_MIN) : ARP_ANNOUNCE_WAIT);
+			break;
+		}
+		/* Nobody answered: the address is ours. */
+		dhcp_bind(c, &c->cand, now);
+		break;
 	case DHCP_S_INIT:
 		dhcp_new_xid(c, now);
 		dhcp_set_state(c, DHCP_S_SELECTING);
@@ -661,4 +845,112 @@ dhcp_client_tick(struct dhcp_client *c, uint64_t now)
 			c->timer_ms = end;
 		break;
 	}
+}
+
+void
+dhcp_client_arp_input(struct dhcp_client *c, const uint8_t *buf, size_t len,
+    uint64_t now)
+{
+	struct arp_pkt p;
+	char a[16];
+
+	if (arp_parse(buf, len, &p) != ARP_PARSE_OK)
+		return;
+	if (c->state == DHCP_S_PROBING &&
+	    arp_conflict(&p, c->cand.addr, c->mac)) {
+		dhcp_decline(c, &p, now);
+		return;
+	}
+	if ((c->state == DHCP_S_BOUND || c->state == DHCP_S_RENEWING ||
+	    c->state == DHCP_S_REBINDING) && p.spa == c->lease.addr &&
+	    memcmp(p.sha, c->mac, 6) != 0) {
+		c->stats.conflicts++;
+		fw_warn("dhcp: another host (%02x:%02x:%02x:%02x:%02x:%02x) "
+		    "uses our address %s", p.sha[0], p.sha[1], p.sha[2],
+		    p.sha[3], p.sha[4], p.sha[5], fw_ipstr(p.spa, a));
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* The kept lease: "v1 addr mask router server lease ndns dns... nntp   */
+/* ntp..." with addresses in hex.                                      */
+
+int
+dhcp_lease_encode(const struct dhcp_lease *l, char *buf, size_t cap)
+{
+	size_t n = 0, i;
+	int k;
+
+#define OUT(...) do {							\
+	k = snprintf(buf + n, cap - n, __VA_ARGS__);			\
+	if (k < 0 || (size_t)k >= cap - n)				\
+		return -1;						\
+	n += (size_t)k;							\
+} while (0)
+	if (cap == 0)
+		return -1;
+	OUT("v1 %08x %08x %08x %08x %u %u", l->addr, l->mask, l->router,
+	    l->server_id, l->lease_s, l->ndns);
+	for (i = 0; i < l->ndns && i < DHCP_MAX_ADDRS; i++)
+		OUT(" %08x", l->dns[i]);
+	OUT(" %u", l->nntp);
+	for (i = 0; i < l->nntp && i < DHCP_MAX_ADDRS; i++)
+		OUT(" %08x", l->ntp[i]);
+#undef OUT
+	return 0;
+}
+
+/* The next space-separated number of base at *p; -1 if none. */
+static int
+next_num(const char **p, const char *end, int base, uint32_t *out)
+{
+	char tmp[16];
+	size_t n = 0;
+	unsigned long v;
+	char *e;
+
+	while (*p < end && **p == ' ')
+		(*p)++;
+	while (*p < end && **p != ' ' && n < sizeof(tmp) - 1)
+		tmp[n++] = *(*p)++;
+	if (n == 0 || n > 10 || (*p < end && **p != ' '))
+		return -1;
+	tmp[n] = '\0';
+	v = strtoul(tmp, &e, base);
+	if (*e != '\0' || v > 0xffffffffUL)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+int
+dhcp_lease_decode(const char *buf, size_t len, struct dhcp_lease *out)
+{
+	const char *p = buf, *end = buf + len;
+	struct dhcp_lease l;
+	uint32_t i;
+
+	memset(&l, 0, sizeof(l));
+	if (len < 3 || memcmp(buf, "v1 ", 3) != 0)
+		return -1;
+	p += 3;
+	if (next_num(&p, end, 16, &l.addr) == -1 ||
+	    next_num(&p, end, 16, &l.mask) == -1 ||
+	    next_num(&p, end, 16, &l.router) == -1 ||
+	    next_num(&p, end, 16, &l.server_id) == -1 ||
+	    next_num(&p, end, 10, &l.lease_s) == -1 ||
+	    next_num(&p, end, 10, &l.ndns) == -1 || l.ndns > DHCP_MAX_ADDRS)
+		return -1;
+	for (i = 0; i < l.ndns; i++)
+		if (next_num(&p, end, 16, &l.dns[i]) == -1)
+			return -1;
+	if (next_num(&p, end, 10, &l.nntp) == -1 || l.nntp > DHCP_MAX_ADDRS)
+		return -1;
+	for (i = 0; i < l.nntp; i++)
+		if (next_num(&p, end, 16, &l.ntp[i]) == -1)
+			return -1;
+	if (p != end || l.addr == 0 || l.addr == 0xffffffffU)
+		return -1;
+	*out = l;
+	return 0;
 }

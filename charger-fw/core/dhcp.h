@@ -3,11 +3,16 @@
  *
  * Two halves: a pure, bounded parser of BOOTP/DHCP messages (fuzzed:
  * tests/fuzz/fuzz_dhcp.c) and the client state machine INIT -> SELECTING ->
- * REQUESTING -> BOUND -> RENEWING (unicast at T1) -> REBINDING (broadcast
- * at T2) -> INIT at expiry or NAK.  The client is driven by time passed in
- * by the caller (dhcp_client_tick / dhcp_client_deadline) so the unit
- * tests run it on a fake clock; it sends through hal_pkt_send() and
- * configures the interface through hal_net_configure().
+ * REQUESTING -> [PROBING] -> BOUND -> RENEWING (unicast at T1) ->
+ * REBINDING (broadcast at T2) -> INIT at expiry or NAK.  After a restart
+ * with a lease kept from before: INIT-REBOOT -> REBOOTING (REQUEST for
+ * that address, RFC 2131 4.3.2) -> [PROBING] -> BOUND, or INIT on a NAK or
+ * silence.  PROBING is RFC 5227's conflict check of a new address (ARP
+ * probes); an address in use is DECLINEd.  The client is driven by time
+ * passed in by the caller (dhcp_client_tick / dhcp_client_deadline) so
+ * the unit tests run it on a fake clock; it sends through hal_pkt_send()
+ * and hal_arp_send(), configures the interface through
+ * hal_net_configure(), and keeps its lease in the kv store ("dhcp.lease").
  */
 #ifndef EVFW_DHCP_H
 #define EVFW_DHCP_H
@@ -17,6 +22,12 @@
 
 #define DHCP_MAX_ADDRS		4	/* routers, DNS or NTP servers kept */
 #define DHCP_MSG_MAX		576	/* what we send; RFC 2131 minimum MTU */
+/*
+ * The shortest lease taken (dhcpcd's): a server that gives 1 s would get a
+ * REQUEST every half second, one that gives 0 a bind/unbind loop.
+ */
+#define DHCP_MIN_LEASE_S	20
+#define DHCP_LEASE_TEXT_MAX	160	/* dhcp_lease_encode's text */
 
 enum dhcp_type {
 	DHCP_DISCOVER = 1,
@@ -75,6 +86,9 @@ enum dhcp_state {
 	DHCP_S_BOUND,
 	DHCP_S_RENEWING,
 	DHCP_S_REBINDING,
+	DHCP_S_INIT_REBOOT,	/* a kept lease: REQUEST it again */
+	DHCP_S_REBOOTING,
+	DHCP_S_PROBING,		/* ACKed: is the address free (ARP)? */
 };
 const char *dhcp_state_name(enum dhcp_state);
 
@@ -100,6 +114,9 @@ struct dhcp_stats {
 	unsigned long	tx;
 	unsigned long	naks;
 	unsigned long	leases;		/* ACKs accepted */
+	unsigned long	declines;	/* addresses found in use (RFC 5227) */
+	unsigned long	conflicts;	/* our bound address seen in use */
+	unsigned long	clamped;	/* leases shorter than the minimum */
 };
 
 struct dhcp_client_cb {
@@ -121,8 +138,19 @@ struct dhcp_client *dhcp_client_new(const char *ifname, int fd,
 	    const uint8_t mac[6], const char *client_id,
 	    const struct dhcp_client_cb *);
 void	 dhcp_client_free(struct dhcp_client *);
-/* Start (INIT); the first DISCOVER goes out after a short random delay. */
+/*
+ * Check new addresses with ARP on descriptor fd (hal_arp_open) before
+ * taking them; -1 (the default) takes them unchecked.
+ */
+void	 dhcp_client_arp(struct dhcp_client *, int fd);
+/*
+ * Start: INIT-REBOOT with the lease kept from before, if any, else INIT;
+ * the first message goes out after a short random delay.
+ */
 void	 dhcp_client_start(struct dhcp_client *, uint64_t now_ms);
+/* An ARP payload from hal_arp_recv. */
+void	 dhcp_client_arp_input(struct dhcp_client *, const uint8_t *, size_t,
+	    uint64_t now_ms);
 /* A payload from hal_pkt_recv. */
 void	 dhcp_client_input(struct dhcp_client *, const uint8_t *, size_t,
 	    uint64_t now_ms);
@@ -134,6 +162,13 @@ enum dhcp_state dhcp_client_state(const struct dhcp_client *);
 /* The current lease (NULL unless BOUND/RENEWING/REBINDING). */
 const struct dhcp_lease *dhcp_client_lease(const struct dhcp_client *);
 const struct dhcp_stats *dhcp_client_stats(const struct dhcp_client *);
+
+/*
+ * A lease as one line of text (what the client keeps), and back; the
+ * decoder is bounded and checks what it reads.  start_ms is not kept.
+ */
+int	 dhcp_lease_encode(const struct dhcp_lease *, char *, size_t);
+int	 dhcp_lease_decode(const char *, size_t, struct dhcp_lease *);
 
 /*
  * Retransmission delay for attempt n (0-based): 4, 8, 16, 32, 64, 64...

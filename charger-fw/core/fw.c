@@ -12,14 +12,18 @@
 
 #include "core/charger.h"
 #include "core/cloud.h"
+#include "core/desired.h"
 #include "core/dhcp.h"
 #include "core/dns.h"
 #include "core/fw.h"
 #include "core/fwlog.h"
 #include "core/sntp.h"
+#include "core/twin.h"
 
 #define NEVER	UINT64_MAX
 #define QUEUE_MAX	256
+#define KV_DESIRED	"twin.desired"
+#define SESSION_QUIET_MS	10000	/* no renewal this soon after */
 
 struct fw {
 	struct event_base	*base;
@@ -28,6 +32,8 @@ struct fw {
 	uint8_t			 mac[6];
 	int			 pkt_fd;
 	struct event		*ev_pkt;
+	int			 arp_fd;
+	struct event		*ev_arp;
 	struct dhcp_client	*dhcp;
 	struct dns		*dns;
 	int			 udp_fd;
@@ -39,6 +45,12 @@ struct fw {
 	unsigned		 nntp_dhcp;
 	struct event		*ev_ntp_retry;
 	struct cloud		*cloud;
+	struct twin		*twin;
+	struct desired_settings	 desired;
+	uint64_t		 session_change_ms;
+	uint32_t		 lease_addr;	/* of the last lease bound */
+	uint32_t		 lease_router;
+	int			 lease_lost;
 	struct charger		*charger;
 	struct tel_queue	*queue;
 	struct event		*ev_tick;
@@ -154,10 +166,24 @@ static void
 fw_bound(void *arg, const struct dhcp_lease *l)
 {
 	struct fw *f = arg;
+	int changed = f->lease_addr != 0 && (l->addr != f->lease_addr ||
+	    l->router != f->lease_router);
 
 	memcpy(f->ntp_dhcp, l->ntp, sizeof(f->ntp_dhcp));
 	f->nntp_dhcp = l->nntp;
 	fw_net_up(f, l->dns, l->ndns);
+	/*
+	 * A connection made from the old address is dead (or soon will be,
+	 * behind a NAT that forgot it): reconnect now rather than after a
+	 * keep-alive timeout.  After a lease was lost, cut a wait short.
+	 */
+	if (changed)
+		cloud_reconnect(f->cloud, "the address changed");
+	else if (f->lease_lost && cloud_state(f->cloud) != CLOUD_CONNECTED)
+		cloud_reconnect(f->cloud, "a new lease");
+	f->lease_addr = l->addr;
+	f->lease_router = l->router;
+	f->lease_lost = 0;
 }
 
 static void
@@ -167,6 +193,7 @@ fw_lost(void *arg)
 
 	f->net_up = 0;
 	f->nntp_dhcp = 0;
+	f->lease_lost = 1;
 }
 
 static void
@@ -184,6 +211,20 @@ fw_pkt_read(evutil_socket_t fd, short what, void *arg)
 	fw_schedule(f);
 }
 
+static void
+fw_arp_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct fw *f = arg;
+	uint8_t buf[64];
+	ssize_t n;
+
+	while ((n = hal_arp_recv(f->arp_fd, buf, sizeof(buf))) >= 0)
+		if (n > 0)
+			dhcp_client_arp_input(f->dhcp, buf, (size_t)n,
+			    hal_mono_ms());
+	fw_schedule(f);
+}
+
 /* --- the deadline timer ---------------------------------------------- */
 
 static void
@@ -196,6 +237,7 @@ fw_tick(evutil_socket_t fd, short what, void *arg)
 		dhcp_client_tick(f->dhcp, now);
 	sntp_tick(f->sntp, now);
 	charger_tick(f->charger, now);
+	twin_tick(f->twin, now);
 	fw_schedule(f);
 }
 
@@ -210,6 +252,8 @@ fw_schedule(struct fw *f)
 	if ((x = sntp_deadline(f->sntp)) < d)
 		d = x;
 	if ((x = charger_deadline(f->charger)) < d)
+		d = x;
+	if ((x = twin_deadline(f->twin)) < d)
 		d = x;
 	if (d == NEVER) {
 		evtimer_del(f->ev_tick);
@@ -228,7 +272,7 @@ fw_send_json(struct fw *f, const char *json)
 {
 	if (cloud_state(f->cloud) == CLOUD_CONNECTED &&
 	    tel_queue_len(f->queue) == 0 &&
-	    cloud_telemetry(f->cloud, json) == 0)
+	    cloud_telemetry(f->cloud, json) != -1)
 		return;
 	tel_queue_push(f->queue, strdup(json));
 }
@@ -267,7 +311,7 @@ fw_versions(struct fw *f)
 	    "\"slot\":\"%c\",\"confirmed\":%s,\"rolledBack\":%s}}",
 	    b.version[run], 'A' + run, b.confirmed ? "true" : "false",
 	    b.rolled_back ? "true" : "false");
-	cloud_twin_report(f->cloud, json);
+	twin_report(f->twin, json, hal_mono_ms());
 }
 
 static void
@@ -281,6 +325,9 @@ fw_data_usage(struct fw *f)
 	tel_init(&m);
 	tel_addf(&m, TEL_DATA_USAGE, TEL_JSON, "{\"rx\":%llu,\"tx\":%llu}",
 	    (unsigned long long)rx, (unsigned long long)tx);
+	/* Links the hub accepted and then dropped before they were stable. */
+	tel_addf(&m, TEL_LINK_DROPPED, TEL_INT, "%lu",
+	    cloud_stats(f->cloud)->dropped);
 	fw_telemetry(f, &m);
 }
 
@@ -303,13 +350,101 @@ fw_cloud_state(void *arg, int up)
 			free(json);
 		}
 		charger_report(f->charger, hal_mono_ms());
-		/* The update engine, when there is one, owns these reports. */
-		if (f->upd.cloud == NULL)
-			fw_versions(f);
 		fw_data_usage(f);
+		return;		/* the twin waits for the SUBACKs */
 	}
+	twin_down(f->twin);
 	if (f->upd.cloud != NULL)
-		f->upd.cloud(f->upd.ctx, up);
+		f->upd.cloud(f->upd.ctx, 0);
+}
+
+/* The hub delivers now: the twin GETs, and what waited is reported. */
+static void
+fw_cloud_subscribed(void *arg)
+{
+	struct fw *f = arg;
+
+	twin_up(f->twin, hal_mono_ms());
+	/* The update engine, when there is one, owns these reports. */
+	if (f->upd.cloud == NULL)
+		fw_versions(f);
+	else
+		f->upd.cloud(f->upd.ctx, 1);
+	fw_schedule(f);
+}
+
+static int
+fw_twin_send(void *arg, const char *topic, const char *payload)
+{
+	struct fw *f = arg;
+
+	return cloud_publish0(f->cloud, topic, payload);
+}
+
+static void
+fw_apply_limits(struct fw *f)
+{
+	struct charger_limits l;
+
+	l.max_current_a = f->desired.max_current_a;
+	l.pulse_idle_s = f->desired.pulse_idle_s;
+	l.pulse_charging_s = f->desired.pulse_charging_s;
+	l.meter_interval_s = f->desired.meter_interval_s;
+	charger_set_limits(f->charger, &l, hal_mono_ms());
+}
+
+/*
+ * Desired properties, version-ordered by the twin: ours (maxCurrent,
+ * telemetry) are applied, kept and acknowledged; the update engine gets
+ * the document for its "firmware" member.
+ */
+static void
+fw_twin_desired(void *arg, const char *json, size_t len, int64_t version,
+    int full)
+{
+	struct fw *f = arg;
+	char ack[DESIRED_ACK_MAX], state[DESIRED_STATE_MAX];
+	enum desired_status st;
+
+	if ((st = desired_apply(&f->desired, json, len, full, version, ack,
+	    sizeof(ack))) != DESIRED_OK) {
+		fw_warn("twin: desired properties ignored: %s",
+		    desired_strerror(st));
+		return;
+	}
+	fw_info("twin: desired $version %lld applied (max current %u A)",
+	    (long long)version, f->desired.max_current_a);
+	fw_apply_limits(f);
+	if (desired_encode(&f->desired, twin_version(f->twin), state,
+	    sizeof(state)) == 0 &&
+	    hal_kv_set(KV_DESIRED, state, strlen(state)) == -1)
+		fw_warn("twin: cannot keep the desired settings");
+	twin_report(f->twin, ack, hal_mono_ms());
+	if (f->upd.desired != NULL)
+		f->upd.desired(f->upd.ctx, json, len, full);
+	fw_schedule(f);
+}
+
+static void
+fw_twin_reported(void *arg, uint32_t id, int status)
+{
+	struct fw *f = arg;
+
+	if (f->upd.reported != NULL)
+		f->upd.reported(f->upd.ctx, id, status);
+}
+
+/*
+ * No token renewal in the middle of starting or stopping a session: its
+ * records must reach the hub on the link they were sent on.
+ */
+static int
+fw_busy(void *arg)
+{
+	struct fw *f = arg;
+
+	return f->session_change_ms != 0 &&
+	    hal_mono_ms() - f->session_change_ms < SESSION_QUIET_MS;
 }
 
 static void
@@ -344,10 +479,13 @@ static void
 fw_message(void *arg, const char *topic, const uint8_t *payload, size_t len)
 {
 	struct fw *f = arg;
+	int st;
 
-	if (strncmp(topic, "$iothub/twin/", 13) == 0) {
-		if (f->upd.twin != NULL)
-			f->upd.twin(f->upd.ctx, topic, payload, len);
+	if ((st = twin_input(f->twin, topic, payload, len,
+	    hal_mono_ms())) >= 0) {
+		if (st == 200)
+			cloud_proven(f->cloud);	/* the hub answered */
+		fw_schedule(f);
 		return;
 	}
 	fw_debug("cloud-to-device message on %s (%zu bytes)", topic, len);
@@ -364,6 +502,7 @@ fw_session(void *arg, int active)
 {
 	struct fw *f = arg;
 
+	f->session_change_ms = hal_mono_ms();
 	if (f->upd.session != NULL)
 		f->upd.session(f->upd.ctx, active);
 }
@@ -408,6 +547,10 @@ fw_new(struct event_base *base, const struct fw_config *cfg,
 	struct cloud_cb kcb;
 	struct cloud_cfg kc;
 	struct sntp_cb scb;
+	struct twin_cb tcb;
+	char state[DESIRED_STATE_MAX];
+	int64_t version = 0;
+	size_t len;
 	struct fw *f;
 
 	if ((f = calloc(1, sizeof(*f))) == NULL)
@@ -415,7 +558,7 @@ fw_new(struct event_base *base, const struct fw_config *cfg,
 	f->base = base;
 	f->cfg = *cfg;
 	f->cred = *cred;
-	f->pkt_fd = f->udp_fd = -1;
+	f->pkt_fd = f->udp_fd = f->arp_fd = -1;
 	event_set_log_callback(fw_libevent_log);
 
 	if ((f->dns = dns_new(base, cfg->dns_timeout_ms, 2)) == NULL)
@@ -432,13 +575,33 @@ fw_new(struct event_base *base, const struct fw_config *cfg,
 	kc = cfg->cloud;
 	snprintf(kc.id, sizeof(kc.id), "%s", cred->device_id);
 	snprintf(kc.secret, sizeof(kc.secret), "%s", cred->secret);
+	if (kc.auth == CLOUD_AUTH_PASSWORD)
+		fw_warn("cloud.auth: password sends the device secret itself; "
+		    "a real hub takes SAS tokens: for test worlds only");
 	memset(&kcb, 0, sizeof(kcb));
 	kcb.state = fw_cloud_state;
+	kcb.subscribed = fw_cloud_subscribed;
 	kcb.method = fw_method;
 	kcb.message = fw_message;
 	kcb.car_connected = fw_car_connected;
+	kcb.busy = fw_busy;
 	kcb.arg = f;
 	if ((f->cloud = cloud_new(base, f->dns, &kc, &kcb)) == NULL)
+		goto fail;
+
+	/* The cloud's settings as last applied, until the twin says more. */
+	if (hal_kv_get(KV_DESIRED, state, sizeof(state), &len) == 0 &&
+	    desired_decode(state, len, &f->desired, &version) == -1) {
+		fw_warn("twin: the kept desired settings are unreadable");
+		memset(&f->desired, 0, sizeof(f->desired));
+		version = 0;
+	}
+	memset(&tcb, 0, sizeof(tcb));
+	tcb.send = fw_twin_send;
+	tcb.desired = fw_twin_desired;
+	tcb.reported = fw_twin_reported;
+	tcb.arg = f;
+	if ((f->twin = twin_new(&tcb, version)) == NULL)
 		goto fail;
 
 	memset(&ccb, 0, sizeof(ccb));
@@ -448,6 +611,7 @@ fw_new(struct event_base *base, const struct fw_config *cfg,
 	ccb.arg = f;
 	if ((f->charger = charger_new(&cfg->charger, &ccb)) == NULL)
 		goto fail;
+	fw_apply_limits(f);
 	if ((f->queue = tel_queue_new(QUEUE_MAX)) == NULL)
 		goto fail;
 	f->ev_tick = evtimer_new(base, fw_tick, f);
@@ -485,6 +649,18 @@ fw_start(struct fw *f)
 		if (f->dhcp == NULL || f->ev_pkt == NULL)
 			return -1;
 		event_add(f->ev_pkt, NULL);
+		/* RFC 5227: a new address is checked before it is taken. */
+		if ((f->arp_fd = hal_arp_open(f->cfg.interface)) == -1)
+			fw_warn("dhcp: no ARP on %s: addresses are taken "
+			    "without a conflict check", f->cfg.interface);
+		else {
+			f->ev_arp = event_new(f->base, f->arp_fd,
+			    EV_READ | EV_PERSIST, fw_arp_read, f);
+			if (f->ev_arp == NULL)
+				return -1;
+			event_add(f->ev_arp, NULL);
+			dhcp_client_arp(f->dhcp, f->arp_fd);
+		}
 		dhcp_client_start(f->dhcp, hal_mono_ms());
 	} else
 		fw_net_up(f, NULL, 0);	/* the link is configured already */
@@ -504,12 +680,17 @@ fw_free(struct fw *f)
 	if (f->ntp_req != NULL)
 		dns_cancel(f->ntp_req);
 	cloud_free(f->cloud);
+	twin_free(f->twin);
 	charger_free(f->charger);
 	tel_queue_free(f->queue);
 	sntp_free(f->sntp);
 	dhcp_client_free(f->dhcp);
 	if (f->ev_pkt != NULL)
 		event_free(f->ev_pkt);
+	if (f->ev_arp != NULL)
+		event_free(f->ev_arp);
+	if (f->arp_fd != -1)
+		hal_arp_close(f->arp_fd);
 	if (f->pkt_fd != -1)
 		hal_pkt_close(f->pkt_fd);
 	if (f->ev_udp != NULL)
@@ -573,10 +754,13 @@ fw_in_session(struct fw *f)
 	return s.in_session;
 }
 
-int
+uint32_t
 fw_twin_report(struct fw *f, const char *json)
 {
-	return cloud_twin_report(f->cloud, json);
+	uint32_t id = twin_report(f->twin, json, hal_mono_ms());
+
+	fw_schedule(f);
+	return id;
 }
 
 void
@@ -591,7 +775,8 @@ fw_car_changed(void *arg)
 char *
 fw_status_json(struct fw *f)
 {
-	struct json_object *o, *d, *k, *t, *c, *v;
+	struct json_object *o, *d, *k, *t, *c, *v, *w;
+	const struct twin_stats *ts = twin_stats(f->twin);
 	const struct dhcp_lease *l = f->dhcp != NULL ?
 	    dhcp_client_lease(f->dhcp) : NULL;
 	const struct cloud_stats *cs = cloud_stats(f->cloud);
@@ -617,9 +802,20 @@ fw_status_json(struct fw *f)
 		json_object_object_add(d, "lease", json_object_new_int64(
 		    l->lease_s));
 	}
-	if (f->dhcp != NULL)
+	if (f->dhcp != NULL) {
+		const struct dhcp_stats *ds = dhcp_client_stats(f->dhcp);
+
 		json_object_object_add(d, "malformed", json_object_new_int64(
-		    (int64_t)dhcp_client_stats(f->dhcp)->rx_malformed));
+		    (int64_t)ds->rx_malformed));
+		json_object_object_add(d, "declines", json_object_new_int64(
+		    (int64_t)ds->declines));
+		json_object_object_add(d, "conflicts", json_object_new_int64(
+		    (int64_t)ds->conflicts));
+		json_object_object_add(d, "clamped", json_object_new_int64(
+		    (int64_t)ds->clamped));
+		json_object_object_add(d, "naks", json_object_new_int64(
+		    (int64_t)ds->naks));
+	}
 	json_object_object_add(o, "dhcp", d);
 
 	t = json_object_new_object();
@@ -647,6 +843,17 @@ fw_status_json(struct fw *f)
 	    (int64_t)cs->attempts));
 	json_object_object_add(c, "failures", json_object_new_int64(
 	    cs->failures));
+	json_object_object_add(c, "dropped", json_object_new_int64(
+	    (int64_t)cs->dropped));
+	json_object_object_add(c, "renewals", json_object_new_int64(
+	    (int64_t)cs->renewals));
+	json_object_object_add(c, "reconnects", json_object_new_int64(
+	    (int64_t)cs->reconnects));
+	json_object_object_add(c, "link", json_object_new_string(cs->phase));
+	json_object_object_add(c, "window_ms", json_object_new_int64(
+	    (int64_t)cs->window_ms));
+	json_object_object_add(c, "token_expiry", json_object_new_int64(
+	    cs->token_expiry_s));
 	json_object_object_add(c, "last_error", json_object_new_string(
 	    cs->last_error));
 	json_object_object_add(c, "published", json_object_new_int64(
@@ -659,6 +866,25 @@ fw_status_json(struct fw *f)
 	    (int64_t)f->methods));
 	json_object_object_add(o, "cloud", c);
 
+	w = json_object_new_object();
+	json_object_object_add(w, "desired_version", json_object_new_int64(
+	    twin_version(f->twin)));
+	json_object_object_add(w, "pending", json_object_new_int64(
+	    (int64_t)twin_pending(f->twin)));
+	json_object_object_add(w, "gets", json_object_new_int64(
+	    (int64_t)ts->gets));
+	json_object_object_add(w, "patches", json_object_new_int64(
+	    (int64_t)ts->patches));
+	json_object_object_add(w, "retries", json_object_new_int64(
+	    (int64_t)ts->retries));
+	json_object_object_add(w, "throttled", json_object_new_int64(
+	    (int64_t)ts->throttled));
+	json_object_object_add(w, "unmatched", json_object_new_int64(
+	    (int64_t)ts->unmatched));
+	json_object_object_add(w, "stale", json_object_new_int64(
+	    (int64_t)ts->stale));
+	json_object_object_add(o, "twin", w);
+
 	k = json_object_new_object();
 	json_object_object_add(k, "mode", json_object_new_int(st.mode));
 	json_object_object_add(k, "mode_name", json_object_new_string(
@@ -667,6 +893,8 @@ fw_status_json(struct fw *f)
 	json_object_object_add(k, "car", json_object_new_int(st.car));
 	json_object_object_add(k, "current", json_object_new_int(
 	    (int)st.current_a));
+	json_object_object_add(k, "max_current", json_object_new_int(
+	    (int)st.max_current_a));
 	json_object_object_add(k, "phases", json_object_new_int(
 	    (int)st.phases));
 	json_object_object_add(k, "power", json_object_new_double(st.power_w));

@@ -8,9 +8,16 @@
  *
  * and hosts the hook points of the firmware-update engine (issue 7): the
  * engine registers fw_update_ops; the core calls them at boot, for direct
- * methods 200 and 202, on cloud (dis)connects, for twin messages and at
- * session start/end, and offers the services below (safe reboot, telemetry,
- * twin reports, state queries).
+ * methods 200 and 202, on cloud (dis)connects, for desired properties and
+ * answers to its reports, and at session start/end, and offers the
+ * services below (safe reboot, telemetry, twin reports, state queries).
+ *
+ * The device twin (core/twin.c) and the settings the cloud may change
+ * through it (core/desired.c: maxCurrent, telemetry intervals) live here;
+ * the applied settings are kept in the HAL's kv store ("twin.desired"), so
+ * that a charger that boots without the cloud keeps the cloud's limits.
+ * A new lease with another address (or router) makes the hub link
+ * reconnect at once.
  */
 #ifndef EVFW_FW_H
 #define EVFW_FW_H
@@ -37,10 +44,14 @@ struct fw_update_ops {
 	 * status (200/400) and JSON in reply; do the work asynchronously. */
 	int	(*method)(void *ctx, int id, const uint8_t *payload, size_t len,
 		    char *reply, size_t cap);
-	/* The hub link came up (1) or went down (0). */
+	/* The hub link came up (1: subscribed, the twin GET on its way) or
+	 * went down (0). */
 	void	(*cloud)(void *ctx, int connected);
-	/* Twin traffic ($iothub/twin/...): desired properties, responses. */
-	void	(*twin)(void *ctx, const char *topic, const uint8_t *, size_t);
+	/* Desired properties, version-ordered (core/twin.h): the whole
+	 * document (full = 1, after every reconnect) or a change. */
+	void	(*desired)(void *ctx, const char *json, size_t len, int full);
+	/* The hub answered the report fw_twin_report() gave this id. */
+	void	(*reported)(void *ctx, uint32_t id, int status);
 	/* A charging session started (1) or ended (0): never install or
 	 * reboot during one. */
 	void	(*session)(void *ctx, int active);
@@ -63,7 +74,8 @@ int	 fw_cloud_connected(struct fw *);
 int	 fw_in_session(struct fw *);
 /* Send telemetry now, or queue it while the hub link is down. */
 void	 fw_telemetry(struct fw *, const struct tel_msg *);
-int	 fw_twin_report(struct fw *, const char *json);
+/* Report properties (merged with others not sent yet): id, 0 on error. */
+uint32_t fw_twin_report(struct fw *, const char *json);
 /* Reboot after the pending replies went out (about a second). */
 void	 fw_reboot(struct fw *);
 /* The car state changed (hal_car_notify lands here). */

@@ -13,7 +13,7 @@
 #include "core/charger.h"
 #include "core/cloud.h"
 #include "core/dns.h"
-#include "core/fwupdate_conf.h"
+#include "core/update/fwupdate_conf.h"
 
 #define FWCONFIG_PATH_MAX	1024
 #define FWCONFIG_KEEPALIVE_MAX	1177	/* the hub's limit */

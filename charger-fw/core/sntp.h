@@ -10,6 +10,19 @@
  * rotates to the next server on silence or a bad answer, steps the clock
  * on the first good sample, then keeps the lowest-delay sample of its
  * last 8 and steps again only when that is more than a second off.
+ *
+ * So that a network cannot push it over (RFC 4330 section 8, RFC 5905):
+ * - kiss-o'-death, checked against our cookie first: DENY and RSTR end
+ *   all requests to that server, RATE doubles its poll interval (at
+ *   least SNTP_RATE_MIN_MS, up to SNTP_SYNCED_POLL_MS);
+ * - unanswered polls back off: 15 s doubling to SNTP_BACKOFF_CAP_MS
+ *   (SNTP_SYNCED_POLL_MS once synchronised), where 15 s for ever cost
+ *   about 0.5 MB a day;
+ * - the wall time of the last good sync is kept (kv "sntp.floor", written
+ *   at most hourly) as a floor across restarts: an RTC behind it is raised
+ *   to it at start, and a server whose time is below it is refused;
+ * - the clock is stepped backwards only by two samples that agree
+ *   (within SNTP_AGREE_MS): one server cannot set it back alone.
  */
 #ifndef EVFW_SNTP_H
 #define EVFW_SNTP_H
@@ -25,6 +38,10 @@
 #define SNTP_MAX_SERVERS	6
 #define SNTP_MAX_DIST_MS	1500	/* RFC 5905 MAXDIST */
 #define SNTP_STEP_MS		1000	/* step again beyond this */
+#define SNTP_BACKOFF_CAP_MS	300000	/* unanswered, not synchronised */
+#define SNTP_RATE_MIN_MS	64000	/* after a RATE kiss */
+#define SNTP_AGREE_MS		1000	/* two backward samples agree */
+#define SNTP_FLOOR_EVERY_MS	3600000	/* keep the floor this often */
 
 struct sntp_pkt {
 	uint8_t		li;
@@ -53,14 +70,25 @@ enum sntp_verdict {
 	SNTP_BAD_MODE,		/* not a server reply */
 	SNTP_BAD_ORIGIN,	/* not an answer to our request */
 	SNTP_UNSYNCED,		/* LI = 3: the server has no time */
-	SNTP_BAD_STRATUM,	/* 0 (kiss-o'-death) or > 15 */
+	SNTP_BAD_STRATUM,	/* 0 (without a kiss code we know) or > 15 */
 	SNTP_BAD_DISTANCE,	/* root distance too large */
 	SNTP_BAD_TIMES,		/* zero receive/transmit timestamp */
+	SNTP_KOD,		/* kiss-o'-death: see sntp_kiss */
+};
+
+/* The kiss codes RFC 4330 section 8 makes a client act on. */
+enum sntp_kiss {
+	SNTP_KISS_NONE = 0,
+	SNTP_KISS_DENY,		/* access denied: stop */
+	SNTP_KISS_RSTR,		/* access restricted: stop */
+	SNTP_KISS_RATE,		/* too often: poll it less */
 };
 
 enum sntp_parse_status sntp_parse(const uint8_t *, size_t, struct sntp_pkt *);
 enum sntp_verdict sntp_check(const struct sntp_pkt *, uint64_t cookie);
 const char *sntp_verdict_str(enum sntp_verdict);
+/* The kiss code of a stratum-0 packet (its refid), if one we act on. */
+enum sntp_kiss sntp_kiss(const struct sntp_pkt *);
 
 /* NTP 32.32 timestamp <-> Unix milliseconds (era 0/1 by pivot 1968/2036). */
 uint64_t sntp_ms_to_ntp(int64_t);
@@ -84,15 +112,24 @@ struct sntp_stats {
 	unsigned long	timeouts;
 	unsigned long	rejected;	/* failed sntp_check */
 	unsigned long	steps;
+	unsigned long	kods;		/* kiss-o'-death received */
+	unsigned long	denied;		/* servers that said DENY or RSTR */
+	unsigned long	below_floor;	/* samples below the floor */
+	unsigned long	held_back;	/* backward steps waiting for a second */
+	unsigned	misses;		/* unanswered polls in a row */
 	enum sntp_verdict last_reject;
 	int64_t		last_offset;
 	int64_t		last_delay;
 	uint32_t	last_server;
+	int64_t		floor_ms;	/* the last good sync's wall time */
 };
 
 struct sntp;
 
-/* A client sending from UDP socket fd (hal_udp_open); port is 123. */
+/*
+ * A client sending from UDP socket fd (hal_udp_open); port is 123.  Reads
+ * the kept floor and raises the RTC to it if it is behind.
+ */
 struct sntp *sntp_new(int fd, uint16_t port, const struct sntp_cb *);
 void	 sntp_free(struct sntp *);
 /* Servers in order of preference; the next poll goes out at once. */

@@ -38,6 +38,8 @@ enum tel_id {
 	TEL_DATA_USAGE = 822,
 	TEL_FW_VERSION = 908,
 	TEL_FW_VERSION_OTHER = 911,
+	/* evgate's: hub links connected, then dropped before stable. */
+	TEL_LINK_DROPPED = 930,
 };
 
 #define TEL_MAX_OBS	16

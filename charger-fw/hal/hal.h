@@ -85,6 +85,22 @@ void	 hal_pkt_close(int fd);
  */
 int	 hal_net_configure(const char *ifname, uint32_t addr, uint32_t mask,
 	    uint32_t router);
+/*
+ * ARP on the interface, for IPv4 address conflict detection (RFC 5227):
+ * before the DHCP client takes an address it probes for it and declines
+ * it if another host answers.  The HAL adds and strips the Ethernet
+ * header; the core builds and parses the 28-byte ARP payloads.
+ *   hal_arp_open: a descriptor the core polls for reading, or -1 (the
+ *     core then takes addresses without the check, and says so);
+ *   hal_arp_send: one ARP payload as a link-layer broadcast;
+ *   hal_arp_recv: one ARP payload: its length, 0 for one that is not of
+ *     interest (our own frames looped back), -1 (EAGAIN included).
+ */
+int	 hal_arp_open(const char *ifname);
+int	 hal_arp_send(int fd, const uint8_t *payload, size_t len);
+ssize_t	 hal_arp_recv(int fd, uint8_t *buf, size_t cap);
+void	 hal_arp_close(int fd);
+
 /* Bytes received and sent on the interface since boot (data usage). */
 int	 hal_net_counters(const char *ifname, uint64_t *rx, uint64_t *tx);
 

@@ -11,7 +11,7 @@
  * It writes exactly what the charger's update engine expects: a manifest
  * in the evgate-fw-1 format and a detached 64-byte Ed25519 signature over
  * its bytes.  Before writing, every manifest is read back through the
- * firmware's own parser and verifier (core/manifest.c), so the tool can
+ * firmware's own parser and verifier (core/update/manifest.c), so the tool can
  * never emit something a charger would refuse for its form.
  */
 #include <sys/stat.h>
@@ -31,7 +31,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
-#include "core/manifest.h"
+#include "core/update/manifest.h"
 
 #define EXIT_REFUSED	1	/* verification failed */
 #define EXIT_USAGE	2

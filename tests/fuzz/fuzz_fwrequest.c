@@ -1,12 +1,12 @@
 /*
  * libFuzzer target: the payload of direct method 200 (firmware upgrade),
- * fwupdate_parse_request() in charger-fw/core/fwupdate.c.
+ * fwupdate_parse_request() in charger-fw/core/update/fwupdate.c.
  */
 #include <assert.h>
 #include <stdint.h>
 #include <string.h>
 
-#include "core/fwupdate.h"
+#include "core/update/fwupdate.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

@@ -1,12 +1,12 @@
 /*
  * libFuzzer target: the firmware manifest parser and the key-id scan that
- * runs before signature verification (charger-fw/core/manifest.c).
+ * runs before signature verification (charger-fw/core/update/manifest.c).
  */
 #include <assert.h>
 #include <stdint.h>
 #include <string.h>
 
-#include "core/manifest.h"
+#include "core/update/manifest.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

@@ -405,6 +405,17 @@ print(f"SharedAccessSignature sr={sr}&sig={urllib.parse.quote(sig, safe='')}&se=
 PY
 }
 
+# world_hub_throttle ID reported|connect COUNT|*|0: the hub refuses device
+# ID's next COUNT reported-property PATCHes (429) or CONNECTs ("*": all,
+# 0: none again).  Read by the iothub plugin whenever the file changes.
+world_hub_throttle() {
+	local id=$1 what=$2 n=$3
+	{ grep -v "^$id $what " "$W/cloud/throttle"; echo "$id $what $n"; } \
+	    >"$W/cloud/throttle.new" &&
+	cat "$W/cloud/throttle.new" >"$W/cloud/throttle" &&
+	rm -f "$W/cloud/throttle.new"
+}
+
 world_reload_hub() {
 	local pid
 	pid=$(world_pid mosquitto) || return 0
@@ -458,6 +469,8 @@ EOF
 	chgrp "$grp" "$W/cloud/acl" && chmod 640 "$W/cloud/acl"
 	: >"$W/cloud/sas-keys"
 	chgrp "$grp" "$W/cloud/sas-keys" && chmod 640 "$W/cloud/sas-keys"
+	: >"$W/cloud/throttle"
+	chgrp "$grp" "$W/cloud/throttle" && chmod 640 "$W/cloud/throttle"
 
 	# TLS 1.2 at most, as the hub's classic endpoint: mosquitto's own
 	# tls_version is only a minimum, so cap it through OpenSSL's
@@ -483,6 +496,7 @@ plugin $IOTHUB_PLUGIN
 plugin_opt_hub $WORLD_HUB
 plugin_opt_admin $WORLD_ADMIN
 plugin_opt_sas_keys $W/cloud/sas-keys
+plugin_opt_throttle $W/cloud/throttle
 # 256 KiB messages, as the hub, plus room for the topic and header
 max_packet_size 266240
 persistence false
@@ -900,6 +914,19 @@ world_mqtt() {
 	shift 2
 	mapfile -t args < <(world_mqtt_args "$i")
 	world_in "$i" "$tool" "${args[@]}" "$@"
+}
+
+# world_mqtt_tool I [options] STEP...: tests/integration/mqtt_tool.py as
+# device I (TLS, CA, id, username, secret) from its charger namespace,
+# through the relay: SUBACK codes, PUBACKs, a client that never pings.
+world_mqtt_tool() {
+	local i=$1 id
+	shift
+	id=$(world_id "$i")
+	world_in "$i" python3 "$(dirname "${BASH_SOURCE[0]}")/mqtt_tool.py" \
+	    -h "$WORLD_HUB" -p 8883 --cafile "$W/pki/ca.pem" -i "$id" \
+	    -u "$(world_user "$id")" -P "$(cat "$(world_secret_file "$id")")" \
+	    "$@"
 }
 
 world_status() {	# a human summary of the world

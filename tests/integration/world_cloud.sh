@@ -101,18 +101,18 @@ else
 fi
 check_eq "the twin as the cloud holds it" "16 2" \
     "$(twin_get 't["desired"]["maxCurrent"]["value"], t["desired"]["$version"]')"
-# mosquitto_rr: one connection that publishes and prints the first message
-# it receives (the hub's answer reaches the device whatever it subscribed;
-# an empty payload prints as "(null)").
+# mqtt_tool: one connection that subscribes to the twin's responses (the
+# hub answers only through that subscription), publishes, and prints what
+# it receives ("MSG topic payload").
 check_eq "twin GET from a plain client: 200, desired and reported" \
-    '$iothub/twin/res/200/?$rid=7 {"desired":{"$version":1},"reported":{"$version":1}}' \
-    "$(world_mqtt 4 mosquitto_rr -q 1 -t '$iothub/twin/GET/?$rid=7' -n \
-	-e '$iothub/twin/res/200/?$rid=7' -v -W 10 2>&1)"
+    'MSG $iothub/twin/res/200/?$rid=7 {"desired":{"$version":1},"reported":{"$version":1}}' \
+    "$(world_mqtt_tool 4 sub '$iothub/twin/res/#' 1 \
+	pub '$iothub/twin/GET/?$rid=7' '' 0 0 expect 'rid=7' 10 2>&1 | grep '^MSG')"
 check_eq "reported PATCH from a plain client: 204 with the new version" \
-    '$iothub/twin/res/204/?$rid=8&$version=2' \
-    "$(world_mqtt 4 mosquitto_rr -q 1 -t '$iothub/twin/PATCH/properties/reported/?$rid=8' \
-	-m '{"x":1}' -e '$iothub/twin/res/204/?$rid=8&$version=2' -v -W 10 2>&1 |
-	sed 's/ (null)$//')"
+    'MSG $iothub/twin/res/204/?$rid=8&$version=2' \
+    "$(world_mqtt_tool 4 sub '$iothub/twin/res/#' 1 \
+	pub '$iothub/twin/PATCH/properties/reported/?$rid=8' '{"x":1}' 1 0 \
+	expect 'rid=8' 10 2>&1 | grep '^MSG' | sed 's/ $//')"
 
 # --- isolation ---------------------------------------------------------------------
 spoof="spoof-$$-$RANDOM"

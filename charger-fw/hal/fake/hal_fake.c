@@ -19,6 +19,8 @@ static struct fake_pkt	 pkts[FAKE_PKT_MAX];
 static size_t		 npkts;
 static struct fake_pkt	 udps[FAKE_PKT_MAX];
 static size_t		 nudps;
+static struct fake_pkt	 arps[FAKE_PKT_MAX];
+static size_t		 narps;
 static struct fake_net	 net;
 static struct {
 	char	key[64];
@@ -46,7 +48,7 @@ fake_hal_reset(void)
 	wall = 1767225600000LL;		/* 2026-01-01T00:00:00Z */
 	rng = 12345;
 	rnd_fixed = -1;
-	npkts = nudps = 0;
+	npkts = nudps = narps = 0;
 	memset(&net, 0, sizeof(net));
 	memset(kv, 0, sizeof(kv));
 	memset(&cred, 0, sizeof(cred));
@@ -217,6 +219,48 @@ void
 fake_pkt_clear(void)
 {
 	npkts = 0;
+}
+
+int
+hal_arp_open(const char *ifname)
+{
+	return 102;
+}
+
+int
+hal_arp_send(int fd, const uint8_t *buf, size_t len)
+{
+	return capture(arps, &narps, 0, HAL_IP_BROADCAST, 0, buf, len);
+}
+
+ssize_t
+hal_arp_recv(int fd, uint8_t *buf, size_t cap)
+{
+	errno = EAGAIN;
+	return -1;
+}
+
+void
+hal_arp_close(int fd)
+{
+}
+
+size_t
+fake_arp_count(void)
+{
+	return narps;
+}
+
+const struct fake_pkt *
+fake_arp(size_t i)
+{
+	return i < narps ? &arps[i] : NULL;
+}
+
+void
+fake_arp_clear(void)
+{
+	narps = 0;
 }
 
 int

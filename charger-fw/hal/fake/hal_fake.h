@@ -38,6 +38,11 @@ const struct fake_pkt *fake_pkt(size_t i);
 const struct fake_pkt *fake_pkt_last(void);
 void	fake_pkt_clear(void);
 
+/* ARP payloads sent with hal_arp_send (hal_arp_open gives fd 102). */
+size_t	fake_arp_count(void);
+const struct fake_pkt *fake_arp(size_t i);
+void	fake_arp_clear(void);
+
 /* hal_net_configure: calls and the last arguments. */
 struct fake_net {
 	unsigned	calls;

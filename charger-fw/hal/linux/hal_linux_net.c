@@ -1,6 +1,7 @@
 /*
- * hal_linux_net: the DHCP packet socket, interface configuration over
- * rtnetlink, UDP with kernel receive timestamps, interface counters.
+ * hal_linux_net: the DHCP packet socket, the ARP socket (RFC 5227
+ * probes), interface configuration over rtnetlink, UDP with kernel
+ * receive timestamps, interface counters.
  *
  * The packet socket is AF_PACKET/SOCK_DGRAM for IPv4 on one interface
  * with a classic BPF filter for UDP to port 68, so the firmware wakes up
@@ -376,6 +377,80 @@ prefix_len(uint32_t mask)
 	while (n < 32 && (mask & (0x80000000U >> n)))
 		n++;
 	return n;
+}
+
+/*
+ * ARP: AF_PACKET/SOCK_DGRAM for ETH_P_ARP on the interface; the kernel
+ * adds the Ethernet header (to the broadcast address given) and strips
+ * it.  Frames we sent ourselves come back as PACKET_OUTGOING: not ours
+ * to judge (0).
+ */
+static int arp_ifindex;
+
+int
+hal_arp_open(const char *ifname)
+{
+	struct sockaddr_ll sll;
+	struct ifreq ifr;
+	int fd;
+
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	if ((fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    htons(ETH_P_ARP))) == -1) {
+		netlog(HAL_LOG_WARN, "ARP socket on", ifname);
+		return -1;
+	}
+	if (ioctl(fd, SIOCGIFINDEX, &ifr) == -1) {
+		netlog(HAL_LOG_WARN, "no interface", ifname);
+		close(fd);
+		return -1;
+	}
+	arp_ifindex = ifr.ifr_ifindex;
+	memset(&sll, 0, sizeof(sll));
+	sll.sll_family = AF_PACKET;
+	sll.sll_protocol = htons(ETH_P_ARP);
+	sll.sll_ifindex = arp_ifindex;
+	if (bind(fd, (struct sockaddr *)&sll, sizeof(sll)) == -1) {
+		netlog(HAL_LOG_WARN, "bind ARP socket on", ifname);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int
+hal_arp_send(int fd, const uint8_t *payload, size_t len)
+{
+	struct sockaddr_ll sll;
+
+	memset(&sll, 0, sizeof(sll));
+	sll.sll_family = AF_PACKET;
+	sll.sll_protocol = htons(ETH_P_ARP);
+	sll.sll_ifindex = arp_ifindex;
+	sll.sll_halen = 6;
+	memset(sll.sll_addr, 0xff, 6);
+	return sendto(fd, payload, len, 0, (struct sockaddr *)&sll,
+	    sizeof(sll)) == (ssize_t)len ? 0 : -1;
+}
+
+ssize_t
+hal_arp_recv(int fd, uint8_t *buf, size_t cap)
+{
+	struct sockaddr_ll sll;
+	socklen_t sl = sizeof(sll);
+	ssize_t n;
+
+	if ((n = recvfrom(fd, buf, cap, 0, (struct sockaddr *)&sll,
+	    &sl)) == -1)
+		return -1;
+	return sll.sll_pkttype == PACKET_OUTGOING ? 0 : n;
+}
+
+void
+hal_arp_close(int fd)
+{
+	close(fd);
 }
 
 int

@@ -12,6 +12,11 @@
 #   WORLD_FW_KEEPALIVE              MQTT keepalive seconds (default 300)
 #   WORLD_FW_RTC_OFFSET             first-boot RTC error, s (default -2592000:
 #                                   a month slow, so SNTP has to set it)
+#   WORLD_FW_AUTH                   sas (default: a device key, SAS tokens,
+#                                   as on a real hub) or password
+#   WORLD_FW_SAS_TTL                token life, s (default 3600)
+#   WORLD_FW_CLOUD_EXTRA            more lines for the cloud: section (each
+#                                   indented two spaces), e.g. backoff_cap
 #   WORLD_FW_EXTRA                  more YAML appended to every evcharger.yaml
 #                                   (with a firmware: section of its own, the
 #                                   world's release key below is left out)
@@ -24,8 +29,11 @@
 #
 # The charger's DNS fallback is the gateway (10.42.0.1): a charger in the
 # world never sends a query anywhere else.  Its identity is the one the
-# world provisioned ($W/devices/ID.secret), written into its credential
-# store with evprovision.  Files: $W/devices/ID/ (state, evcharger.yaml,
+# world provisioned: with SAS (the default) a device key made at its first
+# start ($W/devices/ID.key, given to the hub with world_provision_sas), else
+# the password ($W/devices/ID.secret); either is written into its
+# credential store with evprovision.  The password stays provisioned for
+# the tests' plain clients (world_mqtt) either way.  Files: $W/devices/ID/ (state, evcharger.yaml,
 # ctl.sock); log: $W/log/evcharger-ID.log.
 
 : "${WORLD_FW_TELEMETRY:=600}"
@@ -33,6 +41,9 @@
 : "${WORLD_FW_KEEPALIVE:=300}"
 : "${WORLD_FW_RTC_OFFSET:=-2592000}"
 : "${WORLD_FW_EXTRA:=}"
+: "${WORLD_FW_AUTH:=sas}"
+: "${WORLD_FW_SAS_TTL:=3600}"
+: "${WORLD_FW_CLOUD_EXTRA:=}"
 EVCHARGER=$BUILD/charger-fw/evcharger
 EVPROVISION=$BUILD/charger-fw/evprovision
 EVFWSIGN=$BUILD/charger-fw/tools/evfw-sign
@@ -92,15 +103,21 @@ world_fw_status() {
 }
 
 world_device_start_evcharger() {
-	local i=$1 id dir net
+	local i=$1 id dir net secret
 	id=$(world_id "$i")
 	dir=$(world_fw_dir "$i")
 	[ -x "$EVCHARGER" ] && [ -x "$EVPROVISION" ] ||
 	    { world_err "evcharger is not built"; return 1; }
 	mkdir -p "$dir"
 	if [ ! -e "$dir/state/credentials" ]; then
+		if [ "$WORLD_FW_AUTH" = sas ]; then
+			secret=$(openssl rand -base64 32)
+			world_provision_sas "$id" "$secret" || return 1
+		else
+			secret=$(cat "$(world_secret_file "$id")")
+		fi
 		"$EVPROVISION" -d "$dir/state" -i "$id" --hub "$WORLD_HUB" \
-		    --secret "$(cat "$(world_secret_file "$id")")" >/dev/null \
+		    --secret "$secret" >/dev/null \
 		    2>>"$W/log/evcharger-$id.log" ||
 		    { world_err "evprovision $id failed"; return 1; }
 	fi
@@ -115,8 +132,10 @@ cloud:
   host: $WORLD_HUB
   port: 8883
   ca_file: $W/pki/ca.pem
-  auth: password
+  auth: $WORLD_FW_AUTH
+  sas_ttl: $WORLD_FW_SAS_TTL
   keepalive: $WORLD_FW_KEEPALIVE
+$WORLD_FW_CLOUD_EXTRA
 dns:
   fallback: [$WORLD_GW_LAN]
   timeout_ms: 1000

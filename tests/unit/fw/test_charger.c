@@ -280,6 +280,52 @@ test_timers(void **state)
 	clear();
 }
 
+/*
+ * The cloud's limits (twin desired properties): a lower maximum current
+ * applies at once to a running session and caps later 501s; intervals
+ * take effect from the next pulse; 0 is "as configured".
+ */
+static void
+test_limits(void **state)
+{
+	struct charger *c = charger();
+	struct charger_limits l = { 10, 0, 0, 0 };
+	struct charger_status st;
+	unsigned a, ph;
+
+	plug(c, HAL_CAR_PLUGGED);
+	assert_int_equal(method(c, 501, "[16,3]"), 200);
+	fake_contactor(&a, &ph);
+	assert_int_equal(a, 16);
+	charger_set_limits(c, &l, hal_mono_ms());
+	assert_int_equal(fake_contactor(&a, &ph), 1);
+	assert_int_equal(a, 10);
+	assert_int_equal(mode(c), CHARGER_CHARGING);
+	charger_status(c, &st);
+	assert_int_equal(st.current_a, 10);
+	assert_int_equal(st.max_current_a, 10);
+	assert_int_equal(method(c, 501, "[32,3]"), 200);
+	fake_contactor(&a, &ph);
+	assert_int_equal(a, 10);
+	assert_int_equal(method(c, 501, "[6,1]"), 200);	/* below: as asked */
+	fake_contactor(&a, &ph);
+	assert_int_equal(a, 6);
+	/* The limit lifted: what 501 asks again. */
+	l.max_current_a = 0;
+	charger_set_limits(c, &l, hal_mono_ms());
+	assert_int_equal(method(c, 501, "[32,3]"), 200);
+	fake_contactor(&a, &ph);
+	assert_int_equal(a, 32);
+	/* Intervals: a shorter one takes effect now. */
+	assert_int_equal(method(c, 502, ""), 200);
+	assert_int_equal(charger_deadline(c), hal_mono_ms() + 600000);
+	l.pulse_idle_s = 60;
+	charger_set_limits(c, &l, hal_mono_ms());
+	assert_int_equal(charger_deadline(c), hal_mono_ms() + 60000);
+	charger_free(c);
+	clear();
+}
+
 static void
 test_misc_methods(void **state)
 {
@@ -312,6 +358,7 @@ main(void)
 		cmocka_unit_test(test_car_full_and_unplug),
 		cmocka_unit_test(test_timers),
 		cmocka_unit_test(test_misc_methods),
+		cmocka_unit_test(test_limits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,6 @@
 /*
- * test_cloud: the reconnect back-off (10 s + min(n^2, cap) + jitter, cap
- * 45 s with a car, 180 s without) and set-up failures that must be clear.
+ * test_cloud: set-up failures that must be clear.  The link's policy
+ * (back-off, stable link, renewal) is test_link's.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,22 +14,6 @@
 #include "core/cloud.h"
 #include "core/dns.h"
 #include "hal/fake/hal_fake.h"
-
-static void
-test_backoff(void **state)
-{
-	assert_int_equal(cloud_backoff_ms(1, 0, 0), 11000);
-	assert_int_equal(cloud_backoff_ms(2, 0, 0), 14000);
-	assert_int_equal(cloud_backoff_ms(6, 1, 0), 46000);
-	assert_int_equal(cloud_backoff_ms(7, 1, 0), 55000);	/* capped */
-	assert_int_equal(cloud_backoff_ms(100, 1, 0), 55000);
-	assert_int_equal(cloud_backoff_ms(13, 0, 0), 179000);
-	assert_int_equal(cloud_backoff_ms(14, 0, 0), 190000);	/* capped */
-	assert_int_equal(cloud_backoff_ms(100000, 0, 0), 190000);
-	/* Jitter adds 0..5 s, never more. */
-	assert_int_equal(cloud_backoff_ms(1, 0, 2500), 13500);
-	assert_int_equal(cloud_backoff_ms(1, 0, 99999), 16000);
-}
 
 /* A CA bundle that cannot be read is an error at set-up, said once. */
 static void
@@ -57,7 +41,6 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_backoff),
 		cmocka_unit_test(test_bad_ca),
 	};
 

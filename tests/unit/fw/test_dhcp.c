@@ -1,6 +1,8 @@
 /*
  * test_dhcp: the DHCP parser's edge cases and the client state machine on
- * the fake HAL (lost OFFER, NAK, renew, rebind, expiry).
+ * the fake HAL (lost OFFER, NAK, renew, rebind, expiry), the minimum
+ * lease, INIT-REBOOT with the kept lease, and RFC 5227's ARP probe and
+ * DECLINE.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "core/arp.h"
 #include "core/dhcp.h"
 #include "hal/fake/hal_fake.h"
 
@@ -532,6 +535,333 @@ test_bad_timers(void **state)
 	dhcp_client_free(c);
 }
 
+/* A lease of 1 s (or 0) is taken as 20 s: no REQUEST storm. */
+static void
+test_min_lease(void **state)
+{
+	struct dhcp_client *c = bound_client(1, 0, 0);
+	const struct dhcp_lease *l = dhcp_client_lease(c);
+	uint64_t t0 = hal_mono_ms();
+
+	assert_int_equal(l->lease_s, DHCP_MIN_LEASE_S);
+	assert_int_equal(l->t1_s, 10);
+	assert_int_equal(l->t2_s, 17);
+	assert_int_equal(dhcp_client_deadline(c), t0 + 10000);
+	assert_int_equal(dhcp_client_stats(c)->clamped, 1);
+	fake_pkt_clear();
+	run_until(c, t0 + 9999);
+	assert_int_equal(fake_pkt_count(), 0);
+	dhcp_client_free(c);
+	/* A T1 of 1 s with a long lease: not below 10 s either. */
+	c = bound_client(3600, 1, 0);
+	assert_int_equal(dhcp_client_lease(c)->t1_s, 1800);
+	dhcp_client_free(c);
+}
+
+static void
+test_zero_lease(void **state)
+{
+	struct dhcp_client *c = client();
+	uint8_t b[576];
+	size_t n;
+	uint32_t xid;
+
+	dhcp_client_start(c, hal_mono_ms());
+	run_until(c, hal_mono_ms() + 1000);
+	xid = get32(fake_pkt(0)->buf + 4);
+	n = reply(b, xid, DHCP_OFFER, ADDR, 600, 0, 0);
+	dhcp_client_input(c, b, n, hal_mono_ms());
+	/* Option 51 present with 0 (reply() leaves 0 out: patch it in). */
+	n = reply(b, xid, DHCP_ACK, ADDR, 1, 0, 0);
+	put32(b + n - 5, 0);
+	dhcp_client_input(c, b, n, hal_mono_ms());
+	assert_int_equal(dhcp_client_state(c), DHCP_S_BOUND);
+	assert_int_equal(dhcp_client_lease(c)->lease_s, DHCP_MIN_LEASE_S);
+	dhcp_client_free(c);
+}
+
+/* A client on the same fake board (no reset): a restart. */
+static struct dhcp_client *
+restarted(void)
+{
+	struct dhcp_client_cb cb = { on_bound, on_lost, NULL };
+
+	fake_pkt_clear();
+	bound_calls = lost_calls = 0;
+	return dhcp_client_new("eth0", 100, mac, "ZAP000101", &cb);
+}
+
+/* After a restart: REQUEST the kept address (INIT-REBOOT), ACK binds. */
+static void
+test_init_reboot(void **state)
+{
+	struct dhcp_client *c = bound_client(600, 0, 0);
+	const struct fake_pkt *p;
+	uint8_t b[576];
+	size_t n, len;
+	const uint8_t *v;
+
+	dhcp_client_free(c);
+	c = restarted();
+	dhcp_client_start(c, hal_mono_ms());
+	assert_int_equal(dhcp_client_state(c), DHCP_S_INIT_REBOOT);
+	run_until(c, hal_mono_ms() + 1000);
+	assert_int_equal(dhcp_client_state(c), DHCP_S_REBOOTING);
+	assert_int_equal(fake_pkt_count(), 1);
+	p = fake_pkt(0);
+	assert_int_equal(sent_type(p), DHCP_REQUEST);
+	assert_int_equal(p->dst, HAL_IP_BROADCAST);
+	assert_int_equal(get32(p->buf + 12), 0);		/* ciaddr */
+	v = find_opt(p, 50, &len);
+	assert_non_null(v);
+	assert_int_equal(get32(v), ADDR);
+	assert_null(find_opt(p, 54, &len));	/* RFC 2131 table 5 */
+	n = reply(b, get32(p->buf + 4), DHCP_ACK, ADDR, 600, 0, 0);
+	dhcp_client_input(c, b, n, hal_mono_ms());
+	assert_int_equal(dhcp_client_state(c), DHCP_S_BOUND);
+	assert_int_equal(dhcp_client_lease(c)->addr, ADDR);
+	assert_int_equal(bound_calls, 1);
+	/* An ACK for another address is not ours. */
+	dhcp_client_free(c);
+	c = restarted();
+	dhcp_client_start(c, hal_mono_ms());
+	run_until(c, hal_mono_ms() + 1000);
+	n = reply(b, get32(fake_pkt(0)->buf + 4), DHCP_ACK, ADDR + 1, 600, 0,
+	    0);
+	dhcp_client_input(c, b, n, hal_mono_ms());
+	assert_int_equal(dhcp_client_state(c), DHCP_S_REBOOTING);
+	dhcp_client_free(c);
+}
+
+/* A NAK: the kept lease is not this network's; forget it, DISCOVER. */
+static void
+test_init_reboot_nak(void **state)
+{
+	struct dhcp_client *c = bound_client(600, 0, 0);
+	uint8_t b[576];
+	char kept[256];
+	size_t n, len;
+
+	dhcp_client_free(c);
+	c = restarted();
+	dhcp_client_start(c, hal_mono_ms());
+	run_until(c, hal_mono_ms() + 1000);
+	n = reply(b, get32(fake_pkt(0)->buf + 4), DHCP_NAK, 0, 0, 0, 0);
+	/* NAKs carry another server's id in REBOOTING too: taken. */
+	put32(b + 245, 0x0a2a0063);
+	dhcp_client_input(c, b, n, hal_mono_ms());
+	assert_int_equal(dhcp_client_state(c), DHCP_S_SELECTING);
+	assert_int_equal(sent_type(fake_pkt_last()), DHCP_DISCOVER);
+	assert_int_equal(hal_kv_get("dhcp.lease", kept, sizeof(kept), &len),
+	    -1);
+	assert_int_equal(fake_net()->addr, ADDR);	/* from before */
+	dhcp_client_free(c);
+	c = restarted();
+	dhcp_client_start(c, hal_mono_ms());
+	assert_int_equal(dhcp_client_state(c), DHCP_S_INIT);
+	dhcp_client_free(c);
+}
+
+/* Nobody answers the kept address: three REQUESTs, then DISCOVER. */
+static void
+test_init_reboot_silence(void **state)
+{
+	struct dhcp_client *c = bound_client(600, 0, 0);
+	size_t i;
+
+	dhcp_client_free(c);
+	c = restarted();
+	dhcp_client_start(c, hal_mono_ms());
+	for (i = 0; i < 3; i++) {
+		run_until(c, dhcp_client_deadline(c));
+		assert_int_equal(sent_type(fake_pkt_last()), DHCP_REQUEST);
+	}
+	run_until(c, dhcp_client_deadline(c));
+	assert_int_equal(dhcp_client_state(c), DHCP_S_SELECTING);
+	assert_int_equal(sent_type(fake_pkt_last()), DHCP_DISCOVER);
+	assert_int_equal(fake_pkt_count(), 4);
+	dhcp_client_free(c);
+}
+
+/* Up to the ACK, with ARP on: the client is PROBING the address. */
+static struct dhcp_client *
+probing_client(void)
+{
+	struct dhcp_client *c = client();
+	uint8_t b[576];
+	size_t n;
+	uint32_t xid;
+
+	dhcp_client_arp(c, 102);
+	dhcp_client_start(c, hal_mono_ms());
+	run_until(c, hal_mono_ms() + 1000);
+	xid = get32(fake_pkt(0)->buf + 4);
+	n = reply(b, xid, DHCP_OFFER, ADDR, 600, 0, 0);
+	dhcp_client_input(c, b, n, hal_mono_ms());
+	n = reply(b, xid, DHCP_ACK, ADDR, 600, 0, 0);
+	dhcp_client_input(c, b, n, hal_mono_ms());
+	assert_int_equal(dhcp_client_state(c), DHCP_S_PROBING);
+	assert_int_equal(fake_net()->calls, 0);
+	assert_int_equal(bound_calls, 0);
+	return c;
+}
+
+/* Three probes, no answer, the wait: bound, and announced twice. */
+static void
+test_arp_probe(void **state)
+{
+	struct dhcp_client *c = probing_client();
+	uint64_t t0 = hal_mono_ms();
+	struct arp_pkt a;
+	size_t i;
+
+	run_until(c, t0 + 10000);
+	assert_int_equal(dhcp_client_state(c), DHCP_S_BOUND);
+	assert_int_equal(fake_net()->addr, ADDR);
+	assert_int_equal(bound_calls, 1);
+	assert_int_equal(fake_arp_count(), 5);
+	for (i = 0; i < 5; i++) {
+		assert_int_equal(arp_parse(fake_arp(i)->buf, fake_arp(i)->len,
+		    &a), ARP_PARSE_OK);
+		assert_int_equal(a.op, ARP_REQUEST);
+		assert_memory_equal(a.sha, mac, 6);
+		assert_int_equal(a.tpa, ADDR);
+		/* Probes first (sender 0.0.0.0), then announcements. */
+		assert_int_equal(a.spa, i < 3 ? 0 : ADDR);
+	}
+	/* A renewal keeps the address: no new probes. */
+	fake_arp_clear();
+	run_until(c, t0 + 400 * 1000);
+	assert_int_equal(dhcp_client_state(c), DHCP_S_RENEWING);
+	{
+		uint8_t b[576];
+		size_t n = reply(b, get32(fake_pkt_last()->buf + 4), DHCP_ACK,
+		    ADDR, 600, 0, 0);
+
+		dhcp_client_input(c, b, n, hal_mono_ms());
+	}
+	assert_int_equal(dhcp_client_state(c), DHCP_S_BOUND);
+	assert_int_equal(fake_arp_count(), 0);
+	dhcp_client_free(c);
+}
+
+static void
+inject_arp(struct dhcp_client *c, uint16_t op, const uint8_t sha[6],
+    uint32_t spa, uint32_t tpa)
+{
+	uint8_t b[ARP_LEN];
+
+	arp_build(b, sha, spa, tpa);
+	b[7] = (uint8_t)op;
+	dhcp_client_arp_input(c, b, sizeof(b), hal_mono_ms());
+}
+
+/* Someone answers for the address: DECLINE it, wait 10 s, DISCOVER. */
+static void
+test_arp_conflict(void **state)
+{
+	static const uint8_t other[6] = { 0x02, 0x42, 0, 0, 0, 0x99 };
+	struct dhcp_client *c = probing_client();
+	const struct fake_pkt *p;
+	uint64_t t0;
+	size_t len;
+	const uint8_t *v;
+
+	run_until(c, hal_mono_ms() + 1500);
+	/* Our own probe looped back, and others' traffic: no conflict. */
+	inject_arp(c, ARP_REQUEST, mac, 0, ADDR);
+	inject_arp(c, ARP_REPLY, other, ADDR + 1, 0x0a2a0001);
+	assert_int_equal(dhcp_client_state(c), DHCP_S_PROBING);
+	fake_pkt_clear();
+	inject_arp(c, ARP_REPLY, other, ADDR, 0);
+	t0 = hal_mono_ms();
+	assert_int_equal(dhcp_client_stats(c)->declines, 1);
+	assert_int_equal(fake_pkt_count(), 1);
+	p = fake_pkt(0);
+	assert_int_equal(sent_type(p), DHCP_DECLINE);
+	assert_int_equal(p->dst, HAL_IP_BROADCAST);
+	assert_int_equal(get32(p->buf + 12), 0);
+	v = find_opt(p, 50, &len);
+	assert_non_null(v);
+	assert_int_equal(get32(v), ADDR);
+	v = find_opt(p, 54, &len);
+	assert_non_null(v);
+	assert_int_equal(get32(v), SERVER);
+	assert_null(find_opt(p, 55, &len));	/* asks for nothing */
+	assert_int_equal(fake_net()->calls, 0);	/* never configured */
+	assert_int_equal(bound_calls, 0);
+	assert_int_equal(dhcp_client_state(c), DHCP_S_INIT);
+	run_until(c, t0 + 9999);
+	assert_int_equal(fake_pkt_count(), 1);
+	run_until(c, t0 + 10000);
+	assert_int_equal(sent_type(fake_pkt_last()), DHCP_DISCOVER);
+	dhcp_client_free(c);
+
+	/* Another host probing for it at the same time: a conflict too. */
+	c = probing_client();
+	inject_arp(c, ARP_REQUEST, other, 0, ADDR);
+	assert_int_equal(dhcp_client_stats(c)->declines, 1);
+	dhcp_client_free(c);
+}
+
+/* The kept lease's text: round trip, and what it refuses. */
+static void
+test_lease_text(void **state)
+{
+	struct dhcp_lease l, back;
+	char text[DHCP_LEASE_TEXT_MAX];
+
+	memset(&l, 0, sizeof(l));
+	l.addr = ADDR;
+	l.mask = 0xffffff00;
+	l.router = SERVER;
+	l.server_id = SERVER;
+	l.lease_s = 600;
+	l.ndns = 2;
+	l.dns[0] = SERVER;
+	l.dns[1] = 0x08080808;
+	l.nntp = 1;
+	l.ntp[0] = SERVER;
+	assert_int_equal(dhcp_lease_encode(&l, text, sizeof(text)), 0);
+	assert_string_equal(text, "v1 0a2a0015 ffffff00 0a2a0001 0a2a0001 600 "
+	    "2 0a2a0001 08080808 1 0a2a0001");
+	assert_int_equal(dhcp_lease_decode(text, strlen(text), &back), 0);
+	assert_memory_equal(&l, &back, sizeof(l));
+#define BAD(s)	assert_int_equal(dhcp_lease_decode(s, strlen(s), &back), -1)
+	BAD("");
+	BAD("v2 0a2a0015 ffffff00 0a2a0001 0a2a0001 600 0 0");
+	BAD("v1 0a2a0015 ffffff00 0a2a0001 0a2a0001 600 5 1 2 3 4 5 0");
+	BAD("v1 0a2a0015 ffffff00 0a2a0001 0a2a0001 600 1 0");
+	BAD("v1 00000000 ffffff00 0a2a0001 0a2a0001 600 0 0");
+	BAD("v1 0a2a0015 ffffff00 0a2a0001 0a2a0001 600 0 0 junk");
+	BAD("v1 0a2a0015 ffffff00 0a2a0001 0a2a0001 6x0 0 0");
+	BAD("v1 0a2a0015 ffffff00 0a2a0001 0a2a0001 99999999999 0 0");
+#undef BAD
+	assert_int_equal(dhcp_lease_encode(&l, text, 20), -1);
+}
+
+static void
+test_arp_parse(void **state)
+{
+	uint8_t b[ARP_LEN + 4];
+	struct arp_pkt a;
+
+	assert_int_equal(arp_build(b, mac, ADDR, SERVER), ARP_LEN);
+	assert_int_equal(arp_parse(b, ARP_LEN, &a), ARP_PARSE_OK);
+	assert_int_equal(a.spa, ADDR);
+	assert_int_equal(a.tpa, SERVER);
+	assert_int_equal(arp_parse(b, ARP_LEN - 1, &a), ARP_PARSE_SHORT);
+	b[3] = 0xdd;
+	assert_int_equal(arp_parse(b, ARP_LEN, &a), ARP_PARSE_NOT_ETHER_IPV4);
+	b[3] = 0;
+	b[7] = 3;
+	assert_int_equal(arp_parse(b, ARP_LEN, &a), ARP_PARSE_BAD_OP);
+	b[7] = 2;
+	memset(b + ARP_LEN, 0xee, 4);		/* Ethernet padding */
+	assert_int_equal(arp_parse(b, sizeof(b), &a), ARP_PARSE_OK);
+	assert_int_equal(a.op, ARP_REPLY);
+}
+
 int
 main(void)
 {
@@ -550,6 +880,15 @@ main(void)
 		cmocka_unit_test(test_expiry),
 		cmocka_unit_test(test_nak_renewing),
 		cmocka_unit_test(test_bad_timers),
+		cmocka_unit_test(test_min_lease),
+		cmocka_unit_test(test_zero_lease),
+		cmocka_unit_test(test_init_reboot),
+		cmocka_unit_test(test_init_reboot_nak),
+		cmocka_unit_test(test_init_reboot_silence),
+		cmocka_unit_test(test_arp_probe),
+		cmocka_unit_test(test_arp_conflict),
+		cmocka_unit_test(test_lease_text),
+		cmocka_unit_test(test_arp_parse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

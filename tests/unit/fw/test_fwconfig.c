@@ -1,6 +1,6 @@
 /*
  * test_fwconfig: evcharger's YAML configuration: defaults, every key,
- * range checks, and errors that name file:line:column.
+ * range checks, duplicate keys, and errors that name file:line:column.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -94,6 +94,44 @@ test_full(void **state)
 	assert_string_equal(c.firmware.product, "evcharger-test");
 }
 
+/*
+ * A key given twice is an error naming the second one, in every mapping:
+ * libyaml keeps both and the second would silently win.
+ */
+static void
+test_duplicates(void **state)
+{
+	struct fw_config c;
+	char err[256];
+
+	c.cloud.port = 1;
+	assert_int_equal(parse("cloud:\n  port: 8883\n  port: 18883\n", &c,
+	    err), -1);
+	assert_string_equal(err, "t.yaml:3:3: duplicate key \"cloud.port\"");
+	assert_int_equal(c.cloud.port, 1);
+	assert_int_equal(parse("interface: a\nnetwork: dhcp\ninterface: b\n",
+	    &c, err), -1);
+	assert_string_equal(err, "t.yaml:3:1: duplicate key \"interface\"");
+	/* A whole section twice: the second would have merged unseen. */
+	assert_int_equal(parse("cloud:\n  port: 1\nntp:\n  port: 2\n"
+	    "cloud:\n  host: x\n", &c, err), -1);
+	assert_string_equal(err, "t.yaml:5:1: duplicate key \"cloud\"");
+	assert_int_equal(parse("dns: {timeout_ms: 500, timeout_ms: 600}\n",
+	    &c, err), -1);
+	assert_string_equal(err,
+	    "t.yaml:1:24: duplicate key \"dns.timeout_ms\"");
+	/* The firmware: section, parsed by the update engine, too. */
+	assert_int_equal(parse("firmware:\n  product: a\n  product: b\n",
+	    &c, err), -1);
+	assert_string_equal(err,
+	    "t.yaml:3:3: duplicate key \"firmware.product\"");
+	assert_int_equal(parse("firmware: {}\nfirmware: {}\n", &c, err), -1);
+	assert_string_equal(err, "t.yaml:2:1: duplicate key \"firmware\"");
+	/* The same name in two sections is two keys. */
+	assert_int_equal(parse("cloud:\n  port: 8883\nntp:\n  port: 123\n",
+	    &c, err), 0);
+}
+
 static void
 test_errors(void **state)
 {
@@ -132,6 +170,7 @@ main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_duplicates),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

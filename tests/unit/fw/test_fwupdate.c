@@ -20,8 +20,8 @@
 #include <openssl/evp.h>
 #include <yaml.h>
 
-#include "core/fwupdate.h"
-#include "core/fwupdate_conf.h"
+#include "core/update/fwupdate.h"
+#include "core/update/fwupdate_conf.h"
 #include "core/telemetry.h"
 #include "hal/fake/hal_fake.h"
 
@@ -479,8 +479,9 @@ static const struct fwupdate_host host = { h_is_charging, h_is_synced,
 
 static struct fwupdate *fw;
 
+/* An engine that has not recovered yet. */
 static struct fwupdate *
-engine(void)
+engine_new(void)
 {
 	struct fwupdate_cfg cfg;
 	struct fwupdate *f;
@@ -500,6 +501,15 @@ engine(void)
 	cfg.max_retries = 3;
 	f = fwupdate_new(&cfg, &host, &fake_ops);
 	assert_non_null(f);
+	return f;
+}
+
+static struct fwupdate *
+engine(void)
+{
+	struct fwupdate *f = engine_new();
+
+	assert_int_equal(fwupdate_recover(f), 0);
 	return f;
 }
 
@@ -1221,6 +1231,34 @@ test_crash_during_trial_rolls_back(void **state)
 	assert_int_equal(b.security_floor, 0);
 }
 
+/*
+ * Recovery is a step of its own: a new engine touches nothing durable and
+ * stays idle until fwupdate_recover() reads the records and resumes.
+ */
+static void
+test_recover_is_a_step(void **state)
+{
+	unsigned before;
+
+	assert_int_equal(method_url(rel_v2.url), 200);
+	drive();
+	assert_true(reboot_asked);
+	fwupdate_free(fw);
+	reboot_asked = 0;
+	boot_loader();
+	before = ops;
+	fw = engine_new();
+	assert_int_equal(ops, before);
+	assert_int_equal(fwupdate_state(fw), FWUPDATE_IDLE);
+	assert_int_equal(fwupdate_deadline(fw), UINT64_MAX);
+	assert_int_equal(fwupdate_recover(fw), 0);
+	assert_int_equal(fwupdate_state(fw), FWUPDATE_TESTING);
+	come_online();
+	assert_int_equal(fwupdate_state(fw), FWUPDATE_IDLE);
+	assert_string_equal(last_status.state, "idle");
+	assert_string_equal(last_status.version, "2.0.0");
+}
+
 static void
 test_rollback_method(void **state)
 {
@@ -1549,6 +1587,15 @@ test_conf(void **state)
 	    "    - {id: e, key: %s}\n", hex, hex, hex, hex, hex);
 	assert_int_equal(conf(y, &c, err), -1);
 	assert_non_null(strstr(err, "at most 4 keys"));
+	/* A key given twice is an error, where the second one is. */
+	assert_int_equal(conf("firmware:\n  selftest: 60\n  selftest: 70\n",
+	    &c, err), -1);
+	assert_string_equal(err,
+	    "c.yaml:3:3: duplicate key \"firmware.selftest\"");
+	snprintf(y, sizeof(y), "firmware:\n  keys:\n"
+	    "    - {id: a, key: %s, id: b}\n", hex);
+	assert_int_equal(conf(y, &c, err), -1);
+	assert_non_null(strstr(err, "duplicate key \"firmware.keys.id\""));
 	/* A failed parse leaves the defaults. */
 	assert_int_equal(c.nkeys, 0);
 }
@@ -1604,6 +1651,7 @@ main(void)
 		T(test_power_cut_every_step),
 		T(test_selftest_failure_rolls_back),
 		T(test_crash_during_trial_rolls_back),
+		T(test_recover_is_a_step),
 		T(test_rollback_method),
 		T(test_requests),
 		T(test_manifest_url),

@@ -1,7 +1,7 @@
 /*
  * test_manifest: the strict manifest parser, the key-id scan that picks
  * the verification key, Ed25519 verification, and the time and hex
- * helpers (charger-fw/core/manifest.c).
+ * helpers (charger-fw/core/update/manifest.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,7 +13,7 @@
 #include <cmocka.h>
 #include <openssl/evp.h>
 
-#include "core/manifest.h"
+#include "core/update/manifest.h"
 
 #define SHA_A	"00112233445566778899aabbccddeeff" \
 		"00112233445566778899aabbccddeeff"

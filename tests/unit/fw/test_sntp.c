@@ -2,7 +2,9 @@
  * test_sntp: the sanity checks (origin, LI, stratum, root distance, mode),
  * the offset arithmetic, and the client on the fake HAL: it sets the
  * clock only from a good reply, rotates servers, never polls faster than
- * every 15 s.
+ * every 15 s; kiss-o'-death (RATE, DENY, RSTR), back-off when nobody
+ * answers, the floor of the last good sync, and two agreeing samples
+ * before a step backwards.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -293,6 +295,248 @@ test_client_restep(void **state)
 	sntp_free(s);
 }
 
+/* The request sent last, answered by `ip` with a reply built by fn. */
+static void
+answer(struct sntp *s, uint32_t ip, int li, int stratum, int64_t server_ms,
+    uint32_t refid)
+{
+	const struct fake_pkt *req = fake_udp(fake_udp_count() - 1);
+	uint8_t b[48];
+
+	reply(b, req->buf, li, stratum, 0, 0, server_ms);
+	put32(b + 12, refid);
+	sntp_input(s, b, 48, ip, 123, hal_wall_ms(), hal_mono_ms());
+}
+
+/* Run to the next request; returns the gap since the previous one. */
+static uint64_t
+next_request(struct sntp *s)
+{
+	static uint64_t last;
+	size_t n = fake_udp_count();
+	uint64_t gap;
+
+	while (fake_udp_count() == n) {
+		assert_true(sntp_deadline(s) != UINT64_MAX);
+		fake_advance(sntp_deadline(s) - hal_mono_ms());
+		sntp_tick(s, hal_mono_ms());
+	}
+	gap = n == 0 ? 0 : hal_mono_ms() - last;
+	last = hal_mono_ms();
+	return gap;
+}
+
+#define RATE	0x52415445U	/* "RATE" */
+#define DENY	0x44454e59U
+#define RSTR	0x52535452U
+
+static void
+test_kod_checks(void **state)
+{
+	uint8_t req[48] = { 0 }, b[48];
+	struct sntp_pkt p;
+
+	memset(req + 40, 0x5a, 8);
+	reply(b, req, 3, 0, 0, 0, TRUE_MS);
+	put32(b + 12, RATE);
+	sntp_parse(b, 48, &p);
+	assert_int_equal(sntp_check(&p, cookie_of(req)), SNTP_KOD);
+	assert_int_equal(sntp_kiss(&p), SNTP_KISS_RATE);
+	/* Only after the cookie matched: a forger cannot silence a server. */
+	assert_int_equal(sntp_check(&p, cookie_of(req) + 1), SNTP_BAD_ORIGIN);
+	put32(b + 12, DENY);
+	sntp_parse(b, 48, &p);
+	assert_int_equal(sntp_kiss(&p), SNTP_KISS_DENY);
+	put32(b + 12, RSTR);
+	sntp_parse(b, 48, &p);
+	assert_int_equal(sntp_kiss(&p), SNTP_KISS_RSTR);
+	/* Another code, or a kiss code with a real stratum: no kiss. */
+	put32(b + 12, 0x494e4954U);		/* "INIT" */
+	sntp_parse(b, 48, &p);
+	assert_int_equal(sntp_check(&p, cookie_of(req)), SNTP_UNSYNCED);
+	assert_int_equal(sntp_kiss(&p), SNTP_KISS_NONE);
+	b[1] = 2;
+	put32(b + 12, DENY);
+	sntp_parse(b, 48, &p);
+	assert_int_equal(sntp_kiss(&p), SNTP_KISS_NONE);
+}
+
+/* DENY and RSTR: that server is never asked again; RATE: less often. */
+static void
+test_kod_client(void **state)
+{
+	struct sntp *s = client();
+	uint32_t servers[2] = { S1, S2 };
+	size_t i, to_s1 = 0;
+	uint64_t last_s1;
+
+	sntp_set_servers(s, servers, 2, hal_mono_ms());
+	next_request(s);
+	assert_int_equal(fake_udp(0)->dst, S1);
+	answer(s, S1, 3, 0, TRUE_MS, DENY);
+	assert_int_equal(sntp_stats(s)->kods, 1);
+	assert_int_equal(sntp_stats(s)->denied, 1);
+	for (i = 0; i < 10; i++) {
+		next_request(s);
+		assert_int_equal(fake_udp(fake_udp_count() - 1)->dst, S2);
+	}
+	/* The last one left says RSTR: nothing more at all. */
+	answer(s, S2, 3, 0, TRUE_MS, RSTR);
+	assert_int_equal(sntp_deadline(s), UINT64_MAX);
+	sntp_tick(s, hal_mono_ms() + 86400000);
+	assert_int_equal(fake_udp_count(), 11);
+	sntp_free(s);
+
+	/* RATE: at least 64 s to that server, doubling with each kiss. */
+	s = client();
+	sntp_set_servers(s, servers, 1, hal_mono_ms());
+	next_request(s);
+	answer(s, S1, 3, 0, TRUE_MS, RATE);
+	assert_true(next_request(s) >= SNTP_RATE_MIN_MS);
+	answer(s, S1, 3, 0, TRUE_MS, RATE);
+	assert_true(next_request(s) >= 2 * SNTP_RATE_MIN_MS);
+	answer(s, S1, 0, 2, TRUE_MS, 0);
+	assert_true(sntp_synced(s));
+	sntp_free(s);
+
+	/* A RATE from one of two: that one at most every 64 s from now. */
+	s = client();
+	sntp_set_servers(s, servers, 2, hal_mono_ms());
+	next_request(s);
+	answer(s, S1, 3, 0, TRUE_MS, RATE);
+	last_s1 = hal_mono_ms();
+	for (i = 0; i < 12; i++) {
+		next_request(s);
+		if (fake_udp(fake_udp_count() - 1)->dst != S1)
+			continue;
+		assert_true(hal_mono_ms() - last_s1 >= SNTP_RATE_MIN_MS);
+		last_s1 = hal_mono_ms();
+		to_s1++;
+		/* S2 answers nothing, S1 unsynchronised: all misses. */
+		answer(s, S1, 3, 0, TRUE_MS, 0);
+	}
+	assert_true(to_s1 >= 2);
+	sntp_free(s);
+}
+
+/* Nobody answers: 15 s doubling to 5 min (not 15 s for ever). */
+static void
+test_unanswered_backoff(void **state)
+{
+	struct sntp *s = client();
+	uint32_t servers[1] = { S1 };
+	static const uint64_t gaps[] = { 15000, 30000, 60000, 120000, 240000,
+		300000, 300000 };
+	size_t i;
+
+	sntp_set_servers(s, servers, 1, hal_mono_ms());
+	next_request(s);
+	for (i = 0; i < sizeof(gaps) / sizeof(gaps[0]); i++)
+		assert_int_equal(next_request(s), gaps[i]);
+	assert_int_equal(sntp_stats(s)->misses, 7);
+	/* An answer ends it; polls go back to the normal pace. */
+	answer(s, S1, 0, 2, TRUE_MS, 0);
+	assert_true(sntp_synced(s));
+	assert_int_equal(sntp_stats(s)->misses, 0);
+	assert_int_equal(next_request(s), SNTP_SYNCED_POLL_MS);
+	/* Synchronised, silence backs off up to the synced poll. */
+	for (i = 0; i < 12; i++)
+		assert_true(next_request(s) <= SNTP_SYNCED_POLL_MS);
+	assert_int_equal(next_request(s), SNTP_SYNCED_POLL_MS);
+	/* An unsynchronised server's answers back off too. */
+	sntp_free(s);
+	s = client();
+	sntp_set_servers(s, servers, 1, hal_mono_ms());
+	next_request(s);
+	for (i = 0; i < 3; i++) {
+		answer(s, S1, 3, 0, TRUE_MS, 0);
+		assert_int_equal(next_request(s), gaps[i]);
+	}
+	sntp_free(s);
+}
+
+/* The last good sync is a floor across restarts. */
+static void
+test_floor(void **state)
+{
+	struct sntp *s = client();
+	uint32_t servers[1] = { S1 };
+	char buf[32];
+	size_t len;
+
+	sntp_set_servers(s, servers, 1, hal_mono_ms());
+	next_request(s);
+	answer(s, S1, 0, 2, TRUE_MS, 0);
+	assert_true(sntp_synced(s));
+	assert_int_equal(hal_kv_get("sntp.floor", buf, sizeof(buf), &len), 0);
+	sntp_free(s);
+	/* A restart with the RTC behind it (a flat battery): raised. */
+	fake_set_wall(0);
+	s = sntp_new(101, 123, NULL);
+	assert_true(hal_wall_ms() >= TRUE_MS - 5);
+	assert_true(sntp_stats(s)->floor_ms >= TRUE_MS - 5);
+	/* A server a day in the past: refused, whatever it says. */
+	sntp_set_servers(s, servers, 1, hal_mono_ms());
+	next_request(s);
+	answer(s, S1, 0, 2, TRUE_MS - 86400000, 0);
+	assert_false(sntp_synced(s));
+	assert_int_equal(sntp_stats(s)->below_floor, 1);
+	next_request(s);
+	answer(s, S1, 0, 2, hal_wall_ms() + 2000, 0);
+	assert_true(sntp_synced(s));
+	sntp_free(s);
+}
+
+/* Back by more than a second: only when a second sample agrees. */
+static void
+test_backward_needs_two(void **state)
+{
+	struct sntp *s = client();
+	uint32_t servers[2] = { S1, S2 };
+
+	/* The RTC is an hour ahead. */
+	fake_set_wall(TRUE_MS + 3600000);
+	sntp_set_servers(s, servers, 2, hal_mono_ms());
+	next_request(s);
+	answer(s, S1, 0, 2, TRUE_MS, 0);
+	assert_false(sntp_synced(s));
+	assert_int_equal(sntp_stats(s)->held_back, 1);
+	/* Soon, from the other server: it agrees, the clock goes back. */
+	assert_int_equal(next_request(s), SNTP_MIN_POLL_MS);
+	assert_int_equal(fake_udp(fake_udp_count() - 1)->dst, S2);
+	answer(s, S2, 0, 2, TRUE_MS + 15000, 0);
+	assert_true(sntp_synced(s));
+	assert_true(hal_wall_ms() > TRUE_MS + 15000 - 5 &&
+	    hal_wall_ms() < TRUE_MS + 15000 + 5);
+	sntp_free(s);
+
+	/* Two that disagree: no step. */
+	fake_hal_reset();
+	s = client();
+	fake_set_wall(TRUE_MS + 3600000);
+	sntp_set_servers(s, servers, 2, hal_mono_ms());
+	next_request(s);
+	answer(s, S1, 0, 2, TRUE_MS, 0);
+	next_request(s);
+	answer(s, S2, 0, 2, TRUE_MS - 600000 + 15000, 0);
+	assert_false(sntp_synced(s));
+	assert_int_equal(sntp_stats(s)->held_back, 2);
+	/* A third that agrees with the second: now. */
+	next_request(s);
+	answer(s, S1, 0, 2, TRUE_MS - 600000 + 30000, 0);
+	assert_true(sntp_synced(s));
+	sntp_free(s);
+
+	/* Forward: one sample is enough (the RTC behind is the usual). */
+	fake_hal_reset();
+	s = client();
+	sntp_set_servers(s, servers, 1, hal_mono_ms());
+	next_request(s);
+	answer(s, S1, 0, 2, TRUE_MS, 0);
+	assert_true(sntp_synced(s));
+	sntp_free(s);
+}
+
 int
 main(void)
 {
@@ -303,6 +547,11 @@ main(void)
 		cmocka_unit_test(test_client_sets_clock),
 		cmocka_unit_test(test_client_poll_spacing),
 		cmocka_unit_test(test_client_restep),
+		cmocka_unit_test(test_kod_checks),
+		cmocka_unit_test(test_kod_client),
+		cmocka_unit_test(test_unanswered_backoff),
+		cmocka_unit_test(test_floor),
+		cmocka_unit_test(test_backward_needs_two),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,7 +11,7 @@
 
 #include <openssl/evp.h>
 
-#include "core/manifest.h"
+#include "core/update/manifest.h"
 
 enum mkey {
 	K_FORMAT = 0,

@@ -8,10 +8,10 @@
 #include <json-c/json.h>
 
 #include "core/fw.h"
-#include "core/fwfetch.h"
+#include "core/update/fwfetch.h"
 #include "core/fwlog.h"
-#include "core/fwupdate.h"
-#include "core/fwupdate_hook.h"
+#include "core/update/fwupdate.h"
+#include "core/update/fwupdate_hook.h"
 
 #define TWIN_MAX	(64 * 1024)	/* a twin document we accept */
 
@@ -20,7 +20,7 @@ struct fwupdate_hook {
 	struct fwupdate_conf	 conf;
 	struct fwfetch_curl	*fetch;
 	struct fwupdate		*eng;
-	int			 report_pending;	/* awaiting a 204 */
+	uint32_t		 report_id;	/* awaiting its 204; 0 */
 };
 
 static int
@@ -66,8 +66,7 @@ h_report(void *arg, const struct fwupdate_status *s)
 		return;
 	if ((doc = malloc(strlen(json) + 16)) != NULL) {
 		sprintf(doc, "{\"firmware\":%s}", json);
-		if (fw_twin_report(h->fw, doc) == 0)
-			h->report_pending = 1;
+		h->report_id = fw_twin_report(h->fw, doc);
 		free(doc);
 	}
 	free(json);
@@ -128,7 +127,11 @@ op_boot(void *ctx, struct fw *f)
 	host.report = h_report;
 	host.reboot = h_reboot;
 	host.arg = h;
-	if ((h->eng = fwupdate_new(&cfg, &host, &ops)) == NULL) {
+	if ((h->eng = fwupdate_new(&cfg, &host, &ops)) == NULL ||
+	    fwupdate_recover(h->eng) == -1) {
+		fw_err("firmware: the update engine cannot start: updates off");
+		fwupdate_free(h->eng);
+		h->eng = NULL;
 		fwfetch_curl_free(h->fetch);
 		h->fetch = NULL;
 		return;
@@ -157,53 +160,32 @@ op_cloud(void *ctx, int up)
 
 	if (h->eng == NULL)
 		return;
-	h->report_pending = 0;
 	if (up)
 		report_now(h);
 	fwupdate_note(h->eng, FWUPDATE_EV_CHANGED);
 }
 
-/* The "desired" member of a twin GET response, as JSON text. */
+/* Desired properties (the twin orders them): "firmware" is ours. */
 static void
-desired_of_get(struct fwupdate_hook *h, const uint8_t *p, size_t len)
-{
-	struct json_tokener *tok;
-	struct json_object *o, *d;
-	const char *s;
-
-	if (len > TWIN_MAX || memchr(p, '\0', len) != NULL ||
-	    (tok = json_tokener_new_ex(16)) == NULL)
-		return;
-	o = json_tokener_parse_ex(tok, (const char *)p, (int)len);
-	if (json_tokener_get_error(tok) == json_tokener_success &&
-	    json_object_object_get_ex(o, "desired", &d) &&
-	    json_object_is_type(d, json_type_object)) {
-		s = json_object_to_json_string_ext(d, JSON_C_TO_STRING_PLAIN);
-		fwupdate_twin_desired(h->eng, (const uint8_t *)s, strlen(s));
-	}
-	json_object_put(o);
-	json_tokener_free(tok);
-}
-
-static void
-op_twin(void *ctx, const char *topic, const uint8_t *p, size_t len)
+op_desired(void *ctx, const char *json, size_t len, int full)
 {
 	struct fwupdate_hook *h = ctx;
 
-	if (h->eng == NULL)
+	if (h->eng != NULL && len <= TWIN_MAX)
+		fwupdate_twin_desired(h->eng, (const uint8_t *)json, len);
+}
+
+static void
+op_reported(void *ctx, uint32_t id, int status)
+{
+	struct fwupdate_hook *h = ctx;
+
+	if (h->eng == NULL || id == 0 || id != h->report_id)
 		return;
-	if (strncmp(topic, "$iothub/twin/res/200/", 21) == 0)
-		desired_of_get(h, p, len);
-	else if (strncmp(topic, "$iothub/twin/PATCH/properties/desired/",
-	    38) == 0) {
-		if (len <= TWIN_MAX)
-			fwupdate_twin_desired(h->eng, p, len);
-	} else if (strncmp(topic, "$iothub/twin/res/204/", 21) == 0 &&
-	    h->report_pending) {
-		/* The hub wrote a reported patch sent after our report. */
-		h->report_pending = 0;
+	/* The hub wrote (204) the patch that carried our status. */
+	h->report_id = 0;
+	if (status >= 200 && status <= 299)
 		fwupdate_note(h->eng, FWUPDATE_EV_TWIN_REPORTED);
-	}
 }
 
 static void
@@ -229,7 +211,8 @@ fwupdate_hook_register(struct fw *f, const struct fwupdate_conf *conf)
 	ops.boot = op_boot;
 	ops.method = op_method;
 	ops.cloud = op_cloud;
-	ops.twin = op_twin;
+	ops.desired = op_desired;
+	ops.reported = op_reported;
 	ops.session = op_session;
 	ops.ctx = h;
 	fw_update_register(f, &ops);

@@ -31,7 +31,7 @@
 #include <openssl/evp.h>
 
 #include "core/fwlog.h"
-#include "core/fwupdate.h"
+#include "core/update/fwupdate.h"
 #include "core/telemetry.h"
 #include "hal/hal.h"
 
@@ -1733,16 +1733,13 @@ fwupdate_twin_desired(struct fwupdate *fw, const uint8_t *buf, size_t len)
 }
 
 /* ------------------------------------------------------------------ */
-/* Start-up: carry on from what the records say.                      */
+/* Start-up: the engine, then recovery from what the records say.      */
 
 struct fwupdate *
 fwupdate_new(const struct fwupdate_cfg *cfg, const struct fwupdate_host *host,
     const struct fwfetch_ops *fetch)
 {
 	struct fwupdate *fw;
-	struct fwupdate_slotinfo si;
-	struct hal_boot_state b;
-	int failed;
 
 	if (cfg->product == NULL || !manifest_product_ok(cfg->product) ||
 	    cfg->nkeys == 0 || cfg->nkeys > FWUPDATE_MAX_KEYS) {
@@ -1766,77 +1763,106 @@ fwupdate_new(const struct fwupdate_cfg *cfg, const struct fwupdate_host *host,
 	fw->host = *host;
 	fw->fetch = *fetch;
 	fw->next = UINT64_MAX;
+	fw->running = hal_slot_running();
+	fw->inactive = fw->running == HAL_SLOT_A ? HAL_SLOT_B : HAL_SLOT_A;
 	if ((fw->sha = EVP_MD_CTX_new()) == NULL)
 		goto fail;
 	if (cfg->base != NULL &&
 	    (fw->timer = evtimer_new(cfg->base, timer_cb, fw)) == NULL)
 		goto fail;
-	if (boot_get(&b) == -1)
-		goto fail;
-	fw->running = hal_slot_running();
-	fw->inactive = fw->running == HAL_SLOT_A ? HAL_SLOT_B : HAL_SLOT_A;
-	last_load(&fw->last);
-	if (job_load(&fw->job) == 0 && fw->job.slot == fw->running) {
-		/* Installed and booted, or rolled back from: over. */
-		job_clear(fw);
-	}
-
-	if (b.try_once) {
-		/*
-		 * A slot is marked and the boot loader has not run since (an
-		 * engine restarted without a reset): that slot must not be
-		 * written; reboot into it when it is safe.
-		 */
-		fw_info("fwupdate: slot %c is marked to boot; rebooting when "
-		    "safe", 'A' + b.active);
-		fw->state = FWUPDATE_REBOOT_WAIT;
-		fw->next = now_ms();
-		arm(fw);
-		return fw;
-	}
-	if (b.trying && !b.confirmed) {
-		fw->state = FWUPDATE_TESTING;
-		fw->test_deadline = now_ms() + (uint64_t)fw->cfg.selftest_s *
-		    1000;
-		fw_info("fwupdate: running %s from slot %c on trial; self-test "
-		    "for up to %u s", b.version[fw->running], 'A' + fw->running,
-		    fw->cfg.selftest_s);
-		fw->next = now_ms();
-		arm(fw);
-		return fw;
-	}
-	if (b.rolled_back && strcmp(fw->last.state, "rolled_back") != 0) {
-		/* The new image never confirmed; the boot loader came back. */
-		failed = fw->inactive;
-		if (strcmp(fw->last.target, b.version[failed]) != 0 ||
-		    fw->last.error[0] == '\0')
-			textf(fw->last.error, sizeof(fw->last.error),
-			    "version %s did not confirm after reboot",
-			    b.version[failed]);
-		fw_err("fwupdate: rolled back to %s: %s",
-		    b.version[fw->running], fw->last.error);
-		last_set(fw, "rolled_back", fw->last.url, b.version[failed],
-		    fw->last.error);
-		job_clear(fw);
-	}
-	/* Finish a confirmation that a power cut interrupted. */
-	if (b.confirmed && fwupdate_slotinfo_get(fw->running, &si) == 0 &&
-	    si.security_version > b.security_floor) {
-		fw_info("fwupdate: security floor %u -> %u", b.security_floor,
-		    si.security_version);
-		b.security_floor = si.security_version;
-		boot_set(&b);
-	}
-	if (fw->job.active && fw->job.url[0] != '\0') {
-		fw_info("fwupdate: resuming the update from %s", fw->job.url);
-		fw->state = FWUPDATE_PENDING;
-		fw->next = now_ms();
-	}
-	arm(fw);
 	return fw;
 fail:
 	fwupdate_free(fw);
 	return NULL;
+}
+
+/*
+ * A slot is marked and the boot loader has not run since (an engine
+ * restarted without a reset): that slot must not be written; reboot into
+ * it when it is safe.
+ */
+static void
+recover_marked(struct fwupdate *fw, const struct hal_boot_state *b)
+{
+	fw_info("fwupdate: slot %c is marked to boot; rebooting when safe",
+	    'A' + b->active);
+	fw->state = FWUPDATE_REBOOT_WAIT;
+	fw->next = now_ms();
+}
+
+/* The new image's one try is running: it has selftest_s to prove itself. */
+static void
+recover_trial(struct fwupdate *fw, const struct hal_boot_state *b)
+{
+	fw->state = FWUPDATE_TESTING;
+	fw->test_deadline = now_ms() + (uint64_t)fw->cfg.selftest_s * 1000;
+	fw_info("fwupdate: running %s from slot %c on trial; self-test for up "
+	    "to %u s", b->version[fw->running], 'A' + fw->running,
+	    fw->cfg.selftest_s);
+	fw->next = now_ms();
+}
+
+/* The new image never confirmed; the boot loader came back: say so once. */
+static void
+recover_rollback(struct fwupdate *fw, const struct hal_boot_state *b)
+{
+	int failed = fw->inactive;
+
+	if (!b->rolled_back || strcmp(fw->last.state, "rolled_back") == 0)
+		return;
+	if (strcmp(fw->last.target, b->version[failed]) != 0 ||
+	    fw->last.error[0] == '\0')
+		textf(fw->last.error, sizeof(fw->last.error),
+		    "version %s did not confirm after reboot", b->version[failed]);
+	fw_err("fwupdate: rolled back to %s: %s", b->version[fw->running],
+	    fw->last.error);
+	last_set(fw, "rolled_back", fw->last.url, b->version[failed],
+	    fw->last.error);
+	job_clear(fw);
+}
+
+/* Finish a confirmation that a power cut interrupted: raise the floor. */
+static void
+recover_floor(struct hal_boot_state *b, int running)
+{
+	struct fwupdate_slotinfo si;
+
+	if (!b->confirmed || fwupdate_slotinfo_get(running, &si) == -1 ||
+	    si.security_version <= b->security_floor)
+		return;
+	fw_info("fwupdate: security floor %u -> %u", b->security_floor,
+	    si.security_version);
+	b->security_floor = si.security_version;
+	boot_set(b);
+}
+
+int
+fwupdate_recover(struct fwupdate *fw)
+{
+	struct hal_boot_state b;
+
+	if (boot_get(&b) == -1)
+		return -1;
+	last_load(&fw->last);
+	/* A job for the running slot: installed and booted, or rolled back. */
+	if (job_load(&fw->job) == 0 && fw->job.slot == fw->running)
+		job_clear(fw);
+	if (b.try_once)
+		recover_marked(fw, &b);
+	else if (b.trying && !b.confirmed)
+		recover_trial(fw, &b);
+	else {
+		recover_rollback(fw, &b);
+		recover_floor(&b, fw->running);
+		if (fw->job.active && fw->job.url[0] != '\0') {
+			fw_info("fwupdate: resuming the update from %s",
+			    fw->job.url);
+			fw->state = FWUPDATE_PENDING;
+			fw->next = now_ms();
+		}
+	}
+	arm(fw);
+	return 0;
 }
 
 void

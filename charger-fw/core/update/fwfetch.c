@@ -13,7 +13,7 @@
 #include <event2/event.h>
 
 #include "core/dns.h"
-#include "core/fwfetch.h"
+#include "core/update/fwfetch.h"
 #include "core/fwlog.h"
 
 struct xfer {

@@ -1,7 +1,8 @@
-# charger-fw/fwupdate.mk: signed A/B firmware updates (issue 7).
+# charger-fw/core/update/: the update engine, signed A/B firmware updates.
 # Included at the end of charger-fw/local.mk; see doc/firmware-updates.md.
+# Everything of the engine lives in this directory (libfw.a):
 #
-# manifest.c  strict manifest parser + Ed25519 verification (libfw.a)
+# manifest.c  strict manifest parser + Ed25519 verification
 # fwupdate.c  the update engine: A/B slots, resume, self-test, rollback
 # fwfetch.c   HTTPS downloads: libcurl multi_socket on the libevent loop
 # fwupdate_conf.c  the "firmware:" section of evcharger.yaml
@@ -9,11 +10,11 @@
 # evfw-sign   the vendor's signing tool (installed: operators run it)
 
 charger_fw_libfw_a_SOURCES += \
-	charger-fw/core/manifest.c charger-fw/core/manifest.h \
-	charger-fw/core/fwupdate.c charger-fw/core/fwupdate.h \
-	charger-fw/core/fwfetch.c charger-fw/core/fwfetch.h \
-	charger-fw/core/fwupdate_conf.c charger-fw/core/fwupdate_conf.h \
-	charger-fw/core/fwupdate_hook.c charger-fw/core/fwupdate_hook.h
+	charger-fw/core/update/manifest.c charger-fw/core/update/manifest.h \
+	charger-fw/core/update/fwupdate.c charger-fw/core/update/fwupdate.h \
+	charger-fw/core/update/fwfetch.c charger-fw/core/update/fwfetch.h \
+	charger-fw/core/update/fwupdate_conf.c charger-fw/core/update/fwupdate_conf.h \
+	charger-fw/core/update/fwupdate_hook.c charger-fw/core/update/fwupdate_hook.h
 charger_fw_libfw_a_CFLAGS += $(CURL_CFLAGS)
 FW_DEPLIBS += $(CURL_LIBS)
 

@@ -24,7 +24,7 @@
 
 #include <stddef.h>
 
-#include "core/fwupdate.h"
+#include "core/update/fwupdate.h"
 
 #define FWUPDATE_CONF_PATH_MAX	1024
 #define FWUPDATE_DEFAULT_PRODUCT "evcharger-sim"

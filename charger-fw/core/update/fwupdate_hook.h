@@ -7,9 +7,10 @@
  *             self-test, a download to resume or a rollback to report;
  *   method    200 and 202;
  *   cloud     on connect: report the update status (twin + telemetry);
- *   twin      desired "firmware" (GET response and desired PATCH), and
- *             the hub's 204 to a reported PATCH (the self-test's "twin
- *             written");
+ *   desired   desired "firmware" (the whole twin after a reconnect, or a
+ *             change; version-ordered by core/twin.c);
+ *   reported  the hub's 204 to the reported PATCH that carried our
+ *             status (the self-test's "twin written", matched by $rid);
  *   session   a charging session began or ended: never start an update
  *             or reboot during one.
  *
@@ -19,7 +20,7 @@
 #ifndef EVFW_FWUPDATE_HOOK_H
 #define EVFW_FWUPDATE_HOOK_H
 
-#include "core/fwupdate_conf.h"
+#include "core/update/fwupdate_conf.h"
 
 struct fw;
 struct fwupdate_hook;

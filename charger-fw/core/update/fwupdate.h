@@ -31,7 +31,9 @@
  * record, and three kv records (see doc/firmware-updates.md): the job
  * (fwupdate.job: URL, manifest hash, bytes durable in the slot), each
  * slot's image (fwupdate.slot0/1: version, security_version, size, sha256)
- * and the last outcome (fwupdate.last).  A new engine resumes from them.
+ * and the last outcome (fwupdate.last).  fwupdate_recover() resumes from
+ * them: making an engine and recovering are two steps, so that a test can
+ * cut the power, make a new engine and watch the recovery on its own.
  *
  * Time: driven by the caller (fwupdate_tick / fwupdate_deadline) like the
  * other firmware modules, or, with cfg.base set, by its own libevent
@@ -43,8 +45,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/fwfetch.h"
-#include "core/manifest.h"
+#include "core/update/fwfetch.h"
+#include "core/update/manifest.h"
 
 #define FWUPDATE_MAX_KEYS	4
 #define FWUPDATE_URL_MAX	MANIFEST_URL_MAX	/* with the NUL */
@@ -145,13 +147,21 @@ const char *fwupdate_req_strerror(enum fwupdate_req_status);
 struct fwupdate;
 
 /*
- * Create the engine and pick up where a previous run stopped (self-test
- * of a new image, a download to resume, a rollback to report, a floor to
- * raise).  Copies cfg; keeps host and fetch pointers' contents.  NULL on
- * failure (logged).  Makes no host callbacks.
+ * Create the engine, idle: checks and copies cfg, keeps copies of host
+ * and fetch; reads and writes nothing durable.  NULL on failure (logged).
+ * Makes no host callbacks.
  */
 struct fwupdate *fwupdate_new(const struct fwupdate_cfg *,
 	    const struct fwupdate_host *, const struct fwfetch_ops *);
+/*
+ * Power-cut recovery, once, before anything else: pick up where a
+ * previous run stopped from the boot-state record and the kv records (a
+ * marked slot to boot, the self-test of a new image, a rollback to
+ * report, a security floor to raise, a download to resume), repairing
+ * what an interrupted sequence left.  May write the records; makes no
+ * host callbacks.  0, or -1 when the boot-state record cannot be read.
+ */
+int	 fwupdate_recover(struct fwupdate *);
 /* Stops a transfer under way; writes nothing (a power cut may follow). */
 void	 fwupdate_free(struct fwupdate *);
 
