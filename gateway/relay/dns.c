@@ -266,7 +266,8 @@ dns_answer_parse(const uint8_t *buf, size_t len, uint16_t id,
 		uint8_t l;
 
 		while (qoff < len && (l = buf[qoff]) != 0) {
-			if ((l & 0xc0) || qoff + 1 + l > len || o + l + 1 >
+			/* the label, its dot and the final NUL must fit */
+			if ((l & 0xc0) || qoff + 1 + l > len || o + l + 1 >=
 			    sizeof(qname))
 				return DNS_NOT_ANSWER;
 			if (o > 0)
