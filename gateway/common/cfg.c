@@ -171,6 +171,17 @@ cfg_index_mark(const struct cfg_index *idx, const char *path)
 	}
 }
 
+int
+cfg_index_has(const struct cfg_index *idx, const char *path)
+{
+	size_t i;
+
+	for (i = 0; idx != NULL && i < idx->n; i++)
+		if (strcmp(idx->v[i].path, path) == 0)
+			return 1;
+	return 0;
+}
+
 void
 cfg_index_diag(const struct cfg_index *idx, struct cfg_diags *d, int warning,
     const char *name, const char *path, const char *fmt, ...)

@@ -95,6 +95,8 @@ void	cfg_index_free(struct cfg_index *);
  * NULL.
  */
 struct cfg_mark cfg_index_mark(const struct cfg_index *, const char *path);
+/* Is exactly path recorded (set in the file)? */
+int	cfg_index_has(const struct cfg_index *, const char *path);
 /*
  * Report at path, as cfg_error/cfg_warn do, for rules checked after the
  * parse (the machine's users, interfaces and ports).  name is the file.

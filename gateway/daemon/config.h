@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "common/cfg.h"
 #include "common/control.h"
@@ -99,6 +100,13 @@ void		 config_bindings(const struct config *,
 int		 config_same_addr(const struct sockaddr_storage *,
 		    const struct sockaddr_storage *);
 void		 config_free(struct config *);
+
+/*
+ * Write conf back as evgated.yaml, every default filled in
+ * (config_dump.c; evgated --dump-config).  It loads to the same
+ * configuration.
+ */
+void		 config_dump(const struct config *, FILE *);
 
 /* What the site services read of conf (site/lan.h), pointing into it. */
 struct site_conf;

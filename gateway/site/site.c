@@ -681,8 +681,10 @@ site_prepare(struct site *s, const struct site_conf *conf, char *err,
 		return -1;
 	}
 	if (conf->dhcp != NULL && access(dm->hook, X_OK) == -1) {
-		snprintf(err, errlen, "dnsmasq.hook: %s: %s", dm->hook,
-		    strerror(errno));
+		snprintf(err, errlen, "dnsmasq.hook: %s: %s (\"make install\" "
+		    "puts evgate-dhcp-hook there; set dnsmasq.hook to where it "
+		    "is, e.g. the build tree's gateway/evgate-dhcp-hook)",
+		    dm->hook, strerror(errno));
 		return -1;
 	}
 	if (config_dir("dnsmasq.state_dir", dm->state_dir, 0700, err,
