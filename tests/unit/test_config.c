@@ -257,6 +257,11 @@ static const struct bad bad[] = {
 	  "t.yaml:1:14: site.name: NUL byte in value" },
 	{ "{[a]: 1}\n",
 	  "t.yaml:1:2: a key must be a plain name" },
+	{ RELAY_OK "relay: {listen: 10.42.0.1, routes: [{port: 443, allow: "
+	  "[a.example, 203.0.113.7]}]}\n",
+	  "t.yaml:2:68: relay.routes[0].allow[1]: \"203.0.113.7\": an IP "
+	  "address can never match: a TLS server name (SNI) is always a host "
+	  "name; list the name the charger connects to" },
 	{ "daemon: {user: root}\n",
 	  "t.yaml:1:16: daemon.user: \"root\" is not an unprivileged user: leave daemon.user out to stay root" },
 	{ "daemon: {user: evgate, group: x}\n",
