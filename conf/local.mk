@@ -13,14 +13,16 @@ CLEANFILES += conf/evgated.service
 
 # The example configuration goes to the documentation, and to
 # SYSCONFDIR/evgate/evgated.yaml only when there is none yet: make install
-# never overwrites an operator's configuration.
+# never overwrites an operator's configuration.  Mode 0644: evgated reads
+# it as the user evgate, evgatectl -c as an operator; it holds no secret
+# (ship's token and keys are files of their own).
 dist_doc_DATA += conf/evgated.yaml
 install-data-local:
 	$(MKDIR_P) '$(DESTDIR)$(sysusersdir)' '$(DESTDIR)$(sysconfdir)/evgate'
 	$(INSTALL_DATA) $(srcdir)/conf/evgate.sysusers \
 	    '$(DESTDIR)$(sysusersdir)/evgate.conf'
 	test -f '$(DESTDIR)$(sysconfdir)/evgate/evgated.yaml' || \
-	    $(INSTALL_DATA) -m 640 $(srcdir)/conf/evgated.yaml \
+	    $(INSTALL_DATA) -m 644 $(srcdir)/conf/evgated.yaml \
 	    '$(DESTDIR)$(sysconfdir)/evgate/evgated.yaml'
 uninstall-local:
 	rm -f '$(DESTDIR)$(sysusersdir)/evgate.conf'

@@ -22,16 +22,28 @@
 #include "site/lan.h"
 #include "time/ntp.h"
 
-/* A YAML double-quoted string: only what the parsers let in gets here,
- * but a quote or backslash is escaped all the same. */
+/*
+ * A YAML double-quoted string.  A quoted value may hold any character
+ * (a site name spread over lines, say): escape what YAML would otherwise
+ * fold or refuse, so the dump reads back to the same bytes.
+ */
 static void
 q(FILE *fp, const char *s)
 {
 	fputc('"', fp);
 	for (; *s != '\0'; s++) {
-		if (*s == '"' || *s == '\\')
-			fputc('\\', fp);
-		fputc(*s, fp);
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(fp, "\\%c", c);
+		else if (c == '\n')
+			fputs("\\n", fp);
+		else if (c == '\t')
+			fputs("\\t", fp);
+		else if (c < 0x20 || c == 0x7f)
+			fprintf(fp, "\\x%02x", c);
+		else
+			fputc(c, fp);
 	}
 	fputc('"', fp);
 }

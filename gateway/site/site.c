@@ -739,7 +739,7 @@ lease_socket_commit(struct site *s)
 	path = control_path(s->leasectl);
 	free(s->sock_path);
 	s->sock_path = xstrdup(path);
-	if (chown(path, s->uid, s->gid) == -1)
+	if (chown_changed(path, -1, s->uid, s->gid) == -1)
 		log_warn("dhcp: chown %s", path);
 }
 

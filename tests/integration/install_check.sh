@@ -13,7 +13,7 @@ else
 fi
 prefix=$(sed -n 's/^prefix = //p' "$BUILD/Makefile")
 sysconfdir=$(sed -n 's/^sysconfdir = //p' "$BUILD/Makefile" | sed "s|\${prefix}|$prefix|")
-for f in "$prefix/sbin/evgated" "$prefix/sbin/evgatectl" \
+for f in "$prefix/sbin/evgated" "$prefix/bin/evgatectl" \
     "$prefix/share/man/man8/evgated.8" "$prefix/share/man/man8/evgatectl.8" \
     "$prefix/share/man/man5/evgated.yaml.5" \
     "$prefix/lib/systemd/system/evgated.service" \
