@@ -520,8 +520,11 @@ check_bound_addrs(struct check *c)
 
 		if (wildcard(ss) || is_local(c->box, ss, NULL))
 			continue;
+		/* "listen: 10.42.0.1" (one address) has no [0] in the file */
 		snprintf(path, sizeof(path), "relay.listen[%zu]", i);
-		say(c, 1, path, "relay.listen", "%s is no address of this "
+		if (!cfg_index_has(conf->index, path))
+			strlcpy(path, "relay.listen", sizeof(path));
+		say(c, 1, path, NULL, "%s is no address of this "
 		    "machine yet: the relay listens anyway (freebind), but "
 		    "chargers reach it only once it is configured",
 		    addr_text(ss, a, sizeof(a)));

@@ -149,6 +149,57 @@ check "an operator in evgate-admin (useradd -G evgate-admin anna)" \
 inside useradd -m bob
 check "evgated --check-config passes on the box set up as the guide says" \
     inside evgated --check-config -c /etc/evgate/evgated.yaml
+
+# --- the documents' examples, produced on this box ----------------------------
+# Each example's output is what evgated prints here, compared with the
+# document; EVGATE_DOC_UPDATE=1 writes it into the document instead.
+doc_example() {	# doc_example DOC NAME FILE-WITH-THE-OUTPUT
+	local d=$top/$1
+	if [ "${EVGATE_DOC_UPDATE:-0}" = 1 ]; then
+		python3 "$top/tests/integration/docblock.py" update "$d" "$2" "$3"
+		ok "$1: example $2 written from what evgated printed"
+	else
+		check "$1: example $2 is what evgated prints" \
+		    python3 "$top/tests/integration/docblock.py" check "$d" "$2" "$3"
+	fi
+}
+run_check() {	# run_check DIR FILE: "$ evgated ..." and its output
+	echo "\$ evgated --check-config -c $2"
+	inside sh -c "cd $1 && evgated --check-config -c $2 2>&1"
+}
+CONF=/etc/evgate/evgated.yaml
+cp "$R$CONF" "$T/guide.yaml"
+sed -e '0,/port: 8883/s//port: 0/' -e 's/lease_time: 1h /lease_time: 1 hour/' \
+    "$T/guide.yaml" >"$R$CONF"
+run_check / "$CONF" >"$T/ex-file"
+doc_example doc/operator-guide.md guide-file-errors "$T/ex-file"
+sed -e 's/allow: \[zapcloud-api/allow: ["*.azurewebsites.net", zapcloud-api/' \
+    "$T/guide.yaml" >"$R$CONF"
+ip -n "$NS" addr del 10.42.0.1/24 dev plc0
+run_check / "$CONF" >"$T/ex-box"
+ip -n "$NS" addr add 10.42.0.1/24 dev plc0
+doc_example doc/operator-guide.md guide-box-errors "$T/ex-box"
+cp "$T/guide.yaml" "$R$CONF"
+# evgated.yaml(5): its example passes here, and with two mistakes says so.
+python3 "$top/tests/integration/docblock.py" get "$top/doc/evgated.yaml.5" \
+    yaml5-example >"$R/etc/evgate/example.yaml"
+check "evgated.yaml(5) EXAMPLES passes --check-config on this box" \
+    inside evgated --check-config -c /etc/evgate/example.yaml
+python3 "$top/tests/integration/docblock.py" get "$top/doc/evgated.yaml.5" \
+    yaml5-ship >>"$R/etc/evgate/example.yaml"
+echo token >"$R/etc/evgate/collector.token"
+cp "$R/etc/ssl/certs/ca-certificates.crt" "$R/etc/evgate/collector-ca.pem" 2>/dev/null ||
+    : >"$R/etc/evgate/collector-ca.pem"
+check "evgated.yaml(5) EXAMPLES with its ship section passes, once its files exist" \
+    inside evgated --check-config -c /etc/evgate/example.yaml
+python3 "$top/tests/integration/docblock.py" get "$top/doc/evgated.yaml.5" \
+    yaml5-example | sed -e '0,/port: 8883/s//port: 0/' \
+    -e 's/lease_time: 1h/lease_time: 1 hour/' >"$R/etc/evgate/evgated.yaml.bad"
+inside sh -c 'cd /etc/evgate && evgated --check-config -c evgated.yaml.bad 2>&1' |
+    sed 's/evgated\.yaml\.bad/evgated.yaml/' >"$T/ex-yaml5"
+doc_example doc/evgated.yaml.5 yaml5-errors "$T/ex-yaml5"
+rm -f "$R/etc/evgate/evgated.yaml.bad" "$R/etc/evgate/example.yaml"
+
 check "sysctl net.ipv4.ip_forward is 0" \
     test "$(inside sysctl -n net.ipv4.ip_forward)" = 0
 check "systemctl enable --now evgated" inside systemctl enable --now evgated

@@ -189,7 +189,7 @@ test_interface_and_address(void **state)
 	assert_string_equal(fx->out,
 	    "t.yaml:8:18: lan.interface: this machine has no interface plc0 "
 	    "(\"ip link\" lists them): dnsmasq would serve nothing\n"
-	    "t.yaml:3:11: relay.listen[0]: warning: 10.42.0.1 is no address of "
+	    "t.yaml:3:11: relay.listen: warning: 10.42.0.1 is no address of "
 	    "this machine yet: the relay listens anyway (freebind), but "
 	    "chargers reach it only once it is configured\n" SUFFIX_ERR);
 	fx->box.nifnames = 3;		/* plc0 without its address */
@@ -200,7 +200,7 @@ test_interface_and_address(void **state)
 	    "bind it (\"Cannot assign requested address\"); add it, e.g. \"ip "
 	    "address add 10.42.0.1/24 dev plc0\", or in the site's network "
 	    "configuration\n"
-	    "t.yaml:3:11: relay.listen[0]: warning: 10.42.0.1 is no address of "
+	    "t.yaml:3:11: relay.listen: warning: 10.42.0.1 is no address of "
 	    "this machine yet: the relay listens anyway (freebind), but "
 	    "chargers reach it only once it is configured\n" SUFFIX_ERR);
 	strcpy(fx->addrs[2].ifname, "eth0");	/* on the wrong interface */
