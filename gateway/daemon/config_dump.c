@@ -32,8 +32,25 @@ q(FILE *fp, const char *s)
 {
 	fputc('"', fp);
 	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
+		const unsigned char *u = (const unsigned char *)s;
+		unsigned char c = u[0];
 
+		/* YAML's line breaks beyond \n, and the byte order mark */
+		if (c == 0xc2 && u[1] == 0x85) {
+			fputs("\\N", fp);
+			s++;
+			continue;
+		}
+		if (c == 0xe2 && u[1] == 0x80 && (u[2] == 0xa8 || u[2] == 0xa9)) {
+			fputs(u[2] == 0xa8 ? "\\L" : "\\P", fp);
+			s += 2;
+			continue;
+		}
+		if (c == 0xef && u[1] == 0xbb && u[2] == 0xbf) {
+			fputs("\\uFEFF", fp);
+			s += 2;
+			continue;
+		}
 		if (c == '"' || c == '\\')
 			fprintf(fp, "\\%c", c);
 		else if (c == '\n')
