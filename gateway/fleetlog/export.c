@@ -55,6 +55,8 @@ struct export_reader {
 	int			 follow;
 	int			 skipping;	/* inside an overlong line */
 	int			 done;
+	int			 open_errno;	/* a segment that cannot be read */
+	char			 open_path[4096];
 	uint64_t		 after_seq, from_ms, to_ms;
 	uint8_t			*buf;
 	size_t			 start, end;	/* unread bytes */
@@ -131,9 +133,15 @@ reader_open_next(struct export_reader *r)
 			return 0;
 		}
 		snprintf(path, sizeof(path), "%s/%s", r->dir, s->name);
-		/* deleted by retention since the listing: go on */
-		if ((r->fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-			continue;
+		if ((r->fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+			/* deleted by retention since the listing: go on */
+			if (errno == ENOENT)
+				continue;
+			/* anything else loses events: say so, never skip */
+			r->open_errno = errno;
+			strlcpy(r->open_path, path, sizeof(r->open_path));
+			return 0;
+		}
 		r->opened++;
 		r->start = r->end = 0;
 		r->skipping = 0;
@@ -187,8 +195,17 @@ export_reader_next(struct export_reader *r, struct export_line *line,
 
 		/* (following a log that had no segment yet: look again) */
 		if (r->fd == -1 && (r->done || (!reader_open_next(r) &&
-		    !(r->follow && reader_relist(r) && reader_open_next(r)))))
+		    !(r->open_errno == 0 && r->follow && reader_relist(r) &&
+		    reader_open_next(r))))) {
+			if (r->open_errno != 0) {
+				snprintf(err, errlen, "%s: %s", r->open_path,
+				    strerror(r->open_errno));
+				r->open_errno = 0;
+				r->idx--;	/* try it again next time */
+				return EXPORT_ERROR;
+			}
 			return EXPORT_END;
+		}
 		nl = memchr(r->buf + r->start, '\n', r->end - r->start);
 		if (nl != NULL) {
 			struct fleetlog_line fl;
@@ -403,6 +420,32 @@ export_csv_field(FILE *fp, const char *s, size_t len)
 	fputc('"', fp);
 }
 
+/*
+ * A text cell that a spreadsheet would take for a formula -- one starting
+ * with = + - @, a TAB or a CR -- is written with a leading apostrophe and
+ * quoted, as OWASP's CSV-injection advice has it: Excel, LibreOffice and
+ * Google Sheets show the text and run nothing.  The fleet log's strings
+ * come from chargers (SNI, hostnames) and the network: never trust that
+ * something upstream checked them.
+ */
+void
+export_csv_text(FILE *fp, const char *s, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || strchr("=+-@\t\r", s[0]) == NULL) {
+		export_csv_field(fp, s, len);
+		return;
+	}
+	fputs("\"'", fp);
+	for (i = 0; i < len; i++) {
+		if (s[i] == '"')
+			fputc('"', fp);
+		fputc(s[i], fp);
+	}
+	fputc('"', fp);
+}
+
 void
 export_csv_header(FILE *fp)
 {
@@ -421,7 +464,7 @@ csv_value(FILE *fp, struct json_object *v)
 	if (v == NULL || json_object_is_type(v, json_type_null))
 		return;
 	if (json_object_is_type(v, json_type_string)) {
-		export_csv_field(fp, json_object_get_string(v),
+		export_csv_text(fp, json_object_get_string(v),
 		    (size_t)json_object_get_string_len(v));
 		return;
 	}
@@ -1055,7 +1098,7 @@ report_csv(const struct report *rep, FILE *fp)
 		const struct report_row *r = &rep->rows[i];
 
 		fprintf(fp, "%s,", day_str(r->day, d, sizeof(d)));
-		export_csv_field(fp, r->charger, strlen(r->charger));
+		export_csv_text(fp, r->charger, strlen(r->charger));
 		fprintf(fp, ",%llu.%03u,%.2f,%llu,%llu,%llu,%llu,%llu\r\n",
 		    (unsigned long long)(r->online_ms / 1000),
 		    (unsigned)(r->online_ms % 1000),
