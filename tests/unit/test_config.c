@@ -422,7 +422,7 @@ test_port_clash(void **state)
 	/* A relay route on 53 takes dnsmasq's DNS port. */
 	assert_null(load_all(SITE
 	    "dns: {}\n"
-	    "metrics: {listen: \"10.42.0.1:9310\"}\n"
+	    "metrics: {listen: \"127.0.0.1:9310\"}\n"
 	    "ntp: {servers: [192.0.2.123], listen: [\"0.0.0.0:123\"]}\n"
 	    "relay2: x\n", out, sizeof(out), &ne, &nw));
 	assert_string_equal(out, "t.yaml:10:1: unknown key \"relay2\"\n");
@@ -437,7 +437,7 @@ test_port_clash(void **state)
 	    "lan: {interface: plc0, address: 10.42.0.1/24}\n"
 	    "dns: {}\n"
 	    "dhcp: {range: 10.42.0.10-10.42.0.20}\n"
-	    "metrics: {listen: \"0.0.0.0:9310\"}\n"
+	    "metrics: {listen: \"0.0.0.0:9310\", allow_remote: true}\n"
 	    "ntp: {servers: [192.0.2.123], listen: [\"0.0.0.0:67\"]}\n",
 	    out, sizeof(out), &ne, &nw));
 	assert_string_equal(out,
