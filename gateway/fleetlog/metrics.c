@@ -203,6 +203,9 @@ static const struct metric_def table[] = {
 	    "evgate_dhcp_pool_use_ratio times 100."),
 	G("dhcp.reservations", "evgate_dhcp_reservations",
 	    "Chargers with a reserved address."),
+	GK("dhcp.online.*", "evgate_charger_online",
+	    "1 while a reserved charger has a lease and a relayed connection "
+	    "on port 8883 (its cloud link), else 0.", "charger"),
 	C("dhcp.refusals", "evgate_dhcp_refusals_total",
 	    "DHCP requests refused (unknown MAC)."),
 	C("dhcp.lease_events", "evgate_dhcp_lease_events_total",

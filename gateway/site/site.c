@@ -385,6 +385,44 @@ add_live(const struct relay_record *rec, void *arg)
 	ls->v[i].down += rec->bytes_down;
 }
 
+/*
+ * Online, as the report counts it: a relayed connection on the MQTT port,
+ * the charger's link to its cloud (evgatectl report --online-port).
+ */
+#define ONLINE_PORT	8883
+
+static void
+add_online(const struct relay_record *rec, void *arg)
+{
+	if (rec->port == ONLINE_PORT)
+		add_live(rec, arg);
+}
+
+/* Each reservation's id: 1 while it is online, else 0 (a metric). */
+static struct json_object *
+online_json(struct site *s, const struct cfg_dhcp *dhcp)
+{
+	struct json_object *o = json_object_new_object();
+	struct live_set ls = { NULL, 0, 0 };
+	const struct lease_info *li;
+	size_t i, j;
+	int on;
+
+	if (s->relay != NULL)
+		relay_foreach(s->relay, add_online, &ls);
+	for (i = 0; i < dhcp->ncharger; i++) {
+		li = leases_by_mac(s->leases, dhcp->chargers[i].mac);
+		on = 0;
+		for (j = 0; li != NULL && li->active && j < ls.n; j++)
+			if (ls.v[j].addr.s_addr == li->addr.s_addr)
+				on = 1;
+		json_object_object_add(o, dhcp->chargers[i].id,
+		    json_object_new_int(on));
+	}
+	free(ls.v);
+	return o;
+}
+
 static struct json_object *
 charger_json(const struct cfg_charger *c, const struct lease_info *li,
     const struct live_set *ls, int64_t now)
@@ -574,6 +612,8 @@ status_dhcp(void *arg)
 	    (int64_t)s->save_failures));
 	json_object_object_add(o, "lease_file", s->lease_path ?
 	    json_object_new_string(s->lease_path) : NULL);
+	if (dhcp != NULL)
+		json_object_object_add(o, "online", online_json(s, dhcp));
 	return o;
 }
 

@@ -1053,6 +1053,9 @@ ntp_status(void *arg)
 	    is_synced(n)));
 	json_object_object_add(o, "state",
 	    json_object_new_string(ntp_state_str(n->state)));
+	/* why and since when: what `evgatectl status` shows as text */
+	json_object_object_add(o, "reason", json_object_new_string(n->reason));
+	json_object_object_add(o, "since", json_wall(n->since_wall_ms));
 	json_object_object_add(o, "offset_s", json_object_new_double(
 	    offset_now(n, now_mono_ms())));
 	json_object_object_add(o, "stratum", json_object_new_int(

@@ -237,6 +237,12 @@ else
 	    "$(as anna evgatectl status 2>&1 | grep -i -A3 dnsmasq)" \
 	    "$(inside journalctl -u evgated --no-pager | tail -15)"
 fi
+# The text status says first what needs the operator, then the time.
+txt=$(as anna evgatectl status)
+check "text status: one problems line (the guide's box has no upstream)" \
+    grep -qE '^problems +[0-9]+: .*time unsynchronised' <<<"$txt"
+check "text status: the gateway's time and the time service's state" \
+    grep -qE '^time +20[0-9-]+T[0-9:]+Z; unsynchronised since [^ ]+: ' <<<"$txt"
 check_fails "evgatectl status as bob (not in the group) is refused" \
     as bob evgatectl status
 check "evgatectl reload as anna" as anna evgatectl reload

@@ -36,7 +36,7 @@ static const char status_json[] =
     "\"log\":{\"state\":\"disk-full\",\"dropped\":12,\"committed_seq\":99},"
     "\"ntp\":{\"sync\":true,\"offset_s\":-0.00125,\"stratum\":3,"
     "\"state\":\"warp\"},"
-    "\"dhcp\":{\"pool_use_pct\":45},"
+    "\"dhcp\":{\"pool_use_pct\":45,\"online\":{\"ZAP1\":1,\"ZAP2\":0}},"
     "\"start_time_s\":1764979200.5,"
     "\"future_section\":{\"anything\":1}}";
 
@@ -115,6 +115,10 @@ test_render(void **state)
 	    "Deprecated"));
 	assert_non_null(strstr(t, "\nevgate_dhcp_pool_use_percent 45\n"));
 	assert_non_null(strstr(t, "\nevgate_start_time_seconds 1764979200.5\n"));
+	/* per charger, by reservation id only */
+	assert_non_null(strstr(t, "# TYPE evgate_charger_online gauge\n"
+	    "evgate_charger_online{charger=\"ZAP1\"} 1\n"
+	    "evgate_charger_online{charger=\"ZAP2\"} 0\n"));
 	/* sections that are not there cost nothing */
 	assert_null(strstr(t, "resolver"));
 	assert_null(strstr(t, "evgate_ship_"));
