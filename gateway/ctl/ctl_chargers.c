@@ -31,6 +31,34 @@ lease_cell(struct json_object *c, char *buf, size_t len)
 	return buf;
 }
 
+/* Unknown MACs that asked for an address: a charger to commission? */
+static void
+refused_macs(struct json_object *list)
+{
+	static const char *const hdr[] = { "REFUSED MAC", "FIRST SEEN",
+	    "LAST SEEN", "REQUESTS" };
+	struct ctl_table *t;
+	size_t i, n = list != NULL ? json_object_array_length(list) : 0;
+	char count[24];
+
+	if (n == 0)
+		return;
+	printf("\n");
+	t = ctl_table_new(4, hdr);
+	for (i = 0; i < n; i++) {
+		struct json_object *c = json_object_array_get_idx(list, i);
+
+		snprintf(count, sizeof(count), "%lld",
+		    (long long)ctl_int(c, "count"));
+		ctl_table_row(t, ctl_str(c, "mac"), ctl_str(c, "first_seen"),
+		    ctl_str(c, "last_seen"), count);
+	}
+	ctl_table_print(t, stdout);
+	ctl_table_free(t);
+	printf("Not in dhcp.chargers: add a reservation with its MAC to let "
+	    "it in.\n");
+}
+
 int
 ctl_cmd_chargers(const struct ctl_opts *opts, int argc, char **argv)
 {
@@ -91,6 +119,7 @@ ctl_cmd_chargers(const struct ctl_opts *opts, int argc, char **argv)
 	else
 		printf("%zu charger%s (DHCP is off: no dhcp section)\n", n,
 		    n == 1 ? "" : "s");
+	refused_macs(ctl_obj(o, "refused_macs"));
 	json_object_put(o);
 	return 0;
 }

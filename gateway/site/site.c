@@ -57,9 +57,16 @@ struct site {
 	unsigned long		 events_refused;	/* outside the LAN */
 	unsigned long		 save_failures;
 	unsigned long		 inits;
+	/*
+	 * The unknown MACs refused lately, the most recent REFUSAL_MEMORY:
+	 * what evgatectl chargers lists, so an operator commissioning a
+	 * charger finds its MAC without reading the log.
+	 */
 	struct {
 		uint8_t		 mac[6];
-		time_t		 when;
+		time_t		 when;		/* last reported */
+		time_t		 first, last;	/* seen */
+		unsigned long	 count;
 	}			 recent[REFUSAL_MEMORY];
 	size_t			 nrecent;
 	struct log_ratelimit	 rl;
@@ -287,17 +294,20 @@ recently_refused(struct site *s, const uint8_t mac[6])
 
 	for (i = 0; i < s->nrecent; i++) {
 		if (memcmp(s->recent[i].mac, mac, 6) == 0) {
+			s->recent[i].last = now;
+			s->recent[i].count++;
 			if (now - s->recent[i].when < REFUSAL_QUIET_S)
 				return 1;
 			s->recent[i].when = now;
 			return 0;
 		}
-		if (s->recent[i].when < s->recent[oldest].when)
+		if (s->recent[i].last < s->recent[oldest].last)
 			oldest = i;
 	}
 	i = s->nrecent < REFUSAL_MEMORY ? s->nrecent++ : oldest;
 	memcpy(s->recent[i].mac, mac, 6);
-	s->recent[i].when = now;
+	s->recent[i].when = s->recent[i].first = s->recent[i].last = now;
+	s->recent[i].count = 1;
 	return 0;
 }
 
@@ -500,6 +510,36 @@ add_unreserved(const struct lease_info *li, void *arg)
 		    u->now));
 }
 
+/* The refused MACs, most recently seen first. */
+static struct json_object *
+refused_json(struct site *s)
+{
+	struct json_object *list = json_object_new_array(), *o;
+	size_t order[REFUSAL_MEMORY], i, j, k;
+	char m[18];
+
+	for (i = 0; i < s->nrecent; i++) {
+		for (j = i; j > 0 && s->recent[order[j - 1]].last <
+		    s->recent[i].last; j--)
+			order[j] = order[j - 1];
+		order[j] = i;
+	}
+	for (k = 0; k < s->nrecent; k++) {
+		i = order[k];
+		o = json_object_new_object();
+		json_object_object_add(o, "mac", json_object_new_string(
+		    lan_format_mac(s->recent[i].mac, m, sizeof(m))));
+		json_object_object_add(o, "first_seen",
+		    json_time_s(s->recent[i].first));
+		json_object_object_add(o, "last_seen",
+		    json_time_s(s->recent[i].last));
+		json_object_object_add(o, "count", json_object_new_int64(
+		    (int64_t)s->recent[i].count));
+		json_object_array_add(list, o);
+	}
+	return list;
+}
+
 struct json_object *
 site_cmd_chargers(struct json_object *req, const struct control_peer *peer,
     void *arg, char *err, size_t errlen)
@@ -535,6 +575,7 @@ site_cmd_chargers(struct json_object *req, const struct control_peer *peer,
 	json_object_object_add(o, "pool", pool);
 	json_object_object_add(o, "refusals", json_object_new_int64(
 	    (int64_t)s->refusals));
+	json_object_object_add(o, "refused_macs", refused_json(s));
 	json_object_object_add(o, "dhcp", json_object_new_boolean(
 	    dhcp != NULL));
 	return o;

@@ -142,6 +142,16 @@ check "the refusal is logged with the MAC" \
     wait_for 5 grep -q "dhcp: refused $ROGUE_MAC on plc0" "$W/log/evgated.log"
 refusals=$(world_site_status 'd["dhcp"]["refusals"]')
 check "the refusals are counted ($refusals)" test "${refusals:-0}" -ge 1
+# udhcpc sent three DISCOVERs: one line for the MAC, counting them.
+rogue=$(world_ctl --json chargers | python3 -c '
+import json, sys
+for r in json.load(sys.stdin)["refused_macs"]:
+    if r["mac"] == sys.argv[1]:
+        print(r["count"], r["first_seen"] <= r["last_seen"]); break' "$ROGUE_MAC")
+check "evgatectl chargers lists the refused MAC with its count and times ($rogue)" \
+    test "${rogue% *}" -ge 1 -a "${rogue#* }" = True
+check "... and so does the text, with a hint" bash -c \
+    "'$EVGATECTL' -s '$WORLD_GW_SOCK' chargers | grep -A3 'REFUSED MAC' | grep -q '$ROGUE_MAC'"
 
 # --- a hostile hostname -------------------------------------------------------
 
