@@ -40,11 +40,14 @@ _evgatectl()
 		if [[ $cur == -* ]]; then
 			COMPREPLY=($(compgen -W "-j --json -s --socket -c --config -V --version -h --help" -- "$cur"))
 		else
-			COMPREPLY=($(compgen -W "status connections chargers export report time reload" -- "$cur"))
+			COMPREPLY=($(compgen -W "status connections chargers charger export report time reload" -- "$cur"))
 		fi
 		return
 	fi
 	case $cmd in
+	charger)
+		COMPREPLY=($(compgen -W "$(evgatectl --json chargers 2>/dev/null |
+		    sed -n 's/.*"id": *"\([^"]*\)".*/\1/p')" -- "$cur")) ;;
 	export)
 		COMPREPLY=($(compgen -W "--from --to --charger --type --format --output --dir --json --help" -- "$cur")) ;;
 	report)

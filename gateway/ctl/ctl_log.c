@@ -407,6 +407,122 @@ ctl_cmd_export(const struct ctl_opts *opts, int argc, char **argv)
 	return rv == -1 ? 1 : 0;
 }
 
+/*
+ * evgatectl charger ID, its history part: the last 7 days of the fleet
+ * log for one charger (matched as export --charger does).
+ */
+#define HISTORY_DAYS	7
+#define HISTORY_CLOSES	5
+
+int
+ctl_charger_history(const struct ctl_opts *opts, const char *who,
+    int online_now)
+{
+	struct logopts lo;
+	struct export_reader *r;
+	struct export_line line;
+	enum export_rc rc;
+	struct json_object *ev, *closes[HISTORY_CLOSES] = { NULL },
+	    *reasons = json_object_new_object(), *lease = NULL;
+	const char *who1[1] = { who };
+	char err[1024], when[40];
+	uint64_t last_online_end = 0, refusals = 0;
+	size_t nclose = 0, i;
+	int rv = 0;
+
+	memset(&lo, 0, sizeof(lo));
+	lo.f.from_ms = now_wall_ms() - HISTORY_DAYS * 86400000ULL;
+	lo.f.to_ms = UINT64_MAX;
+	lo.f.chargers = who1;
+	lo.f.ncharger = 1;
+	if (find_dir(opts, &lo) == -1) {
+		json_object_put(reasons);
+		logopts_free(&lo);
+		return -1;
+	}
+	if ((r = export_reader_open(lo.dir, 0, lo.f.from_ms, UINT64_MAX, 0,
+	    err, sizeof(err))) == NULL) {
+		fprintf(stderr, "evgatectl: %s\n", err);
+		json_object_put(reasons);
+		logopts_free(&lo);
+		return -1;
+	}
+	while ((rc = export_reader_next(r, &line, err, sizeof(err))) !=
+	    EXPORT_END) {
+		const char *type;
+
+		if (rc == EXPORT_ERROR) {
+			fprintf(stderr, "evgatectl: %s\n", err);
+			rv = -1;
+			break;
+		}
+		if (rc == EXPORT_BAD || line.ts_ms < lo.f.from_ms ||
+		    (ev = export_reader_event(r)) == NULL ||
+		    !export_match(&lo.f, ev, line.ts_ms) ||
+		    (type = ctl_str(ev, "type")) == NULL)
+			continue;
+		if (strcmp(type, EVENT_LEASE) == 0) {
+			json_object_put(lease);
+			lease = json_object_get(ev);
+		} else if (strcmp(type, EVENT_CONNECTION) == 0) {
+			if (ctl_int(ev, "port") == REPORT_ONLINE_PORT)
+				last_online_end = line.ts_ms;
+			json_object_put(closes[nclose % HISTORY_CLOSES]);
+			closes[nclose++ % HISTORY_CLOSES] = json_object_get(ev);
+		} else if (strcmp(type, EVENT_REFUSAL) == 0) {
+			const char *why = ctl_str(ev, "reason");
+
+			refusals++;
+			json_object_object_add(reasons, why ? why : "?",
+			    json_object_new_int64(ctl_int(reasons,
+			    why ? why : "?") + 1));
+		}
+	}
+	export_reader_free(r);
+	if (lease == NULL)
+		printf("%-14snone in the last 7 days\n", "last DHCP");
+	else
+		printf("%-14s%s %s %s\n", "last DHCP", ctl_str(lease, "ts"),
+		    ctl_str(lease, "action") ? ctl_str(lease, "action") : "",
+		    ctl_str(lease, "address") ? ctl_str(lease, "address") : "");
+	printf("%-14snot recorded per charger (dnsmasq and the NTP server "
+	    "keep no such record)\n", "DNS, NTP");
+	if (!online_now)
+		printf("%-14s%s\n", "offline since", last_online_end ?
+		    format_utc_s(last_online_end, when, sizeof(when)) :
+		    "before the last 7 days (no connection on 8883 since)");
+	printf("%-14s%s\n", "last closes", nclose == 0 ? "none in the last 7 "
+	    "days" : "");
+	for (i = nclose > HISTORY_CLOSES ? nclose - HISTORY_CLOSES : 0;
+	    i < nclose; i++) {
+		struct json_object *c = closes[i % HISTORY_CLOSES];
+
+		printf("%-14s%s port %lld %s: %s after %.0f s\n", "",
+		    ctl_str(c, "ts"), (long long)ctl_int(c, "port"),
+		    ctl_str(c, "sni") ? ctl_str(c, "sni") : "-",
+		    ctl_str(c, "reason") ? ctl_str(c, "reason") : "?",
+		    json_object_get_double(ctl_obj(c, "duration_s")));
+	}
+	printf("%-14s%llu in the last 7 days", "refusals",
+	    (unsigned long long)refusals);
+	{
+		int first = 1;
+
+		json_object_object_foreach(reasons, k, v) {
+			printf("%s%s %lld", first ? ": " : ", ", k,
+			    (long long)json_object_get_int64(v));
+			first = 0;
+		}
+	}
+	printf("\n");
+	for (i = 0; i < HISTORY_CLOSES; i++)
+		json_object_put(closes[i]);
+	json_object_put(reasons);
+	json_object_put(lease);
+	logopts_free(&lo);
+	return rv;
+}
+
 /* "10.42.0.21:40000" or "[fd00::21]:40000" -> the address alone. */
 static void
 strip_port(const char *s, char *buf, size_t len)

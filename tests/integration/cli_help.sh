@@ -21,7 +21,7 @@ complete_words() {	# complete_words WORD...: what TAB offers after them
 	    _evgatectl; echo "${COMPREPLY[*]}"' _ "$top/conf/evgatectl.bash" "$@"
 }
 check_eq "completion: the commands" \
-    "status connections chargers export report time reload" \
+    "status connections chargers charger export report time reload" \
     "$(complete_words evgatectl "")"
 check_eq "completion: commands starting with r" "report reload" \
     "$(complete_words evgatectl r)"
@@ -29,5 +29,7 @@ check_eq "completion: export's --type values" "lease" \
     "$(complete_words evgatectl export --type le)"
 check_eq "completion: report's formats" "text csv json html" \
     "$(complete_words evgatectl report --format "")"
+check_eq "completion: commands starting with char" "chargers charger" \
+    "$(complete_words evgatectl char)"
 check_eq "completion: after -s PATH, the command" "status" \
     "$(complete_words evgatectl -s /run/x.sock sta)"
