@@ -43,13 +43,30 @@ static struct fw		*fw;
 static struct fwupdate_hook	*upd;
 static struct event_base	*base;
 
+static void
+usage_to(FILE *fp)
+{
+	fprintf(fp,
+	    "usage: evcharger -c FILE [-d] [-n] [-s]\n"
+	    "       evcharger --ctl SOCKET COMMAND [ARG]\n"
+	    "       evcharger --help | --version\n"
+	    "\n"
+	    "  -c, --config FILE  the charger's configuration (evcharger.yaml)\n"
+	    "  -n                 check the configuration and exit 0/1\n"
+	    "  -d                 log to stderr (the default)\n"
+	    "  -s                 log to syslog\n"
+	    "  --ctl SOCKET CMD   talk to a running evcharger; commands:\n"
+	    "                     status, plug, unplug, car-full, set-power W,\n"
+	    "                     reboot\n"
+	    "  -V, --version      print the version and exit\n"
+	    "  -h, --help         this text\n"
+	    "\nSee evcharger(8), evcharger.yaml(5).\n");
+}
+
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr,
-	    "usage: evcharger -c FILE [-d] [-n]\n"
-	    "       evcharger --ctl SOCKET COMMAND [ARG]\n"
-	    "commands: status, plug, unplug, car-full, set-power W, reboot\n");
+	usage_to(stderr);
 	exit(2);
 }
 
@@ -239,6 +256,8 @@ main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "ctl", required_argument, NULL, 'C' },
 		{ "config", required_argument, NULL, 'c' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct hal_linux_params hp;
@@ -251,7 +270,7 @@ main(int argc, char **argv)
 	size_t len;
 	int ch, check = 0, to_stderr = 1;
 
-	while ((ch = getopt_long(argc, argv, "+c:dnsV", longopts,
+	while ((ch = getopt_long(argc, argv, "+c:dnsVh", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'C':
@@ -270,6 +289,9 @@ main(int argc, char **argv)
 			break;
 		case 'V':
 			printf("evcharger %s\n", PACKAGE_VERSION);
+			return 0;
+		case 'h':
+			usage_to(stdout);
 			return 0;
 		default:
 			usage();

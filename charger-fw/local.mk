@@ -37,7 +37,13 @@ charger_fw_libfwlinux_a_SOURCES = \
 charger_fw_libfwlinux_a_CFLAGS = $(FW_CFLAGS)
 
 # evcharger: the firmware as a Linux process; evprovision: production.
+# Installed only with --enable-firmware-install: a gateway's make install
+# is the gateway's.
+if INSTALL_FIRMWARE
 sbin_PROGRAMS += charger-fw/evcharger charger-fw/evprovision
+else
+noinst_PROGRAMS += charger-fw/evcharger charger-fw/evprovision
+endif
 charger_fw_evcharger_SOURCES = charger-fw/evcharger.c
 charger_fw_evcharger_CFLAGS = $(FW_CFLAGS)
 charger_fw_evcharger_LDADD = charger-fw/libfw.a charger-fw/libfwlinux.a \
@@ -56,8 +62,12 @@ FW_TEST_LIBS = charger-fw/libfw.a charger-fw/libfwfake.a $(FW_DEPLIBS) \
 FW_TEST_CFLAGS = $(FW_CFLAGS) $(CMOCKA_CFLAGS)
 
 # The manual, the porting guide and the example configuration.
-dist_man_MANS += doc/evcharger.8 doc/evcharger.yaml.5
-dist_doc_DATA += doc/hal.md conf/evcharger.yaml
+EXTRA_DIST += doc/evcharger.8 doc/evcharger.yaml.5 doc/hal.md \
+	conf/evcharger.yaml
+if INSTALL_FIRMWARE
+man_MANS += doc/evcharger.8 doc/evcharger.yaml.5
+doc_DATA += doc/hal.md conf/evcharger.yaml
+endif
 
 # Unit tests: one cmocka binary per module, on the fake HAL.
 FW_UNIT_TESTS = \

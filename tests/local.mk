@@ -11,6 +11,8 @@ GATEWAY_UNIT_TESTS = \
 	tests/unit/test_tls_hello \
 	tests/unit/test_match \
 	tests/unit/test_config \
+	tests/unit/test_psl \
+	tests/unit/test_boxcheck \
 	tests/unit/test_control \
 	tests/unit/test_util
 
@@ -27,6 +29,12 @@ tests_unit_test_match_LDADD = $(UNIT_LIBS)
 tests_unit_test_config_SOURCES = tests/unit/test_config.c
 tests_unit_test_config_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_config_LDADD = $(UNIT_LIBS)
+tests_unit_test_psl_SOURCES = tests/unit/test_psl.c
+tests_unit_test_psl_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_psl_LDADD = $(UNIT_LIBS)
+tests_unit_test_boxcheck_SOURCES = tests/unit/test_boxcheck.c
+tests_unit_test_boxcheck_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_boxcheck_LDADD = $(UNIT_LIBS)
 tests_unit_test_control_SOURCES = tests/unit/test_control.c
 tests_unit_test_control_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_control_LDADD = $(UNIT_LIBS)
@@ -48,7 +56,8 @@ tests_unit_test_util_LDADD = $(UNIT_LIBS)
 FUZZ_TARGETS = \
 	tests/fuzz/fuzz_tls_hello \
 	tests/fuzz/fuzz_config \
-	tests/fuzz/fuzz_control
+	tests/fuzz/fuzz_control \
+	tests/fuzz/fuzz_psl
 
 FUZZ_CFLAGS = $(UNIT_CFLAGS)
 FUZZ_PROG_LINKFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
@@ -73,6 +82,10 @@ tests_fuzz_fuzz_config_SOURCES = tests/fuzz/fuzz_config.c
 tests_fuzz_fuzz_config_CFLAGS = $(FUZZ_CFLAGS)
 tests_fuzz_fuzz_config_LDFLAGS = $(FUZZ_PROG_LINKFLAGS)
 tests_fuzz_fuzz_config_LDADD = $(FUZZ_LDADD)
+tests_fuzz_fuzz_psl_SOURCES = tests/fuzz/fuzz_psl.c
+tests_fuzz_fuzz_psl_CFLAGS = $(FUZZ_CFLAGS)
+tests_fuzz_fuzz_psl_LDFLAGS = $(FUZZ_PROG_LINKFLAGS)
+tests_fuzz_fuzz_psl_LDADD = $(FUZZ_LDADD)
 tests_fuzz_fuzz_control_SOURCES = tests/fuzz/fuzz_control.c
 tests_fuzz_fuzz_control_CFLAGS = $(FUZZ_CFLAGS)
 tests_fuzz_fuzz_control_LDFLAGS = $(FUZZ_PROG_LINKFLAGS)

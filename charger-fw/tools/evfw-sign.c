@@ -14,6 +14,8 @@
  * firmware's own parser and verifier (core/update/manifest.c), so the tool can
  * never emit something a charger would refuse for its form.
  */
+#include "evgate_config.h"
+
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -65,16 +67,24 @@ ssl_err(const char *what)
 }
 
 static void
-usage(void)
+usage_to(FILE *fp)
 {
-	fprintf(stderr,
+	fprintf(fp,
 	    "usage: %s keygen --key-id ID --out DIR\n"
 	    "       %s sign --key PRIV --key-id ID --product P --version V\n"
 	    "           --security-version N --expires DURATION|TIME\n"
 	    "           [--created TIME] [--url URL] [--out BASE] IMAGE\n"
 	    "       %s verify --pub PUB [--image IMAGE] [--now TIME] MANIFEST\n"
-	    "       %s pubkey KEYFILE\n",
-	    progname, progname, progname, progname);
+	    "       %s pubkey KEYFILE\n"
+	    "       %s --help | --version\n"
+	    "See evfw-sign(1).\n",
+	    progname, progname, progname, progname, progname);
+}
+
+static void
+usage(void)
+{
+	usage_to(stderr);
 	exit(EXIT_USAGE);
 }
 
@@ -718,6 +728,14 @@ main(int argc, char **argv)
 	if (argc < 2)
 		usage();
 	cmd = argv[1];
+	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+		usage_to(stdout);
+		return EXIT_SUCCESS;
+	}
+	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
+		printf("evfw-sign %s\n", PACKAGE_VERSION);
+		return EXIT_SUCCESS;
+	}
 	argc--;
 	argv++;
 	if (strcmp(cmd, "keygen") == 0)

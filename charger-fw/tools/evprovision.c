@@ -27,11 +27,20 @@
 #define SALT_LEN	12
 #define HASH_LEN	64
 
+static void
+usage_to(FILE *fp)
+{
+	fprintf(fp, "usage: evprovision -d STATE_DIR -i ID [--hub HOST] "
+	    "[--secret SECRET | --sas] [--force]\n"
+	    "       evprovision --help | --version\n"
+	    "Writes a charger's device id and secret into its credential "
+	    "store and\nprints the line the cloud needs; see evcharger(8).\n");
+}
+
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: evprovision -d STATE_DIR -i ID [--hub HOST] "
-	    "[--secret SECRET | --sas] [--force]\n");
+	usage_to(stderr);
 	exit(2);
 }
 
@@ -60,6 +69,8 @@ main(int argc, char **argv)
 		{ "secret", required_argument, NULL, 'S' },
 		{ "sas", no_argument, NULL, 'k' },
 		{ "force", no_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'H' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *dir = NULL, *id = NULL, *hub = "zapcloud.azure-devices.net";
@@ -71,7 +82,7 @@ main(int argc, char **argv)
 	int ch, sas = 0, force = 0;
 	size_t i;
 
-	while ((ch = getopt_long(argc, argv, "d:i:", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "d:i:V", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'd':
 			dir = optarg;
@@ -91,6 +102,12 @@ main(int argc, char **argv)
 		case 'f':
 			force = 1;
 			break;
+		case 'H':
+			usage_to(stdout);
+			return 0;
+		case 'V':
+			printf("evprovision %s\n", PACKAGE_VERSION);
+			return 0;
 		default:
 			usage();
 		}

@@ -17,15 +17,25 @@
 #include "common/cfg.h"
 #include "common/util.h"
 
+struct cfg_index_ent {
+	char		*path;
+	struct cfg_mark	 mark;
+};
+
+struct cfg_index {
+	struct cfg_index_ent	*v;
+	size_t			 n, cap;
+};
+
 struct cfg_ctx {
-	const char	*name;
-	yaml_document_t	*doc;
-	char		*err;
-	size_t		 errlen;
-	int		 failed;
-	uint8_t		*visited;
-	size_t		 nnodes;
-	char		 path[256];
+	const char		*name;
+	yaml_document_t		*doc;
+	struct cfg_diags	*diags;
+	struct cfg_index	*index;	/* NULL: not recorded */
+	uint8_t			*visited;
+	size_t			 nnodes;
+	size_t			 nerrors;
+	char			 path[256];
 };
 
 #define Y(n)	((yaml_node_t *)(n))
@@ -43,19 +53,180 @@ cfg_mark(const struct cfg_node *node)
 	return m;
 }
 
-static int
-cfg_verror(struct cfg_ctx *ctx, const struct cfg_mark *m, const char *fmt,
-    va_list ap)
-{
-	char msg[512];
+/* --- diagnostics ----------------------------------------------------- */
 
-	if (ctx->failed)
-		return -1;	/* the first error is the one that counts */
-	ctx->failed = 1;
+void
+cfg_diags_free(struct cfg_diags *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->n; i++)
+		free(d->v[i].text);
+	free(d->v);
+	memset(d, 0, sizeof(*d));
+}
+
+const char *
+cfg_diags_first_error(const struct cfg_diags *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->n; i++)
+		if (!d->v[i].warning)
+			return d->v[i].text;
+	return NULL;
+}
+
+static void
+diags_push(struct cfg_diags *d, int warning, char *text)
+{
+	if (warning)
+		d->nwarnings++;
+	else
+		d->nerrors++;
+	if (d->n >= CFG_MAX_DIAGS) {
+		free(text);
+		return;
+	}
+	d->v = xreallocarray(d->v, d->n + 1, sizeof(*d->v));
+	d->v[d->n].warning = warning;
+	d->v[d->n].text = text;
+	d->n++;
+}
+
+void
+cfg_diags_add(struct cfg_diags *d, int warning, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	snprintf(ctx->err, ctx->errlen, "%s:%zu:%zu: %s%s%s", ctx->name,
-	    m->line, m->column, ctx->path, ctx->path[0] ? ": " : "", msg);
-	return -1;
+	va_end(ap);
+	diags_push(d, warning, xstrdup(msg));
+}
+
+void
+cfg_diags_addv_at(struct cfg_diags *d, int warning, const char *name,
+    const struct cfg_mark *m, const char *path, const char *fmt, va_list ap)
+{
+	char msg[768], text[1024];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	snprintf(text, sizeof(text), "%s:%zu:%zu: %s%s%s%s", name, m->line,
+	    m->column, path, path[0] ? ": " : "", warning ? "warning: " : "",
+	    msg);
+	diags_push(d, warning, xstrdup(text));
+}
+
+/* --- where the nodes are --------------------------------------------- */
+
+static void
+index_add(struct cfg_index *idx, const char *path, struct cfg_mark m)
+{
+	if (idx == NULL)
+		return;
+	if (idx->n == idx->cap) {
+		idx->cap = idx->cap ? idx->cap * 2 : 64;
+		idx->v = xreallocarray(idx->v, idx->cap, sizeof(*idx->v));
+	}
+	idx->v[idx->n].path = xstrdup(path);
+	idx->v[idx->n].mark = m;
+	idx->n++;
+}
+
+void
+cfg_index_free(struct cfg_index *idx)
+{
+	size_t i;
+
+	if (idx == NULL)
+		return;
+	for (i = 0; i < idx->n; i++)
+		free(idx->v[i].path);
+	free(idx->v);
+	free(idx);
+}
+
+struct cfg_mark
+cfg_index_mark(const struct cfg_index *idx, const char *path)
+{
+	struct cfg_mark none = { 1, 1 };
+	char p[256];
+	size_t i, len;
+
+	if (idx == NULL || strlcpy(p, path, sizeof(p)) >= sizeof(p))
+		return none;
+	for (;;) {
+		for (i = 0; i < idx->n; i++)
+			if (strcmp(idx->v[i].path, p) == 0)
+				return idx->v[i].mark;
+		/* Up to the parent: drop "[n]" or ".key". */
+		len = strlen(p);
+		while (len > 0 && p[len - 1] != '.' && p[len - 1] != '[')
+			len--;
+		if (len == 0)
+			return none;
+		p[len - 1] = '\0';
+	}
+}
+
+int
+cfg_index_has(const struct cfg_index *idx, const char *path)
+{
+	size_t i;
+
+	for (i = 0; idx != NULL && i < idx->n; i++)
+		if (strcmp(idx->v[i].path, path) == 0)
+			return 1;
+	return 0;
+}
+
+void
+cfg_index_diag(const struct cfg_index *idx, struct cfg_diags *d, int warning,
+    const char *name, const char *path, const char *fmt, ...)
+{
+	struct cfg_mark m = cfg_index_mark(idx, path);
+	va_list ap;
+
+	va_start(ap, fmt);
+	cfg_diags_addv_at(d, warning, name, &m, path, fmt, ap);
+	va_end(ap);
+}
+
+/* --- errors and warnings during a parse ------------------------------ */
+
+static int
+cfg_verror(struct cfg_ctx *ctx, int warning, const struct cfg_mark *m,
+    const char *path, const char *fmt, va_list ap)
+{
+	struct cfg_diags *d = ctx->diags;
+	size_t n0 = d->n;
+
+	cfg_diags_addv_at(d, warning, ctx->name, m, path, fmt, ap);
+	/*
+	 * A parser that reports an error and whose caller reports the same
+	 * again would say one thing twice: keep it once.
+	 */
+	if (d->n == n0 + 1 && n0 > 0 &&
+	    strcmp(d->v[n0].text, d->v[n0 - 1].text) == 0) {
+		free(d->v[n0].text);
+		d->n--;
+		if (warning)
+			d->nwarnings--;
+		else
+			d->nerrors--;
+		return warning ? 0 : -1;
+	}
+	if (!warning)
+		ctx->nerrors++;
+	return warning ? 0 : -1;
+}
+
+size_t
+cfg_nerrors(const struct cfg_ctx *ctx)
+{
+	return ctx->nerrors;
 }
 
 int
@@ -65,7 +236,7 @@ cfg_error(struct cfg_ctx *ctx, struct cfg_node *node, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	cfg_verror(ctx, &m, fmt, ap);
+	cfg_verror(ctx, 0, &m, ctx->path, fmt, ap);
 	va_end(ap);
 	return -1;
 }
@@ -77,9 +248,45 @@ cfg_error_at(struct cfg_ctx *ctx, const struct cfg_mark *m, const char *fmt,
 	va_list ap;
 
 	va_start(ap, fmt);
-	cfg_verror(ctx, m, fmt, ap);
+	cfg_verror(ctx, 0, m, ctx->path, fmt, ap);
 	va_end(ap);
 	return -1;
+}
+
+int
+cfg_error_path(struct cfg_ctx *ctx, const char *path, const char *fmt, ...)
+{
+	struct cfg_mark m = cfg_index_mark(ctx->index, path);
+	va_list ap;
+
+	va_start(ap, fmt);
+	cfg_verror(ctx, 0, &m, path, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int
+cfg_warn(struct cfg_ctx *ctx, struct cfg_node *node, const char *fmt, ...)
+{
+	struct cfg_mark m = cfg_mark(node);
+	va_list ap;
+
+	va_start(ap, fmt);
+	cfg_verror(ctx, 1, &m, ctx->path, fmt, ap);
+	va_end(ap);
+	return 0;
+}
+
+int
+cfg_warn_path(struct cfg_ctx *ctx, const char *path, const char *fmt, ...)
+{
+	struct cfg_mark m = cfg_index_mark(ctx->index, path);
+	va_list ap;
+
+	va_start(ap, fmt);
+	cfg_verror(ctx, 1, &m, path, fmt, ap);
+	va_end(ap);
+	return 0;
 }
 
 /*
@@ -142,11 +349,12 @@ cfg_map(struct cfg_ctx *ctx, struct cfg_node *cnode,
 	yaml_node_t *node = Y(cnode);
 	yaml_node_pair_t *pair;
 	uint64_t seen = 0;
-	size_t i, plen = strlen(ctx->path);
+	size_t i, plen = strlen(ctx->path), errors0 = ctx->nerrors;
 
 	if (node->type != YAML_MAPPING_NODE)
 		return cfg_error(ctx, cnode, "expected a mapping, found %s",
 		    cfg_kind(cnode));
+	/* On an error, go on with the next key: every error is reported. */
 	for (pair = node->data.mapping.pairs.start;
 	    pair < node->data.mapping.pairs.top; pair++) {
 		yaml_node_t *k = yaml_document_get_node(ctx->doc, pair->key);
@@ -155,32 +363,38 @@ cfg_map(struct cfg_ctx *ctx, struct cfg_node *cnode,
 		if (k == NULL || v == NULL)
 			return cfg_error(ctx, cnode, "internal: broken mapping");
 		if (cfg_visit(ctx, k, k) == -1)
-			return -1;
-		if (k->type != YAML_SCALAR_NODE)
-			return cfg_error(ctx, (struct cfg_node *)k,
+			continue;
+		if (k->type != YAML_SCALAR_NODE) {
+			cfg_error(ctx, (struct cfg_node *)k,
 			    "a key must be a plain name");
+			continue;
+		}
 		for (i = 0; keys[i].name != NULL; i++)
 			if (strcmp(keys[i].name, text(k)) == 0)
 				break;
-		if (keys[i].name == NULL)
-			return cfg_error(ctx, (struct cfg_node *)k,
+		if (keys[i].name == NULL) {
+			cfg_error(ctx, (struct cfg_node *)k,
 			    "unknown key \"%.64s\"", text(k));
-		if (seen & (1ULL << i))
-			return cfg_error(ctx, (struct cfg_node *)k,
+			continue;
+		}
+		if (seen & (1ULL << i)) {
+			cfg_error(ctx, (struct cfg_node *)k,
 			    "duplicate key \"%s\"", keys[i].name);
+			continue;
+		}
 		seen |= 1ULL << i;
 		snprintf(ctx->path + plen, sizeof(ctx->path) - plen, "%s%s",
 		    plen ? "." : "", keys[i].name);
-		if (cfg_visit(ctx, v, k) == -1 ||
-		    keys[i].fn(ctx, (struct cfg_node *)v, arg) == -1)
-			return -1;
+		index_add(ctx->index, ctx->path, cfg_mark((struct cfg_node *)v));
+		if (cfg_visit(ctx, v, k) == 0)
+			keys[i].fn(ctx, (struct cfg_node *)v, arg);
 		ctx->path[plen] = '\0';
 	}
 	for (i = 0; keys[i].name != NULL; i++)
 		if (keys[i].required && !(seen & (1ULL << i)))
-			return cfg_error(ctx, cnode,
-			    "missing required key \"%s\"", keys[i].name);
-	return 0;
+			cfg_error(ctx, cnode, "missing required key \"%s\"",
+			    keys[i].name);
+	return ctx->nerrors > errors0 ? -1 : 0;
 }
 
 int
@@ -189,11 +403,12 @@ cfg_seq(struct cfg_ctx *ctx, struct cfg_node *cnode,
 {
 	yaml_node_t *node = Y(cnode);
 	yaml_node_item_t *item;
-	size_t idx = 0, plen = strlen(ctx->path);
+	size_t idx = 0, plen = strlen(ctx->path), errors0 = ctx->nerrors;
 
 	if (node->type != YAML_SEQUENCE_NODE)
 		return cfg_error(ctx, cnode, "expected a list, found %s",
 		    cfg_kind(cnode));
+	/* On an error, go on with the next item. */
 	for (item = node->data.sequence.items.start;
 	    item < node->data.sequence.items.top; item++, idx++) {
 		yaml_node_t *v = yaml_document_get_node(ctx->doc, *item);
@@ -202,12 +417,12 @@ cfg_seq(struct cfg_ctx *ctx, struct cfg_node *cnode,
 			return cfg_error(ctx, cnode, "internal: broken list");
 		snprintf(ctx->path + plen, sizeof(ctx->path) - plen, "[%zu]",
 		    idx);
-		if (cfg_visit(ctx, v, node) == -1 ||
-		    fn(ctx, (struct cfg_node *)v, idx, arg) == -1)
-			return -1;
+		index_add(ctx->index, ctx->path, cfg_mark((struct cfg_node *)v));
+		if (cfg_visit(ctx, v, node) == 0)
+			fn(ctx, (struct cfg_node *)v, idx, arg);
 		ctx->path[plen] = '\0';
 	}
-	return 0;
+	return ctx->nerrors > errors0 ? -1 : 0;
 }
 
 int
@@ -421,102 +636,110 @@ cfg_strlist_free(char **list, size_t n)
 /* --- the document ---------------------------------------------------- */
 
 /*
- * What libyaml could not read, where.  Its reader (a NUL or another
- * control character, bad UTF-8) gives a byte offset instead of a mark:
- * count lines and characters up to it.
+ * Where libyaml's reader stopped: it gives a byte offset, not a mark, for
+ * encoding errors (invalid UTF-8, a control character).  Columns count
+ * characters, as libyaml's marks do.
  */
-static void
-yaml_error(const char *name, const yaml_parser_t *parser, const uint8_t *buf,
-    size_t len, char *err, size_t errlen)
+static struct cfg_mark
+offset_mark(const uint8_t *buf, size_t len, size_t off)
 {
-	size_t line = parser->problem_mark.line;
-	size_t column = parser->problem_mark.column, i;
+	struct cfg_mark m = { 1, 1 };
+	size_t i;
+
+	for (i = 0; i < off && i < len; i++) {
+		if (buf[i] == '\n') {
+			m.line++;
+			m.column = 1;
+		} else if ((buf[i] & 0xc0) != 0x80)
+			m.column++;
+	}
+	return m;
+}
+
+static void
+syntax_error(struct cfg_ctx *ctx, yaml_parser_t *parser, const uint8_t *buf,
+    size_t len)
+{
+	struct cfg_mark m;
+	const char *problem = parser->problem ? parser->problem :
+	    "YAML syntax error";
 
 	if (parser->error == YAML_READER_ERROR) {
-		line = column = 0;
-		for (i = 0; i < parser->problem_offset && i < len; i++) {
-			if (buf[i] == '\n') {
-				line++;
-				column = 0;
-			} else if ((buf[i] & 0xc0) != 0x80)
-				column++;	/* not a UTF-8 continuation */
-		}
+		m = offset_mark(buf, len, parser->problem_offset);
+		if (parser->problem_value != -1)
+			cfg_error_at(ctx, &m, "%s (byte 0x%02x at offset %zu): "
+			    "the file must be UTF-8 text", problem,
+			    (unsigned)parser->problem_value & 0xff,
+			    parser->problem_offset);
+		else
+			cfg_error_at(ctx, &m, "%s at offset %zu: the file must "
+			    "be UTF-8 text", problem, parser->problem_offset);
+		return;
 	}
-	snprintf(err, errlen, "%s:%zu:%zu: %s%s%s", name, line + 1, column + 1,
-	    parser->problem ? parser->problem : "YAML syntax error",
-	    parser->context ? " " : "", parser->context ? parser->context : "");
+	m.line = parser->problem_mark.line + 1;
+	m.column = parser->problem_mark.column + 1;
+	cfg_error_at(ctx, &m, "%s%s%s", problem, parser->context ? " " : "",
+	    parser->context ? parser->context : "");
 }
 
 int
 cfg_parse(const char *name, const uint8_t *buf, size_t len,
-    const struct cfg_key *keys, cfg_check_fn check, void *arg, char *err,
-    size_t errlen)
+    const struct cfg_key *keys, cfg_check_fn check, void *arg,
+    struct cfg_diags *diags, struct cfg_index **index)
 {
+	static const struct cfg_mark top = { 1, 1 };
 	yaml_parser_t parser;
 	yaml_document_t doc, extra;
 	yaml_node_t *root, *r2;
 	struct cfg_ctx ctx;
-	int rv = -1, have_doc = 0;
+	int have_doc = 0;
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.name = name;
-	ctx.err = err;
-	ctx.errlen = errlen;
-	err[0] = '\0';
-	if (len > CFG_MAX_BYTES) {
-		snprintf(err, errlen, "%s:1:1: file larger than %d bytes", name,
+	ctx.diags = diags;
+	if (index != NULL)
+		ctx.index = *index = xcalloc(1, sizeof(**index));
+	if (len > CFG_MAX_BYTES)
+		return cfg_error_at(&ctx, &top, "file larger than %d bytes",
 		    CFG_MAX_BYTES);
-		return -1;
-	}
-	if (!yaml_parser_initialize(&parser)) {
-		snprintf(err, errlen, "%s: cannot initialise the YAML parser",
-		    name);
-		return -1;
-	}
+	if (!yaml_parser_initialize(&parser))
+		return cfg_error_at(&ctx, &top, "cannot initialise the YAML "
+		    "parser");
 	yaml_parser_set_input_string(&parser, buf, len);
 	if (!yaml_parser_load(&parser, &doc)) {
-		yaml_error(name, &parser, buf, len, err, errlen);
+		syntax_error(&ctx, &parser, buf, len);
 		goto out;
 	}
 	have_doc = 1;
 	ctx.doc = &doc;
 	ctx.nnodes = (size_t)(doc.nodes.top - doc.nodes.start);
 	if (ctx.nnodes > CFG_MAX_NODES) {
-		snprintf(err, errlen, "%s:1:1: more than %d YAML nodes", name,
+		cfg_error_at(&ctx, &top, "more than %d YAML nodes",
 		    CFG_MAX_NODES);
 		goto out;
 	}
 	ctx.visited = xcalloc(ctx.nnodes ? ctx.nnodes : 1, 1);
-	if ((root = yaml_document_get_root_node(&doc)) == NULL) {
-		rv = 0;			/* no document at all */
-		goto out;
-	}
+	if ((root = yaml_document_get_root_node(&doc)) == NULL)
+		goto check;		/* no document at all */
 	if (root->type == YAML_SCALAR_NODE && root->data.scalar.length == 0) {
 		/* an empty file */
-	} else if (cfg_visit(&ctx, root, root) == -1 ||
-	    cfg_map(&ctx, (struct cfg_node *)root, keys, arg) == -1 ||
-	    (check != NULL && check(&ctx, (struct cfg_node *)root, arg) == -1))
-		goto out;
-	/*
-	 * A second document in the same file is not ours to read, and one
-	 * that does not even parse is no better.
-	 */
-	if (!yaml_parser_load(&parser, &extra)) {
-		yaml_error(name, &parser, buf, len, err, errlen);
-		goto out;
-	}
-	if ((r2 = yaml_document_get_root_node(&extra)) != NULL) {
-		cfg_error(&ctx, (struct cfg_node *)r2,
-		    "only one YAML document is allowed");
+	} else if (cfg_visit(&ctx, root, root) == 0)
+		cfg_map(&ctx, (struct cfg_node *)root, keys, arg);
+	/* A second document in the same file is not ours to read. */
+	if (yaml_parser_load(&parser, &extra)) {
+		if ((r2 = yaml_document_get_root_node(&extra)) != NULL)
+			cfg_error(&ctx, (struct cfg_node *)r2,
+			    "only one YAML document is allowed");
 		yaml_document_delete(&extra);
-		goto out;
-	}
-	yaml_document_delete(&extra);
-	rv = 0;
+	} else
+		syntax_error(&ctx, &parser, buf, len);
+check:
+	if (check != NULL)
+		check(&ctx, root != NULL ? (struct cfg_node *)root : NULL, arg);
 out:
 	free(ctx.visited);
 	if (have_doc)
 		yaml_document_delete(&doc);
 	yaml_parser_delete(&parser);
-	return rv;
+	return ctx.nerrors > 0 ? -1 : 0;
 }

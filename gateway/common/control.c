@@ -400,8 +400,9 @@ static int
 set_perms(const char *path, const struct cfg_control *cc, gid_t gid,
     char *err, size_t errlen)
 {
-	if (chmod(path, cc->mode) == -1 ||
-	    (cc->group != NULL && chown(path, (uid_t)-1, gid) == -1)) {
+	/* Under the shipped unit the group is already evgate-admin. */
+	if (chmod(path, cc->mode) == -1 || (cc->group != NULL &&
+	    chown_changed(path, -1, (uid_t)-1, gid) == -1)) {
 		snprintf(err, errlen, "control: permissions of %s: %s", path,
 		    strerror(errno));
 		return -1;
@@ -528,7 +529,7 @@ control_abort(struct control *ctl)
 {
 	if (ctl->perms_changed) {
 		if (chmod(ctl->path, ctl->old_mode) == -1 ||
-		    chown(ctl->path, (uid_t)-1, ctl->old_gid) == -1)
+		    chown_changed(ctl->path, -1, (uid_t)-1, ctl->old_gid) == -1)
 			log_warn("control: restoring permissions of %s",
 			    ctl->path);
 		ctl->perms_changed = 0;

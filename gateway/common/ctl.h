@@ -54,6 +54,10 @@ int	 ctl_cmd_connections(const struct ctl_opts *, int, char **);
 int	 ctl_cmd_reload(const struct ctl_opts *, int, char **);
 int	 ctl_cmd_time(const struct ctl_opts *, int, char **);	/* ctl_time.c */
 int	 ctl_cmd_chargers(const struct ctl_opts *, int, char **);
+int	 ctl_cmd_charger(const struct ctl_opts *, int, char **);
+/* The last 7 days of the log for one charger (ctl_log.c); 0 or -1. */
+int	 ctl_charger_history(const struct ctl_opts *, const char *who,
+	    int online_now);
 /* The dnsmasq and dhcp lines of "status" (ctl_chargers.c). */
 void	 ctl_site_status(struct json_object *status);
 int	 ctl_cmd_export(const struct ctl_opts *, int, char **);	/* ctl_log.c */

@@ -7,6 +7,7 @@ gateway_libevgate_a_SOURCES += \
 	gateway/common/util.c gateway/common/util.h \
 	gateway/common/cfg.c gateway/common/cfg.h \
 	gateway/common/match.c gateway/common/match.h \
+	gateway/common/psl.c gateway/common/psl.h \
 	gateway/common/events.c gateway/common/events.h \
 	gateway/common/control.c gateway/common/control.h \
 	gateway/common/ctl.c gateway/common/ctl.h

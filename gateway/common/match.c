@@ -92,5 +92,14 @@ match_pattern_check(const char *s)
 	}
 	if (label == 0)
 		return "empty label";
-	return NULL;
+	/*
+	 * No top-level domain is all digits: this is an IP address (or
+	 * reads like one), and a charger's SNI is always a name -- the relay
+	 * refuses IP literals -- so it could never match.
+	 */
+	for (i = len - label; i < len; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return NULL;
+	return "an IP address can never match: a TLS server name (SNI) is "
+	    "always a host name; list the name the charger connects to";
 }

@@ -283,6 +283,19 @@ str_escape(const void *s, size_t len, size_t max_in, char *out, size_t outlen)
 	return out;
 }
 
+int
+chown_changed(const char *path, int fd, uid_t uid, gid_t gid)
+{
+	struct stat sb;
+
+	if ((fd >= 0 ? fstat(fd, &sb) : stat(path, &sb)) == -1)
+		return -1;
+	if ((uid == (uid_t)-1 || sb.st_uid == uid) &&
+	    (gid == (gid_t)-1 || sb.st_gid == gid))
+		return 0;
+	return fd >= 0 ? fchown(fd, uid, gid) : chown(path, uid, gid);
+}
+
 static int
 mkdir_one(const char *path, mode_t mode, uid_t uid, gid_t gid, char *err,
     size_t errlen)
@@ -290,7 +303,7 @@ mkdir_one(const char *path, mode_t mode, uid_t uid, gid_t gid, char *err,
 	struct stat sb;
 
 	if (mkdir(path, mode) == 0) {
-		if (uid != (uid_t)-1 && chown(path, uid, gid) == -1) {
+		if (uid != (uid_t)-1 && chown_changed(path, -1, uid, gid) == -1) {
 			snprintf(err, errlen, "chown %s: %s", path,
 			    strerror(errno));
 			return -1;

@@ -68,6 +68,15 @@ const char *str_escape(const void *s, size_t len, size_t max_in, char *out,
 int	 mkdir_p(const char *path, mode_t mode, uid_t uid, gid_t gid,
 	    char *err, size_t errlen);
 
+/*
+ * chown (by path, or fd when fd >= 0) only when the owner or group is not
+ * already uid/gid ((uid_t)-1 / (gid_t)-1: leave that one): under the
+ * shipped systemd unit what evgated makes already has the right owner,
+ * and the unit's system-call filter (~@privileged) refuses chown itself
+ * with EPERM.  0 or -1 with errno.
+ */
+int	 chown_changed(const char *path, int fd, uid_t uid, gid_t gid);
+
 /* Set O_NONBLOCK and FD_CLOEXEC; 0 or -1. */
 int	 set_nonblock_cloexec(int);
 

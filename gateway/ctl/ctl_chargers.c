@@ -7,9 +7,11 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include <json-c/json.h>
 
+#include "common/clock.h"
 #include "common/ctl.h"
 
 /* "in 42m", "expired", "-". */
@@ -29,6 +31,34 @@ lease_cell(struct json_object *c, char *buf, size_t len)
 	snprintf(buf, len, "in %s", ctl_duration((double)
 	    json_object_get_int64(in), d, sizeof(d)));
 	return buf;
+}
+
+/* Unknown MACs that asked for an address: a charger to commission? */
+static void
+refused_macs(struct json_object *list)
+{
+	static const char *const hdr[] = { "REFUSED MAC", "FIRST SEEN",
+	    "LAST SEEN", "REQUESTS" };
+	struct ctl_table *t;
+	size_t i, n = list != NULL ? json_object_array_length(list) : 0;
+	char count[24];
+
+	if (n == 0)
+		return;
+	printf("\n");
+	t = ctl_table_new(4, hdr);
+	for (i = 0; i < n; i++) {
+		struct json_object *c = json_object_array_get_idx(list, i);
+
+		snprintf(count, sizeof(count), "%lld",
+		    (long long)ctl_int(c, "count"));
+		ctl_table_row(t, ctl_str(c, "mac"), ctl_str(c, "first_seen"),
+		    ctl_str(c, "last_seen"), count);
+	}
+	ctl_table_print(t, stdout);
+	ctl_table_free(t);
+	printf("Not in dhcp.chargers: add a reservation with its MAC to let "
+	    "it in.\n");
 }
 
 int
@@ -91,6 +121,7 @@ ctl_cmd_chargers(const struct ctl_opts *opts, int argc, char **argv)
 	else
 		printf("%zu charger%s (DHCP is off: no dhcp section)\n", n,
 		    n == 1 ? "" : "s");
+	refused_macs(ctl_obj(o, "refused_macs"));
 	json_object_put(o);
 	return 0;
 }
@@ -128,4 +159,102 @@ ctl_site_status(struct json_object *o)
 		    (long long)ctl_int(dh, "reservations"),
 		    (long long)ctl_int(dh, "refusals"),
 		    (long long)ctl_int(dh, "lease_events_rejected"));
+}
+
+/* Does the chargers reply's entry c stand for who (id, MAC, address)? */
+static int
+is_who(struct json_object *c, const char *who)
+{
+	return (ctl_str(c, "id") != NULL && strcasecmp(ctl_str(c, "id"),
+	    who) == 0) || (ctl_str(c, "mac") != NULL &&
+	    strcasecmp(ctl_str(c, "mac"), who) == 0) ||
+	    (ctl_str(c, "address") != NULL && strcmp(ctl_str(c, "address"),
+	    who) == 0);
+}
+
+/*
+ * evgatectl charger ID: why is this charger offline?  Its lease and
+ * sightings, its live connections and since when it is online, and from
+ * the fleet log its last DHCP event, its last connection closes with
+ * their reasons and its refusals.
+ */
+int
+ctl_cmd_charger(const struct ctl_opts *opts, int argc, char **argv)
+{
+	struct json_object *o, *conns = NULL, *list, *c = NULL, *l;
+	const char *who, *name;
+	char b1[32], b2[32], since[40];
+	double oldest = -1;
+	size_t i, n;
+	int live = 0, rv;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: evgatectl charger ID|MAC|ADDRESS\n");
+		return 2;
+	}
+	who = argv[1];
+	if (ctl_simple(opts, "chargers", &o) == -1)
+		return 1;
+	list = ctl_obj(o, "chargers");
+	n = list != NULL ? json_object_array_length(list) : 0;
+	for (i = 0; i < n && c == NULL; i++)
+		if (is_who(json_object_array_get_idx(list, i), who))
+			c = json_object_array_get_idx(list, i);
+	if (c == NULL) {
+		fprintf(stderr, "evgatectl: no charger \"%s\": not a "
+		    "reservation or lease the gateway knows (evgatectl "
+		    "chargers lists them)\n", who);
+		json_object_put(o);
+		return 1;
+	}
+	if (opts->json) {
+		ctl_print_json(c);
+		json_object_put(o);
+		return 0;
+	}
+	name = ctl_str(c, "id") ? ctl_str(c, "id") : ctl_str(c, "mac");
+	printf("%-14s%s%s\n", "charger", name,
+	    json_object_get_boolean(ctl_obj(c, "reserved")) ? "" :
+	    " (unreserved)");
+	printf("%-14s%s\n", "mac", ctl_str(c, "mac"));
+	printf("%-14s%s %s%s%s\n", "lease", ctl_str(c, "lease"),
+	    ctl_str(c, "address") ? ctl_str(c, "address") : "-",
+	    ctl_str(c, "expires") ? ", expires " : "",
+	    ctl_str(c, "expires") ? ctl_str(c, "expires") : "");
+	printf("%-14sfirst %s, last %s\n", "seen",
+	    ctl_str(c, "first_seen") ? ctl_str(c, "first_seen") : "never",
+	    ctl_str(c, "last_seen") ? ctl_str(c, "last_seen") : "never");
+	if (ctl_simple(opts, "connections", &conns) == 0) {
+		l = ctl_obj(conns, "connections");
+		n = l != NULL ? json_object_array_length(l) : 0;
+		for (i = 0; i < n; i++) {
+			struct json_object *x = json_object_array_get_idx(l, i);
+			double d = json_object_get_double(ctl_obj(x,
+			    "duration_s"));
+
+			if (ctl_str(x, "charger") == NULL ||
+			    strcasecmp(ctl_str(x, "charger"), name) != 0)
+				continue;
+			printf("%-14sport %lld %s %s, %s, up %s, down %s\n",
+			    live++ ? "" : "connections",
+			    (long long)ctl_int(x, "port"),
+			    ctl_str(x, "sni") ? ctl_str(x, "sni") : "-",
+			    ctl_str(x, "state"), ctl_duration(d, b1,
+			    sizeof(b1)), ctl_bytes((uint64_t)ctl_int(x,
+			    "bytes_up"), b2, sizeof(b2)),
+			    ctl_bytes((uint64_t)ctl_int(x, "bytes_down"), b1,
+			    sizeof(b1)));
+			if (ctl_int(x, "port") == 8883 && d > oldest)
+				oldest = d;
+		}
+	}
+	if (live == 0)
+		printf("%-14snone\n", "connections");
+	if (oldest >= 0)
+		printf("%-14s%s\n", "online since", format_utc_s(now_wall_ms() -
+		    (uint64_t)(oldest * 1000), since, sizeof(since)));
+	rv = ctl_charger_history(opts, name, oldest >= 0);
+	json_object_put(conns);
+	json_object_put(o);
+	return rv == 0 ? 0 : 1;
 }

@@ -20,7 +20,9 @@
 #include "common/ctl.h"
 #include "fleetlog/export.h"
 #include "fleetlog/fleetlog.h"
+#include "common/events.h"
 #include "common/util.h"
+#include "site/lan.h"
 
 #define DEFAULT_LOG_DIR		LOCALSTATEDIR "/lib/evgate/log"
 #define MAX_FILTERS		64
@@ -64,6 +66,103 @@ add_list(const char **list, size_t *n, char *arg, const char *what)
 		list[(*n)++] = tok;
 	}
 	return 0;
+}
+
+/* The event types of the fleet log (common/events.h). */
+static const char *const known_types[] = { EVENT_LEASE, EVENT_CONNECTION,
+	EVENT_REFUSAL, EVENT_TIME, EVENT_DNSMASQ, EVENT_RELOAD, EVENT_DAEMON,
+	NULL };
+
+/* Every --type given must be one of them: a typo would export nothing. */
+static int
+check_types(const char *const *types, size_t n)
+{
+	size_t i, j;
+
+	for (i = 0; i < n; i++) {
+		for (j = 0; known_types[j] != NULL; j++)
+			if (strcmp(types[i], known_types[j]) == 0)
+				break;
+		if (known_types[j] == NULL) {
+			fprintf(stderr, "evgatectl: unknown --type \"%s\": the "
+			    "types are lease, connection, refusal, time, "
+			    "dnsmasq, reload and daemon\n", types[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Does the gateway know this charger (an id, MAC or address of a lease or
+ * reservation)?  Asks the running daemon, else the file given with -c.
+ * 1 yes, 0 no, -1 nobody to ask.
+ */
+static int
+charger_known(const struct ctl_opts *opts, const char *who)
+{
+	struct json_object *req, *reply = NULL, *list, *c;
+	const struct cfg_charger *ch;
+	struct config *conf;
+	char err[256], mac[18];
+	size_t i, n;
+	int known = -1;
+
+	req = json_object_new_object();
+	json_object_object_add(req, "cmd", json_object_new_string("chargers"));
+	if (ctl_request(opts, req, &reply, err, sizeof(err)) == 0) {
+		known = 0;
+		list = ctl_obj(reply, "chargers");
+		n = list != NULL ? json_object_array_length(list) : 0;
+		for (i = 0; i < n && !known; i++) {
+			c = json_object_array_get_idx(list, i);
+			known = (ctl_str(c, "id") != NULL &&
+			    strcasecmp(ctl_str(c, "id"), who) == 0) ||
+			    (ctl_str(c, "mac") != NULL &&
+			    strcasecmp(ctl_str(c, "mac"), who) == 0) ||
+			    (ctl_str(c, "address") != NULL &&
+			    strcmp(ctl_str(c, "address"), who) == 0);
+		}
+	}
+	json_object_put(req);
+	json_object_put(reply);
+	if (known != -1 || opts->config == NULL)
+		return known;
+	if ((conf = config_load(opts->config, err, sizeof(err))) == NULL)
+		return -1;
+	known = 0;
+	for (i = 0; conf->dhcp != NULL && i < conf->dhcp->ncharger; i++) {
+		ch = &conf->dhcp->chargers[i];
+		if (strcasecmp(ch->id, who) == 0 || strcasecmp(lan_format_mac(
+		    ch->mac, mac, sizeof(mac)), who) == 0)
+			known = 1;
+	}
+	config_free(conf);
+	return known;
+}
+
+/*
+ * An export that matched nothing for --charger: a charger the gateway
+ * knows may simply have had no events then; any other name is an error,
+ * not an empty file.  0 or -1.
+ */
+static int
+check_chargers(const struct ctl_opts *opts, const struct logopts *lo)
+{
+	size_t i;
+	int rv = 0, k;
+
+	for (i = 0; i < lo->f.ncharger; i++) {
+		if ((k = charger_known(opts, lo->f.chargers[i])) == 1)
+			continue;
+		fprintf(stderr, "evgatectl: no event of --charger \"%s\" in "
+		    "the log in that time%s (\"evgatectl chargers\" lists "
+		    "the chargers by id, MAC and address)\n",
+		    lo->f.chargers[i], k == 0 ? ", and the gateway knows no "
+		    "charger of that id, MAC or address" : "");
+		rv = -1;
+	}
+	return rv;
 }
 
 static int
@@ -215,6 +314,8 @@ parse_opts(int argc, char **argv, struct logopts *lo, int report,
 			if (report || add_list(lo->types, &lo->f.ntypes,
 			    optarg, "--type") == -1)
 				goto bad;
+			if (check_types(lo->types, lo->f.ntypes) == -1)
+				return -1;
 			break;
 		case 'F':
 			lo->format = optarg;
@@ -296,10 +397,130 @@ ctl_cmd_export(const struct ctl_opts *opts, int argc, char **argv)
 	if (close_output(out, lo.output) == -1)
 		rv = -1;
 	else if (rv == -1)
-		fprintf(stderr, "evgatectl: export: %s\n", err);
+		fprintf(stderr, "evgatectl: export: %s (the export is "
+		    "incomplete)\n", err);
 	report_skipped(&st);
+	if (rv == 0 && st.events == 0 && lo.f.ncharger > 0 &&
+	    check_chargers(opts, &lo) == -1)
+		rv = -1;
 	logopts_free(&lo);
 	return rv == -1 ? 1 : 0;
+}
+
+/*
+ * evgatectl charger ID, its history part: the last 7 days of the fleet
+ * log for one charger (matched as export --charger does).
+ */
+#define HISTORY_DAYS	7
+#define HISTORY_CLOSES	5
+
+int
+ctl_charger_history(const struct ctl_opts *opts, const char *who,
+    int online_now)
+{
+	struct logopts lo;
+	struct export_reader *r;
+	struct export_line line;
+	enum export_rc rc;
+	struct json_object *ev, *closes[HISTORY_CLOSES] = { NULL },
+	    *reasons = json_object_new_object(), *lease = NULL;
+	const char *who1[1] = { who };
+	char err[1024], when[40];
+	uint64_t last_online_end = 0, refusals = 0;
+	size_t nclose = 0, i;
+	int rv = 0;
+
+	memset(&lo, 0, sizeof(lo));
+	lo.f.from_ms = now_wall_ms() - HISTORY_DAYS * 86400000ULL;
+	lo.f.to_ms = UINT64_MAX;
+	lo.f.chargers = who1;
+	lo.f.ncharger = 1;
+	if (find_dir(opts, &lo) == -1) {
+		json_object_put(reasons);
+		logopts_free(&lo);
+		return -1;
+	}
+	if ((r = export_reader_open(lo.dir, 0, lo.f.from_ms, UINT64_MAX, 0,
+	    err, sizeof(err))) == NULL) {
+		fprintf(stderr, "evgatectl: %s\n", err);
+		json_object_put(reasons);
+		logopts_free(&lo);
+		return -1;
+	}
+	while ((rc = export_reader_next(r, &line, err, sizeof(err))) !=
+	    EXPORT_END) {
+		const char *type;
+
+		if (rc == EXPORT_ERROR) {
+			fprintf(stderr, "evgatectl: %s\n", err);
+			rv = -1;
+			break;
+		}
+		if (rc == EXPORT_BAD || line.ts_ms < lo.f.from_ms ||
+		    (ev = export_reader_event(r)) == NULL ||
+		    !export_match(&lo.f, ev, line.ts_ms) ||
+		    (type = ctl_str(ev, "type")) == NULL)
+			continue;
+		if (strcmp(type, EVENT_LEASE) == 0) {
+			json_object_put(lease);
+			lease = json_object_get(ev);
+		} else if (strcmp(type, EVENT_CONNECTION) == 0) {
+			if (ctl_int(ev, "port") == REPORT_ONLINE_PORT)
+				last_online_end = line.ts_ms;
+			json_object_put(closes[nclose % HISTORY_CLOSES]);
+			closes[nclose++ % HISTORY_CLOSES] = json_object_get(ev);
+		} else if (strcmp(type, EVENT_REFUSAL) == 0) {
+			const char *why = ctl_str(ev, "reason");
+
+			refusals++;
+			json_object_object_add(reasons, why ? why : "?",
+			    json_object_new_int64(ctl_int(reasons,
+			    why ? why : "?") + 1));
+		}
+	}
+	export_reader_free(r);
+	if (lease == NULL)
+		printf("%-14snone in the last 7 days\n", "last DHCP");
+	else
+		printf("%-14s%s %s %s\n", "last DHCP", ctl_str(lease, "ts"),
+		    ctl_str(lease, "action") ? ctl_str(lease, "action") : "",
+		    ctl_str(lease, "address") ? ctl_str(lease, "address") : "");
+	printf("%-14snot recorded per charger (dnsmasq and the NTP server "
+	    "keep no such record)\n", "DNS, NTP");
+	if (!online_now)
+		printf("%-14s%s\n", "offline since", last_online_end ?
+		    format_utc_s(last_online_end, when, sizeof(when)) :
+		    "before the last 7 days (no connection on 8883 since)");
+	printf("%-14s%s\n", "last closes", nclose == 0 ? "none in the last 7 "
+	    "days" : "");
+	for (i = nclose > HISTORY_CLOSES ? nclose - HISTORY_CLOSES : 0;
+	    i < nclose; i++) {
+		struct json_object *c = closes[i % HISTORY_CLOSES];
+
+		printf("%-14s%s port %lld %s: %s after %.0f s\n", "",
+		    ctl_str(c, "ts"), (long long)ctl_int(c, "port"),
+		    ctl_str(c, "sni") ? ctl_str(c, "sni") : "-",
+		    ctl_str(c, "reason") ? ctl_str(c, "reason") : "?",
+		    json_object_get_double(ctl_obj(c, "duration_s")));
+	}
+	printf("%-14s%llu in the last 7 days", "refusals",
+	    (unsigned long long)refusals);
+	{
+		int first = 1;
+
+		json_object_object_foreach(reasons, k, v) {
+			printf("%s%s %lld", first ? ": " : ", ", k,
+			    (long long)json_object_get_int64(v));
+			first = 0;
+		}
+	}
+	printf("\n");
+	for (i = 0; i < HISTORY_CLOSES; i++)
+		json_object_put(closes[i]);
+	json_object_put(reasons);
+	json_object_put(lease);
+	logopts_free(&lo);
+	return rv;
 }
 
 /* "10.42.0.21:40000" or "[fd00::21]:40000" -> the address alone. */

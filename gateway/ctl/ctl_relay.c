@@ -5,9 +5,11 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include <json-c/json.h>
 
+#include "common/clock.h"
 #include "common/ctl.h"
 
 static void
@@ -29,6 +31,90 @@ print_counts(const char *title, struct json_object *o)
 	printf("%s\n", first ? "none" : "");
 }
 
+/* Is section o of the status switched on? */
+static int
+enabled(struct json_object *o)
+{
+	return o != NULL && json_object_get_boolean(ctl_obj(o, "enabled"));
+}
+
+/*
+ * One line that says whether anything needs the operator, before the
+ * details: what the alerts of doc/operator-guide.md watch.
+ */
+static void
+print_problems(struct json_object *o)
+{
+	struct json_object *c = ctl_obj(o, "config"), *dm = ctl_obj(o,
+	    "dnsmasq"), *dh = ctl_obj(o, "dhcp"), *ntp = ctl_obj(o, "ntp"),
+	    *log = ctl_obj(o, "log"), *ship = ctl_obj(o, "ship"),
+	    *r = ctl_obj(o, "relay");
+	char line[1024] = "";
+	int n = 0;
+
+#define PROBLEM(...) do {						\
+	char p_[256];							\
+									\
+	snprintf(p_, sizeof(p_), __VA_ARGS__);				\
+	strlcat(line, n++ ? "; " : "", sizeof(line));			\
+	strlcat(line, p_, sizeof(line));				\
+} while (0)
+	if (ctl_str(c, "last_error") != NULL)
+		PROBLEM("the last reload failed");
+	if (enabled(r) && ctl_int(r, "listeners") == 0)
+		PROBLEM("the relay listens nowhere");
+	if (enabled(dm) && !json_object_get_boolean(ctl_obj(dm, "running")))
+		PROBLEM("dnsmasq is not running");
+	if (enabled(dh) && ctl_int(dh, "pool_use_pct") >= 90)
+		PROBLEM("DHCP pool %lld%% used",
+		    (long long)ctl_int(dh, "pool_use_pct"));
+	if (enabled(ntp) && !json_object_get_boolean(ctl_obj(ntp, "sync")))
+		PROBLEM("time %s", ctl_str(ntp, "state"));
+	if (enabled(log) && ctl_str(log, "state") != NULL &&
+	    strcmp(ctl_str(log, "state"), "ok") != 0)
+		PROBLEM("fleet log %s", ctl_str(log, "state"));
+	if (enabled(log) && ctl_int(log, "dropped") > 0)
+		PROBLEM("%lld events dropped", (long long)ctl_int(log,
+		    "dropped"));
+	if (enabled(ship) && !json_object_get_boolean(ctl_obj(ship,
+	    "healthy")))
+		PROBLEM("shipping to the collector fails");
+#undef PROBLEM
+	if (n == 0)
+		printf("%-14snone\n", "problems");
+	else
+		printf("%-14s%d: %s\n", "problems", n, line);
+}
+
+/* The time service in one line, and the gateway's own clock. */
+static void
+print_time(struct json_object *o)
+{
+	struct json_object *ntp = ctl_obj(o, "ntp");
+	char now[40], off[32];
+	double s;
+
+	format_utc_s(now_wall_ms(), now, sizeof(now));
+	if (!enabled(ntp)) {
+		printf("%-14s%s; time service off (no ntp section)\n", "time",
+		    now);
+		return;
+	}
+	s = json_object_get_double(ctl_obj(ntp, "offset_s"));
+	snprintf(off, sizeof(off), "%+.3f ms", s * 1e3);
+	if (json_object_get_boolean(ctl_obj(ntp, "sync")))
+		printf("%-14s%s; %s to %s, offset %s, stratum %lld\n", "time",
+		    now, ctl_str(ntp, "state"), ctl_str(ntp, "selected") ?
+		    ctl_str(ntp, "selected") : "-", off,
+		    (long long)ctl_int(ntp, "stratum"));
+	else
+		printf("%-14s%s; %s since %s: %s (chargers are told LI=3, "
+		    "stratum 0)\n", "time", now,
+		    ctl_str(ntp, "state") ? ctl_str(ntp, "state") : "-",
+		    ctl_str(ntp, "since") ? ctl_str(ntp, "since") : "-",
+		    ctl_str(ntp, "reason") ? ctl_str(ntp, "reason") : "-");
+}
+
 int
 ctl_cmd_status(const struct ctl_opts *opts, int argc, char **argv)
 {
@@ -47,6 +133,8 @@ ctl_cmd_status(const struct ctl_opts *opts, int argc, char **argv)
 	res = ctl_obj(o, "resolver");
 	printf("%-14s%s\n", "site", ctl_str(o, "site") ? ctl_str(o, "site") :
 	    "-");
+	print_problems(o);
+	print_time(o);
 	printf("%-14sevgated %s, pid %lld, %s, up %s\n", "daemon",
 	    ctl_str(o, "version"), (long long)ctl_int(o, "pid"),
 	    ctl_str(o, "state"),

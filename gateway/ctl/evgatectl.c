@@ -23,6 +23,9 @@ static const struct ctl_command {
 	{ "connections", ctl_cmd_connections, "live relayed connections" },
 	{ "chargers", ctl_cmd_chargers,
 	    "known chargers: lease, last seen, relayed traffic" },
+	{ "charger", ctl_cmd_charger,
+	    "one charger: lease, connections, online/offline since, last "
+	    "closes" },
 	{ "export", ctl_cmd_export,
 	    "fleet log events as CSV or JSON Lines (--from, --to, --charger)" },
 	{ "report", ctl_cmd_report,

@@ -1,7 +1,9 @@
 # ctl/: evgatectl.  Each command is a ctl_<concern>.c file, listed in
 # evgatectl.c; the control-socket client and text tables they share are
 # common/ctl.c (the dnsmasq lease hook talks to evgated through it too).
-sbin_PROGRAMS += gateway/evgatectl
+# In bin: the operators who run it (group evgate-admin) are not root, and
+# sbin is not on their PATH.
+bin_PROGRAMS += gateway/evgatectl
 gateway_evgatectl_SOURCES = gateway/ctl/evgatectl.c \
 	gateway/ctl/ctl_relay.c gateway/ctl/ctl_log.c \
 	gateway/ctl/ctl_chargers.c gateway/ctl/ctl_time.c

@@ -18,8 +18,10 @@
 #ifndef EVG_CONFIG_H
 #define EVG_CONFIG_H
 
+#include <sys/socket.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "common/cfg.h"
 #include "common/control.h"
@@ -58,17 +60,53 @@ struct config {
 	struct cfg_metrics	*metrics;	/* NULL: no metrics endpoint */
 	struct cfg_ship		*ship;		/* NULL: no shipping */
 	struct cfg_daemon	*daemon;	/* NULL: no privilege drop */
+	struct cfg_index	*index;		/* where each key was */
 };
 
 /*
- * Load and validate path.  Returns a new config, or NULL and a message in
- * err ("file:line:column: ...").  Never exits.
+ * Load and validate path.  Returns a new config, or NULL and every error
+ * (and warning) in diags, each "file:line:column: path: message".  Pure
+ * but for reading path (and files the ship section names): the running
+ * machine is checked by config_check_box (daemon/boxcheck.h).  Never
+ * exits.
+ */
+struct config	*config_load_diags(const char *path, struct cfg_diags *);
+/* Same, from a buffer; name is used in messages.  For tests and fuzzing. */
+struct config	*config_load_buffer_diags(const char *name,
+		    const uint8_t *buf, size_t len, struct cfg_diags *);
+/*
+ * The same with only the first error in err (and how many more there
+ * are); warnings are dropped.
  */
 struct config	*config_load(const char *path, char *err, size_t errlen);
-/* Same, from a buffer; name is used in messages.  For tests and fuzzing. */
 struct config	*config_load_buffer(const char *name, const uint8_t *buf,
 		    size_t len, char *err, size_t errlen);
+/* The first error of diags and the count of the others, into err. */
+void		 config_first_error(const struct cfg_diags *, char *err,
+		    size_t errlen);
+
+/* A socket the configuration asks for, by component (for port checks). */
+struct config_binding {
+	const char		*who;		/* "the relay", "metrics", ... */
+	char			 path[48];	/* the key that sets it */
+	int			 tcp, udp;
+	struct sockaddr_storage	 ss;		/* the address; port below */
+	uint16_t		 port;
+};
+/* Every one of them, in a new array (free it). */
+void		 config_bindings(const struct config *,
+		    struct config_binding **, size_t *n);
+/* Same address, ports aside? */
+int		 config_same_addr(const struct sockaddr_storage *,
+		    const struct sockaddr_storage *);
 void		 config_free(struct config *);
+
+/*
+ * Write conf back as evgated.yaml, every default filled in
+ * (config_dump.c; evgated --dump-config).  It loads to the same
+ * configuration.
+ */
+void		 config_dump(const struct config *, FILE *);
 
 /* What the site services read of conf (site/lan.h), pointing into it. */
 struct site_conf;

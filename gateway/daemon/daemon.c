@@ -212,6 +212,8 @@ evgated_status(struct evgated *d)
 	    d->conf->site_name ? d->conf->site_name : ""));
 	json_object_object_add(o, "pid", json_object_new_int(getpid()));
 	json_object_object_add(o, "started", json_time_ms(d->start_wall_ms));
+	json_object_object_add(o, "start_time_s", json_object_new_double(
+	    (double)d->start_wall_ms / 1000));
 	json_object_object_add(o, "uptime_s", json_object_new_int64(
 	    (int64_t)((now_mono_ms() - d->start_mono_ms) / 1000)));
 	json_object_object_add(o, "state", json_object_new_string(
@@ -222,6 +224,8 @@ evgated_status(struct evgated *d)
 	c = json_object_new_object();
 	json_object_object_add(c, "path", json_object_new_string(d->conf_path));
 	json_object_object_add(c, "loaded", json_time_ms(d->loaded_wall_ms));
+	json_object_object_add(c, "loaded_s", json_object_new_double(
+	    (double)d->loaded_wall_ms / 1000));
 	json_object_object_add(c, "reloads", json_object_new_int64(
 	    (int64_t)d->reloads));
 	json_object_object_add(c, "reload_failures", json_object_new_int64(

@@ -20,7 +20,9 @@
 #include <json-c/json.h>
 
 #include "common/log.h"
+#include "common/psl.h"
 #include "common/util.h"
+#include "daemon/boxcheck.h"
 #include "daemon/config.h"
 #include "daemon/evgated.h"
 #include "daemon/privdrop.h"
@@ -34,10 +36,14 @@ static void
 usage(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: evgated [-n] [-c file] [-l level] [-s] [-u user]\n"
+	    "usage: evgated [-nDsVh] [-c file] [-l level] [-u user]\n"
 	    "\n"
 	    "  -c, --config FILE    configuration (default %s)\n"
-	    "  -n, --check-config   validate the configuration and exit 0/1\n"
+	    "  -n, --check-config   check the configuration and this machine\n"
+	    "                       against it; print every error and warning;\n"
+	    "                       exit 0 (warnings only) or 1\n"
+	    "  -D, --dump-config    print the configuration with every default\n"
+	    "                       filled in, and exit\n"
 	    "  -l, --log-level LVL  error, warn, info (default) or debug\n"
 	    "  -s, --syslog         log to syslog instead of stderr\n"
 	    "  -u, --user USER      when started as root, run as USER after\n"
@@ -49,6 +55,81 @@ usage(FILE *fp)
 	    "SIGTERM stops accepting and drains relayed connections.\n"
 	    "See evgated(8), evgated.yaml(5), evgatectl(8).\n",
 	    CONFIG_DEFAULT_PATH);
+}
+
+/* --- checking ------------------------------------------------------- */
+
+static void
+print_diags(const struct cfg_diags *d, FILE *fp)
+{
+	size_t i;
+
+	for (i = 0; i < d->n; i++)
+		fprintf(fp, "%s\n", d->v[i].text);
+	if (d->nerrors + d->nwarnings > d->n)
+		fprintf(fp, "(%zu more not shown)\n",
+		    d->nerrors + d->nwarnings - d->n);
+}
+
+/*
+ * --check-config: the file, then this machine against it.  Every error
+ * and warning on stderr, a summary on stdout; 0 when there is no error.
+ */
+static int
+check_config(const char *path, const char *user)
+{
+	struct cfg_diags d;
+	struct config *conf;
+	struct box box;
+	char err[512];
+	int rv;
+
+	memset(&d, 0, sizeof(d));
+	if ((conf = config_load_diags(path, &d)) != NULL) {
+		if (user == NULL && conf->daemon != NULL)
+			user = conf->daemon->user;
+		if (box_read(&box, PSL_DEFAULT_PATH, user, err,
+		    sizeof(err)) == -1)
+			cfg_diags_add(&d, 0, "%s: cannot read this machine: %s",
+			    path, err);
+		else {
+			config_check_box(conf, &box, &d);
+			box_free(&box);
+		}
+	}
+	print_diags(&d, stderr);
+	if (d.nerrors > 0)
+		printf("%s: %zu error%s, %zu warning%s\n", path, d.nerrors,
+		    d.nerrors == 1 ? "" : "s", d.nwarnings,
+		    d.nwarnings == 1 ? "" : "s");
+	else if (d.nwarnings > 0)
+		printf("%s: configuration OK, %zu warning%s\n", path,
+		    d.nwarnings, d.nwarnings == 1 ? "" : "s");
+	else
+		printf("%s: configuration OK\n", path);
+	rv = d.nerrors > 0 ? 1 : 0;
+	cfg_diags_free(&d);
+	config_free(conf);
+	return rv;
+}
+
+static int
+dump_config(const char *path)
+{
+	struct cfg_diags d;
+	struct config *conf;
+
+	memset(&d, 0, sizeof(d));
+	if ((conf = config_load_diags(path, &d)) == NULL) {
+		print_diags(&d, stderr);
+		cfg_diags_free(&d);
+		return 1;
+	}
+	print_diags(&d, stderr);	/* warnings */
+	config_dump(conf, stdout);
+	cfg_diags_free(&d);
+	config_free(conf);
+	return fflush(stdout) == 0 ? 0 : 1;
 }
 
 /* --- file descriptors ------------------------------------------------ */
@@ -149,6 +230,7 @@ main(int argc, char *argv[])
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "check-config", no_argument, NULL, 'n' },
+		{ "dump-config", no_argument, NULL, 'D' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "syslog", no_argument, NULL, 's' },
 		{ "user", required_argument, NULL, 'u' },
@@ -158,20 +240,26 @@ main(int argc, char *argv[])
 	};
 	struct sig s;
 	struct config *conf;
+	struct cfg_diags diags;
+	struct box box;
+	size_t i;
 	struct event_base *base;
 	struct event_config *evcfg;
 	const char *conf_path = CONFIG_DEFAULT_PATH, *user = NULL;
 	char err[1024];
-	int ch, check = 0, use_syslog = 0, level = LOG_LEVEL_INFO;
+	int ch, check = 0, dump = 0, use_syslog = 0, level = LOG_LEVEL_INFO;
 	unsigned nofile;
 
-	while ((ch = getopt_long(argc, argv, "c:nl:su:Vh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:nDl:su:Vh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			conf_path = optarg;
 			break;
 		case 'n':
 			check = 1;
+			break;
+		case 'D':
+			dump = 1;
 			break;
 		case 'l':
 			if ((level = log_level_parse(optarg)) == -1) {
@@ -202,19 +290,29 @@ main(int argc, char *argv[])
 		return 2;
 	}
 
-	conf = config_load(conf_path, err, sizeof(err));
-	if (check) {
-		if (conf == NULL) {
-			fprintf(stderr, "%s\n", err);
-			return 1;
-		}
-		printf("%s: configuration OK\n", conf_path);
-		config_free(conf);
-		return 0;
-	}
+	if (check)
+		return check_config(conf_path, user);
+	if (dump)
+		return dump_config(conf_path);
 	log_init("evgated", !use_syslog, (enum log_level)level);
-	if (conf == NULL)
-		fatalx("%s", err);
+	memset(&diags, 0, sizeof(diags));
+	if ((conf = config_load_diags(conf_path, &diags)) == NULL) {
+		for (i = 0; i < diags.n; i++)
+			log_warnx("%s", diags.v[i].text);
+		fatalx("%s: %zu error%s in the configuration", conf_path,
+		    diags.nerrors, diags.nerrors == 1 ? "" : "s");
+	}
+	/* Warnings, and what this machine lacks: the modules will fail on
+	 * the latter with their own errors; this says which key to fix. */
+	if (user == NULL && conf->daemon != NULL)
+		user = conf->daemon->user;
+	if (box_read(&box, PSL_DEFAULT_PATH, user, err, sizeof(err)) == 0) {
+		config_check_box(conf, &box, &diags);
+		box_free(&box);
+	}
+	for (i = 0; i < diags.n; i++)
+		log_warnx("%s", diags.v[i].text);
+	cfg_diags_free(&diags);
 
 	signal(SIGPIPE, SIG_IGN);
 	nofile = fd_limit();

@@ -4,6 +4,8 @@
 gateway_libevgate_a_SOURCES += \
 	gateway/daemon/module.c gateway/daemon/module.h \
 	gateway/daemon/config.c gateway/daemon/config.h \
+	gateway/daemon/boxcheck.c gateway/daemon/boxcheck.h \
+	gateway/daemon/config_dump.c \
 	gateway/daemon/sdnotify.c gateway/daemon/sdnotify.h \
 	gateway/daemon/privdrop.c gateway/daemon/privdrop.h \
 	gateway/daemon/daemon.c gateway/daemon/evgated.h

@@ -55,6 +55,8 @@ struct export_reader {
 	int			 follow;
 	int			 skipping;	/* inside an overlong line */
 	int			 done;
+	int			 open_errno;	/* a segment that cannot be read */
+	char			 open_path[4096];
 	uint64_t		 after_seq, from_ms, to_ms;
 	uint8_t			*buf;
 	size_t			 start, end;	/* unread bytes */
@@ -131,9 +133,15 @@ reader_open_next(struct export_reader *r)
 			return 0;
 		}
 		snprintf(path, sizeof(path), "%s/%s", r->dir, s->name);
-		/* deleted by retention since the listing: go on */
-		if ((r->fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-			continue;
+		if ((r->fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+			/* deleted by retention since the listing: go on */
+			if (errno == ENOENT)
+				continue;
+			/* anything else loses events: say so, never skip */
+			r->open_errno = errno;
+			strlcpy(r->open_path, path, sizeof(r->open_path));
+			return 0;
+		}
 		r->opened++;
 		r->start = r->end = 0;
 		r->skipping = 0;
@@ -187,8 +195,17 @@ export_reader_next(struct export_reader *r, struct export_line *line,
 
 		/* (following a log that had no segment yet: look again) */
 		if (r->fd == -1 && (r->done || (!reader_open_next(r) &&
-		    !(r->follow && reader_relist(r) && reader_open_next(r)))))
+		    !(r->open_errno == 0 && r->follow && reader_relist(r) &&
+		    reader_open_next(r))))) {
+			if (r->open_errno != 0) {
+				snprintf(err, errlen, "%s: %s", r->open_path,
+				    strerror(r->open_errno));
+				r->open_errno = 0;
+				r->idx--;	/* try it again next time */
+				return EXPORT_ERROR;
+			}
 			return EXPORT_END;
+		}
 		nl = memchr(r->buf + r->start, '\n', r->end - r->start);
 		if (nl != NULL) {
 			struct fleetlog_line fl;
@@ -403,6 +420,32 @@ export_csv_field(FILE *fp, const char *s, size_t len)
 	fputc('"', fp);
 }
 
+/*
+ * A text cell that a spreadsheet would take for a formula -- one starting
+ * with = + - @, a TAB or a CR -- is written with a leading apostrophe and
+ * quoted, as OWASP's CSV-injection advice has it: Excel, LibreOffice and
+ * Google Sheets show the text and run nothing.  The fleet log's strings
+ * come from chargers (SNI, hostnames) and the network: never trust that
+ * something upstream checked them.
+ */
+void
+export_csv_text(FILE *fp, const char *s, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || strchr("=+-@\t\r", s[0]) == NULL) {
+		export_csv_field(fp, s, len);
+		return;
+	}
+	fputs("\"'", fp);
+	for (i = 0; i < len; i++) {
+		if (s[i] == '"')
+			fputc('"', fp);
+		fputc(s[i], fp);
+	}
+	fputc('"', fp);
+}
+
 void
 export_csv_header(FILE *fp)
 {
@@ -421,7 +464,7 @@ csv_value(FILE *fp, struct json_object *v)
 	if (v == NULL || json_object_is_type(v, json_type_null))
 		return;
 	if (json_object_is_type(v, json_type_string)) {
-		export_csv_field(fp, json_object_get_string(v),
+		export_csv_text(fp, json_object_get_string(v),
 		    (size_t)json_object_get_string_len(v));
 		return;
 	}
@@ -530,6 +573,7 @@ struct rep_iv {
 struct rep_charger {
 	RB_ENTRY(rep_charger)	 entry;
 	char			*name;
+	uint64_t		 first_ms;	/* first seen in the window */
 	struct rep_iv		*iv;
 	size_t			 niv, civ;
 	struct rep_day		*days;
@@ -546,7 +590,17 @@ rep_charger_cmp(const struct rep_charger *a, const struct rep_charger *b)
 RB_HEAD(rep_tree, rep_charger);
 RB_GENERATE_STATIC(rep_tree, rep_charger, entry, rep_charger_cmp)
 
+/* Refusals by reason, for the report's breakdown (bounded). */
+#define REP_REASONS	32
+struct rep_reason {
+	char		 name[40];
+	uint64_t	 n;
+};
+
 struct report {
+	struct rep_reason	 reasons[REP_REASONS];
+	size_t			 nreasons;
+	uint64_t		 other_reasons;	/* beyond REP_REASONS */
 	uint64_t		 from, to;	/* asked for */
 	uint64_t		 seen_min, seen_max;
 	unsigned		 port;
@@ -582,6 +636,7 @@ rep_get(struct report *rep, const char *name)
 		return c;
 	c = xcalloc(1, sizeof(*c));
 	c->name = xstrdup(name);
+	c->first_ms = UINT64_MAX;
 	RB_INSERT(rep_tree, &rep->chargers, c);
 	rep->ncharger++;
 	return c;
@@ -615,6 +670,36 @@ rep_day(struct rep_charger *c, int64_t day)
 	c->days[lo].day = day;
 	c->ndays++;
 	return &c->days[lo];
+}
+
+/* c was seen at t: the days before its first sighting have no data. */
+static void
+rep_touch(struct rep_charger *c, uint64_t t)
+{
+	if (t < c->first_ms)
+		c->first_ms = t;
+}
+
+static void
+rep_reason(struct report *rep, const char *kind, const char *reason)
+{
+	char name[40];
+	size_t i;
+
+	snprintf(name, sizeof(name), "%s%s%s", kind ? kind : "",
+	    kind ? ": " : "", reason ? reason : "?");
+	for (i = 0; i < rep->nreasons; i++)
+		if (strcmp(rep->reasons[i].name, name) == 0) {
+			rep->reasons[i].n++;
+			return;
+		}
+	if (rep->nreasons == REP_REASONS) {
+		rep->other_reasons++;
+		return;
+	}
+	strlcpy(rep->reasons[rep->nreasons].name, name,
+	    sizeof(rep->reasons[0].name));
+	rep->reasons[rep->nreasons++].n = 1;
 }
 
 static void
@@ -670,6 +755,7 @@ report_add_connection(struct report *rep, const char *charger, unsigned port,
 	if (s >= rep->to || (e < rep->from) || (e == s && s < rep->from))
 		return;
 	c = rep_get(rep, charger);
+	rep_touch(c, cs);
 	rep_seen(rep, cs, ce);
 	if (s >= rep->from)
 		rep_day(c, (int64_t)(s / DAY_MS))->connections++;
@@ -746,14 +832,21 @@ report_add_event(struct report *rep, struct json_object *ev, uint64_t ts)
 	if (ts < rep->from || ts >= rep->to)
 		return;
 	if (strcmp(type, "refusal") == 0) {
-		rep_day(rep_get(rep, ev_identity(ev)),
-		    (int64_t)(ts / DAY_MS))->refusals++;
+		struct rep_charger *c = rep_get(rep, ev_identity(ev));
+
+		rep_day(c, (int64_t)(ts / DAY_MS))->refusals++;
+		rep_touch(c, ts);
+		/* the relay's refusals carry no kind; DHCP's say "dhcp" */
+		rep_reason(rep, ev_str(ev, "kind") != NULL ? ev_str(ev,
+		    "kind") : "relay", ev_str(ev, "reason"));
 		rep_seen(rep, ts, ts);
 	} else if (strcmp(type, "lease") == 0 && (ev_str(ev, "charger") !=
 	    NULL || ev_str(ev, "mac") != NULL)) {
 		/* a charger's lease (not the pool's state) */
-		rep_day(rep_get(rep, ev_identity(ev)),
-		    (int64_t)(ts / DAY_MS))->leases++;
+		struct rep_charger *c = rep_get(rep, ev_identity(ev));
+
+		rep_day(c, (int64_t)(ts / DAY_MS))->leases++;
+		rep_touch(c, ts);
 		rep_seen(rep, ts, ts);
 	}
 }
@@ -1055,7 +1148,7 @@ report_csv(const struct report *rep, FILE *fp)
 		const struct report_row *r = &rep->rows[i];
 
 		fprintf(fp, "%s,", day_str(r->day, d, sizeof(d)));
-		export_csv_field(fp, r->charger, strlen(r->charger));
+		export_csv_text(fp, r->charger, strlen(r->charger));
 		fprintf(fp, ",%llu.%03u,%.2f,%llu,%llu,%llu,%llu,%llu\r\n",
 		    (unsigned long long)(r->online_ms / 1000),
 		    (unsigned)(r->online_ms % 1000),
@@ -1267,6 +1360,136 @@ html_chart_online(const struct report *rep, FILE *fp)
 	fputs("</svg>\n", fp);
 }
 
+/*
+ * A charger id never holds ':' (lan_check_id); a name that does is a MAC
+ * or a client address: a device without a reservation.
+ */
+static int
+is_charger(const char *name)
+{
+	return strchr(name, ':') == NULL && strcmp(name, "unknown") != 0;
+}
+
+/* The heatmap's class for a day: no data, or how much of it online. */
+static const char *
+heat_class(const struct rep_charger *c, const struct report_row *r,
+    int charger, double *p)
+{
+	uint64_t day_end = (uint64_t)(r->day + 1) * DAY_MS;
+
+	*p = pct(r->online_ms, r->span_ms);
+	/* before the log or the charger was first seen: nothing known */
+	if (r->span_ms == 0 || c->first_ms == UINT64_MAX ||
+	    day_end <= c->first_ms)
+		return "nodata";
+	/* a device without a reservation is not expected online */
+	if (r->online_ms == 0)
+		return charger ? "h0" : "idle";
+	return *p < 50 ? "h1" : *p < 90 ? "h2" : *p < 99 ? "h3" : "h4";
+}
+
+static const struct {
+	const char	*cls, *what;
+} heat_legend[] = {
+	{ "h4", "online 99 % or more" },
+	{ "h3", "90 to 99 %" },
+	{ "h2", "50 to 90 %" },
+	{ "h1", "under 50 %" },
+	{ "h0", "offline all day" },
+	{ "nodata", "no data (before the log or the charger began)" },
+	{ "idle", "a device without a reservation: no relayed connection" },
+};
+
+/*
+ * Charger x day: online time per day, so an outage of days shows as a
+ * run of red cells.  One row per charger of the section (chargers, or
+ * devices without a reservation).
+ */
+static void
+html_heatmap(const struct report *rep, FILE *fp, int chargers)
+{
+	struct rep_charger *c;
+	const struct report_row *r;
+	char d[16], a[32];
+	int64_t day;
+	size_t i, j;
+	double p;
+
+	fputs("<table class=\"heatmap\">\n<tr><th>", fp);
+	fputs(chargers ? "Charger" : "Device", fp);
+	fputs("</th>", fp);
+	for (day = rep->first_day; day <= rep->last_day; day++)
+		fprintf(fp, "<th class=\"day\" title=\"%s\">%s</th>",
+		    day_str(day, d, sizeof(d)), day_str(day, d, sizeof(d)) + 5);
+	fputs("</tr>\n", fp);
+	RB_FOREACH(c, rep_tree, &((struct report *)rep)->chargers) {
+		if (is_charger(c->name) != chargers)
+			continue;
+		fputs("<tr class=\"charger\"><th class=\"name\">", fp);
+		html_text(fp, c->name);
+		if (chargers && c->total.online_ms == 0)
+			fputs(" <span class=\"never\">never online</span>", fp);
+		fputs("</th>", fp);
+		/* rows are per charger in day order: find this one's */
+		for (i = 0; i < rep->nrows && rep->rows[i].charger != c->name;
+		    i++)
+			;
+		for (j = i; j < rep->nrows && rep->rows[j].charger == c->name;
+		    j++) {
+			const char *cls;
+
+			r = &rep->rows[j];
+			cls = heat_class(c, r, chargers, &p);
+			fprintf(fp, "<td class=\"%s\" data-day=\"%s\" "
+			    "title=\"%s: ", cls, day_str(r->day, d, sizeof(d)),
+			    d);
+			if (strcmp(cls, "nodata") == 0)
+				fputs("no data", fp);
+			else
+				fprintf(fp, "%s online (%.1f%%)", hms(
+				    r->online_ms, a, sizeof(a)), p);
+			fputs("\"></td>", fp);
+		}
+		fputs("</tr>\n", fp);
+	}
+	fputs("</table>\n", fp);
+}
+
+static void
+html_legend(FILE *fp)
+{
+	size_t i;
+
+	fputs("<ul class=\"legend\">\n", fp);
+	for (i = 0; i < sizeof(heat_legend) / sizeof(heat_legend[0]); i++)
+		fprintf(fp, "<li><span class=\"swatch %s\"></span>%s</li>\n",
+		    heat_legend[i].cls, heat_legend[i].what);
+	fputs("</ul>\n", fp);
+}
+
+static void
+html_reasons(const struct report *rep, FILE *fp)
+{
+	size_t i;
+
+	if (rep->nreasons == 0) {
+		fputs("<p>No refusals in this window.</p>\n", fp);
+		return;
+	}
+	fputs("<table class=\"reasons\">\n<tr><th>Reason</th><th>Refusals"
+	    "</th></tr>\n", fp);
+	for (i = 0; i < rep->nreasons; i++) {
+		fputs("<tr><td>", fp);
+		html_text(fp, rep->reasons[i].name);
+		fprintf(fp, "</td><td>%llu</td></tr>\n",
+		    (unsigned long long)rep->reasons[i].n);
+	}
+	if (rep->other_reasons > 0)
+		fprintf(fp, "<tr><td>other</td><td>%llu</td></tr>\n",
+		    (unsigned long long)rep->other_reasons);
+	fputs("</table>\n", fp);
+}
+
 static void
 report_html(const struct report *rep, const char *title, FILE *fp)
 {
@@ -1297,6 +1520,20 @@ report_html(const struct report *rep, const char *title, FILE *fp)
 	    "rect.track{fill:#eef1f4}\nrect.online{fill:#2e9d5b}"
 	    "rect.warn{fill:#e0a526}rect.bad{fill:#d9534f}\n"
 	    ".note{color:#5b6b7b;font-size:.85em}\n"
+	    "table.heatmap{width:auto;border-collapse:separate;"
+	    "border-spacing:2px}\ntable.heatmap td{width:14px;height:14px;"
+	    "padding:0;border:0}\ntable.heatmap th.day{font-weight:normal;"
+	    "font-size:.7em;writing-mode:vertical-rl;padding:.2em 0}\n"
+	    "table.heatmap th.name{text-align:left;white-space:nowrap}\n"
+	    ".h4{background:#2e9d5b}.h3{background:#9fd39b}"
+	    ".h2{background:#e0a526}.h1{background:#ef8a62}"
+	    ".h0{background:#d9534f}.idle{background:#c9d1d9}\n.nodata{background:repeating-linear-"
+	    "gradient(45deg,#eef1f4 0 3px,#d5dbe1 3px 6px)}\n"
+	    "span.never{color:#d9534f;font-size:.8em;font-weight:normal}\n"
+	    "ul.legend{list-style:none;padding:0;font-size:.85em}"
+	    "ul.legend li{display:inline-block;margin-right:1.2em}\n"
+	    "span.swatch{display:inline-block;width:12px;height:12px;"
+	    "margin-right:.4em;vertical-align:middle}\n"
 	    "</style>\n</head>\n<body>\n<h1>Fleet report", fp);
 	if (title != NULL) {
 		fputs(": ", fp);
@@ -1310,6 +1547,14 @@ report_html(const struct report *rep, const char *title, FILE *fp)
 		    fp);
 		return;
 	}
+	fputs("<h2>Online by day</h2>\n", fp);
+	html_heatmap(rep, fp, 1);
+	html_legend(fp);
+	fputs("<h2>Devices without a reservation</h2>\n<p class=\"note\">"
+	    "By MAC or address: not in dhcp.chargers.</p>\n", fp);
+	html_heatmap(rep, fp, 0);
+	fputs("<h2>Refusals by reason</h2>\n", fp);
+	html_reasons(rep, fp);
 	fputs("<h2>Time online</h2>\n", fp);
 	html_chart_online(rep, fp);
 	fputs("<h2>Data use</h2>\n", fp);

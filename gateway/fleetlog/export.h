@@ -103,6 +103,9 @@ void	export_csv_header(FILE *);
 void	export_csv_row(FILE *, struct json_object *ev);
 /* RFC 4180 field: quoted when it holds , " CR or LF. */
 void	export_csv_field(FILE *, const char *s, size_t len);
+/* The same for text that must not run as a spreadsheet formula: a cell
+ * starting with = + - @ TAB or CR gets a leading ' and quotes. */
+void	export_csv_text(FILE *, const char *s, size_t len);
 
 /* The whole export.  0, or -1 with err set. */
 int	export_run(const char *dir, const struct export_filter *,

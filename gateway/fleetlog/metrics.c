@@ -38,21 +38,32 @@ struct metric_def {
 	const char	*key_label;	/* label for the key of a "*" */
 	const char	*eq;		/* string value: 1 when equal, else 0 */
 	const char	*value_label;	/* string value as this label, 1 */
+	const char	*states;	/* "a|b|c": a sample per state, 0/1 */
+	double		 scale;		/* value times this (0: 1) */
 };
 
-#define C(p, n, h)		{ p, n, COUNTER, h, NULL, NULL, NULL, NULL }
-#define G(p, n, h)		{ p, n, GAUGE, h, NULL, NULL, NULL, NULL }
-#define CL(p, n, h, l)		{ p, n, COUNTER, h, l, NULL, NULL, NULL }
-#define GL(p, n, h, l)		{ p, n, GAUGE, h, l, NULL, NULL, NULL }
-#define CK(p, n, h, k)		{ p, n, COUNTER, h, NULL, k, NULL, NULL }
-#define GK(p, n, h, k)		{ p, n, GAUGE, h, NULL, k, NULL, NULL }
-#define GEQ(p, n, h, v)		{ p, n, GAUGE, h, NULL, NULL, v, NULL }
-#define GV(p, n, h, l)		{ p, n, GAUGE, h, NULL, NULL, NULL, l }
+#define M(p, n, t, h)	.path = (p), .name = (n), .type = (t), .help = (h)
+#define C(p, n, h)		{ M(p, n, COUNTER, h) }
+#define G(p, n, h)		{ M(p, n, GAUGE, h) }
+#define CL(p, n, h, l)		{ M(p, n, COUNTER, h), .labels = (l) }
+#define GL(p, n, h, l)		{ M(p, n, GAUGE, h), .labels = (l) }
+#define CK(p, n, h, k)		{ M(p, n, COUNTER, h), .key_label = (k) }
+#define GK(p, n, h, k)		{ M(p, n, GAUGE, h), .key_label = (k) }
+#define GEQ(p, n, h, v)		{ M(p, n, GAUGE, h), .eq = (v) }
+#define GV(p, n, h, l)		{ M(p, n, GAUGE, h), .value_label = (l) }
+/* One sample per state, 1 for the current: a state left goes to 0 instead
+ * of vanishing (Prometheus' convention for enums). */
+#define GST(p, n, h, l, st)	{ M(p, n, GAUGE, h), .value_label = (l), \
+				    .states = (st) }
+/* A value scaled, e.g. a percentage as a ratio. */
+#define GSC(p, n, h, sc)	{ M(p, n, GAUGE, h), .scale = (sc) }
 
 static const struct metric_def table[] = {
 	GV("version", "evgate_build_info", "evgated's version (always 1).",
 	    "version"),
 	G("uptime_s", "evgate_uptime_seconds", "Seconds since evgated started."),
+	G("start_time_s", "evgate_start_time_seconds",
+	    "Start time of evgated since the Unix epoch, in seconds."),
 	C("events", "evgate_events_total", "Events emitted (fleet log input)."),
 	C("config.reloads", "evgate_config_reloads_total",
 	    "Successful configuration reloads."),
@@ -60,6 +71,10 @@ static const struct metric_def table[] = {
 	    "Reloads refused (the old configuration stayed)."),
 	GEQ("config.state", "evgate_config_last_reload_ok",
 	    "1 unless the last reload failed.", "ok"),
+	G("config.loaded_s",
+	    "evgate_config_last_reload_success_timestamp_seconds",
+	    "When the configuration in force was loaded (start or last "
+	    "successful reload), since the Unix epoch."),
 
 	/* relay */
 	G("relay.listeners", "evgate_relay_listeners", "Listening sockets."),
@@ -103,9 +118,9 @@ static const struct metric_def table[] = {
 	    "Names in the cache."),
 
 	/* fleet log */
-	GV("log.state", "evgate_log_state",
-	    "Fleet log state (ok, disk-full, error, off): 1 for the current.",
-	    "state"),
+	GST("log.state", "evgate_log_state",
+	    "Fleet log state: 1 for the current one, 0 for the others.",
+	    "state", "ok|disk-full|error|off"),
 	GEQ("log.state", "evgate_log_disk_full",
 	    "1 while the fleet log cannot write (disk full).", "disk-full"),
 	G("log.committed_seq", "evgate_log_committed_seq",
@@ -154,8 +169,9 @@ static const struct metric_def table[] = {
 	/* time service (ntp section) */
 	G("ntp.sync", "evgate_ntp_synced",
 	    "1 when the gateway's clock is synchronised to upstream."),
-	GV("ntp.state", "evgate_ntp_state",
-	    "Time service state: 1 for the current.", "state"),
+	GST("ntp.state", "evgate_ntp_state",
+	    "Time service state: 1 for the current one, 0 for the others.",
+	    "state", "synchronised|holdover|unsynchronised|off"),
 	G("ntp.offset_s", "evgate_ntp_offset_seconds",
 	    "Offset of the system clock from upstream time."),
 	G("ntp.stratum", "evgate_ntp_stratum",
@@ -180,15 +196,21 @@ static const struct metric_def table[] = {
 	G("dhcp.leases", "evgate_dhcp_leases", "DHCP leases in use."),
 	G("dhcp.pool_size", "evgate_dhcp_pool_size",
 	    "Addresses in the DHCP range."),
+	GSC("dhcp.pool_use_pct", "evgate_dhcp_pool_use_ratio",
+	    "Share of the DHCP pool in use, 0 to 1.", 0.01),
 	G("dhcp.pool_use_pct", "evgate_dhcp_pool_use_percent",
-	    "Share of the DHCP range in use."),
+	    "Deprecated (removed in the next release): "
+	    "evgate_dhcp_pool_use_ratio times 100."),
 	G("dhcp.reservations", "evgate_dhcp_reservations",
 	    "Chargers with a reserved address."),
+	GK("dhcp.online.*", "evgate_charger_online",
+	    "1 while a reserved charger has a lease and a relayed connection "
+	    "on port 8883 (its cloud link), else 0.", "charger"),
 	C("dhcp.refusals", "evgate_dhcp_refusals_total",
 	    "DHCP requests refused (unknown MAC)."),
 	C("dhcp.lease_events", "evgate_dhcp_lease_events_total",
 	    "Lease events from dnsmasq."),
-	{ NULL, NULL, GAUGE, NULL, NULL, NULL, NULL, NULL },
+	{ .path = NULL },
 };
 
 /* --- rendering ------------------------------------------------------- */
@@ -279,6 +301,10 @@ sample(struct out *o, const struct metric_def *m, const char *key,
 
 	if (value_of(m, v, &d, &i, &is_int) == -1)
 		return;
+	if (m->scale != 0) {
+		d = (is_int ? (double)i : d) * m->scale;
+		is_int = 0;
+	}
 	if (*helped == NULL || strcmp(*helped, m->name) != 0) {
 		out_str(o, "# HELP ");
 		out_str(o, m->name);
@@ -325,6 +351,40 @@ sample(struct out *o, const struct metric_def *m, const char *key,
 	out_str(o, num);
 }
 
+/*
+ * An enum: one sample per known state, 1 for current, 0 for the others;
+ * a state the table does not know yet is added, so nothing is hidden.
+ */
+static void
+states(struct out *o, const struct metric_def *m, const char *current,
+    const char **helped)
+{
+	struct metric_def one = *m;
+	struct json_object *v;
+	const char *p = m->states, *bar;
+	char st[64];
+	int seen = 0;
+
+	one.states = NULL;
+	one.value_label = NULL;
+	one.key_label = m->value_label;
+	while (*p != '\0') {
+		bar = strchr(p, '|');
+		snprintf(st, sizeof(st), "%.*s", bar ? (int)(bar - p) :
+		    (int)strlen(p), p);
+		v = json_object_new_int(strcmp(st, current) == 0);
+		seen |= strcmp(st, current) == 0;
+		sample(o, &one, st, v, helped);
+		json_object_put(v);
+		p = bar ? bar + 1 : p + strlen(p);
+	}
+	if (!seen) {
+		v = json_object_new_int(1);
+		sample(o, &one, current, v, helped);
+		json_object_put(v);
+	}
+}
+
 /* Walk "a.b.c" from o; NULL when any part is missing. */
 static struct json_object *
 lookup(struct json_object *o, const char *path, size_t len)
@@ -368,7 +428,12 @@ metrics_render(struct json_object *status, size_t *len)
 				sample(&o, m, key, val, &helped);
 			continue;
 		}
-		if ((v = lookup(status, m->path, plen)) != NULL)
+		if ((v = lookup(status, m->path, plen)) == NULL)
+			continue;
+		if (m->states != NULL && json_object_is_type(v,
+		    json_type_string))
+			states(&o, m, json_object_get_string(v), &helped);
+		else
 			sample(&o, m, NULL, v, &helped);
 	}
 	*len = o.len;

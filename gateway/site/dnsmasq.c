@@ -466,7 +466,7 @@ write_file(const char *path, const char *text, mode_t mode, uid_t uid,
 			break;
 		off += (size_t)n;
 	}
-	if (off != len || (uid != (uid_t)-1 && fchown(fd, uid, gid) == -1) ||
+	if (off != len || (uid != (uid_t)-1 && chown_changed(NULL, fd, uid, gid) == -1) ||
 	    fchmod(fd, mode) == -1 || fsync(fd) == -1) {
 		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
 		close(fd);

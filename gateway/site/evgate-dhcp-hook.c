@@ -121,6 +121,18 @@ main(int argc, char *argv[])
 		return 2;
 	}
 	action = argv[1];
+	if (strcmp(action, "--help") == 0 || strcmp(action, "-h") == 0) {
+		printf("usage: evgate-dhcp-hook init | add|old|del MAC IP "
+		    "[HOSTNAME]\n\nRun by dnsmasq as its dhcp-script: hands "
+		    "each lease event to evgated\nover its lease socket ("
+		    "EVGATE_LEASE_SOCKET, default %s).\nSee evgated(8).\n",
+		    DEFAULT_SOCKET);
+		return 0;
+	}
+	if (strcmp(action, "--version") == 0 || strcmp(action, "-V") == 0) {
+		printf("evgate-dhcp-hook %s\n", VERSION);
+		return 0;
+	}
 	if (strcmp(action, "init") == 0)
 		return do_init(sock);
 	/* tftp, arp, relay-snoop, ...: not ours. */

@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -600,6 +601,18 @@ mark_error(struct cfg_ctx *ctx, struct cfg_mark mark, const char *msg)
 	return cfg_error_at(ctx, &mark, "%s", msg);
 }
 
+static int
+mark_error_fmt(struct cfg_ctx *ctx, struct cfg_mark mark, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return cfg_error_at(ctx, &mark, "%s", msg);
+}
+
 /* The dnsmasq domain a name stands for ("*.x" and "x" both mean x). */
 static const char *
 domain_of(const char *pattern)
@@ -619,6 +632,51 @@ same_domain(const char *a, const char *b)
 	return la == lb && strncasecmp(a, b, la) == 0;
 }
 
+/* Why an address is not a host of lan's subnet, for messages. */
+static const char *
+outside_why(const struct cfg_lan *lan, struct in_addr a)
+{
+	static char why[160];
+	uint32_t m = h(lan->mask);
+
+	if ((h(a) & m) == (h(lan->addr) & m))
+		snprintf(why, sizeof(why), "is the %s address of lan.address's "
+		    "subnet %s, not a host address", (h(a) & ~m) == 0 ?
+		    "network" : "broadcast", lan->text);
+	else
+		snprintf(why, sizeof(why), "is outside lan.address's subnet %s",
+		    lan->text);
+	return why;
+}
+
+/*
+ * Every charger without a reserved address needs one from the range, and
+ * reserved addresses inside the range are not handed to anyone else: with
+ * known_only, a range smaller than that leaves chargers without a lease.
+ */
+static int
+check_pool(struct cfg_ctx *ctx, const struct cfg_dhcp *dhcp)
+{
+	size_t i, need = 0, reserved_in = 0, range;
+
+	range = (size_t)(h(dhcp->range_hi) - h(dhcp->range_lo)) + 1;
+	for (i = 0; i < dhcp->ncharger; i++) {
+		uint32_t a = h(dhcp->chargers[i].addr);
+
+		if (a == 0)
+			need++;
+		else if (a >= h(dhcp->range_lo) && a <= h(dhcp->range_hi))
+			reserved_in++;
+	}
+	if (need > range - reserved_in)
+		return mark_error_fmt(ctx, dhcp->range_mark, "dhcp.range: %zu "
+		    "chargers have no reserved address but the range has only "
+		    "%zu free (%zu addresses, %zu of them reserved): widen "
+		    "dhcp.range or give chargers an address", need,
+		    range - reserved_in, range, reserved_in);
+	return 0;
+}
+
 static int
 check_dhcp(struct cfg_ctx *ctx, const struct cfg_lan *lan,
     const struct cfg_dhcp *dhcp)
@@ -628,9 +686,11 @@ check_dhcp(struct cfg_ctx *ctx, const struct cfg_lan *lan,
 
 	if (!lan_contains(lan, dhcp->range_lo) ||
 	    !lan_contains(lan, dhcp->range_hi)) {
-		snprintf(msg, sizeof(msg), "dhcp.range: the range must lie "
-		    "inside lan.address's subnet %s (without its network and "
-		    "broadcast addresses)", lan->text);
+		struct in_addr bad = lan_contains(lan, dhcp->range_lo) ?
+		    dhcp->range_hi : dhcp->range_lo;
+
+		snprintf(msg, sizeof(msg), "dhcp.range: %s %s", inet_ntop(
+		    AF_INET, &bad, a, sizeof(a)), outside_why(lan, bad));
 		return mark_error(ctx, dhcp->range_mark, msg);
 	}
 	if (h(lan->addr) >= h(dhcp->range_lo) &&
@@ -653,42 +713,44 @@ check_dhcp(struct cfg_ctx *ctx, const struct cfg_lan *lan,
 		}
 		if (!lan_contains(lan, c->addr)) {
 			snprintf(msg, sizeof(msg), "dhcp.chargers[%zu].address: "
-			    "%s is outside lan.address's subnet %s", i, a,
-			    lan->text);
+			    "%s %s", i, a, outside_why(lan, c->addr));
 			return mark_error(ctx, c->addr_mark, msg);
 		}
 	}
-	return 0;
+	return check_pool(ctx, dhcp);
 }
 
 static int
 check_dns(struct cfg_ctx *ctx, struct cfg_node *root, const struct cfg_dns *dns,
     const struct cfg_relay *relay, size_t nresolvers)
 {
+	char path[64];
 	size_t i, j, k;
+	int rv = 0;
 
 	if (dns->npass > 0 && nresolvers == 0)
-		return cfg_error(ctx, root, "dns.pass_through needs "
+		return cfg_error_path(ctx, "dns.pass_through", "needs "
 		    "wan.resolvers to resolve through");
 	for (i = 0; i < dns->npass; i++) {
 		const char *p = domain_of(dns->pass_through[i]);
 
+		snprintf(path, sizeof(path), "dns.pass_through[%zu]", i);
 		for (j = 0; j < dns->nsteer; j++)
 			if (same_domain(p, domain_of(dns->steer[j])))
-				return cfg_error(ctx, root, "%s is both in "
+				rv = cfg_error_path(ctx, path, "%s is both in "
 				    "dns.steer and in dns.pass_through",
 				    dns->pass_through[i]);
 		for (j = 0; relay != NULL && j < relay->nroutes; j++)
 			for (k = 0; k < relay->routes[j].nallow; k++)
 				if (same_domain(p, domain_of(
 				    relay->routes[j].allow[k])))
-					return cfg_error(ctx, root, "%s is in "
-					    "dns.pass_through but the relay "
-					    "allows it: relayed names are "
-					    "steered to the gateway",
-					    dns->pass_through[i]);
+					rv = cfg_error_path(ctx, path, "%s is "
+					    "in dns.pass_through but the relay "
+					    "allows it (relay.routes[%zu]): "
+					    "relayed names are steered to the "
+					    "gateway", dns->pass_through[i], j);
 	}
-	return 0;
+	return rv;
 }
 
 /* The relay must listen where steered names send the chargers. */
@@ -723,22 +785,21 @@ lan_config_check(struct cfg_ctx *ctx, struct cfg_node *root,
     const struct cfg_relay *relay, size_t nresolvers)
 {
 	struct cfg_dnsmasq *dm;
+	int rv = 0;
 
 	if (lan == NULL) {
 		if (dhcp != NULL)
-			return cfg_error(ctx, root, "the dhcp section needs a "
-			    "lan section");
+			cfg_error_path(ctx, "dhcp", "needs a lan section");
 		if (dns != NULL)
-			return cfg_error(ctx, root, "the dns section needs a "
-			    "lan section");
-		return 0;
+			cfg_error_path(ctx, "dns", "needs a lan section");
+		return dhcp != NULL || dns != NULL ? -1 : 0;
 	}
 	if (dhcp != NULL && check_dhcp(ctx, lan, dhcp) == -1)
-		return -1;
+		rv = -1;
 	if (dns != NULL && check_dns(ctx, root, dns, relay, nresolvers) == -1)
-		return -1;
+		rv = -1;
 	if (relay != NULL && dns != NULL && check_relay(ctx, lan, relay) == -1)
-		return -1;
+		rv = -1;
 	if (*dnsmasq == NULL)
 		*dnsmasq = xcalloc(1, sizeof(**dnsmasq));
 	dm = *dnsmasq;
@@ -752,7 +813,7 @@ lan_config_check(struct cfg_ctx *ctx, struct cfg_node *root,
 		dm->run_dir = xstrdup(RUN_DIR);
 	if (dm->hook == NULL)
 		dm->hook = xstrdup(HOOK_PATH);
-	return 0;
+	return rv;
 }
 
 void

@@ -57,9 +57,16 @@ struct site {
 	unsigned long		 events_refused;	/* outside the LAN */
 	unsigned long		 save_failures;
 	unsigned long		 inits;
+	/*
+	 * The unknown MACs refused lately, the most recent REFUSAL_MEMORY:
+	 * what evgatectl chargers lists, so an operator commissioning a
+	 * charger finds its MAC without reading the log.
+	 */
 	struct {
 		uint8_t		 mac[6];
-		time_t		 when;
+		time_t		 when;		/* last reported */
+		time_t		 first, last;	/* seen */
+		unsigned long	 count;
 	}			 recent[REFUSAL_MEMORY];
 	size_t			 nrecent;
 	struct log_ratelimit	 rl;
@@ -287,17 +294,20 @@ recently_refused(struct site *s, const uint8_t mac[6])
 
 	for (i = 0; i < s->nrecent; i++) {
 		if (memcmp(s->recent[i].mac, mac, 6) == 0) {
+			s->recent[i].last = now;
+			s->recent[i].count++;
 			if (now - s->recent[i].when < REFUSAL_QUIET_S)
 				return 1;
 			s->recent[i].when = now;
 			return 0;
 		}
-		if (s->recent[i].when < s->recent[oldest].when)
+		if (s->recent[i].last < s->recent[oldest].last)
 			oldest = i;
 	}
 	i = s->nrecent < REFUSAL_MEMORY ? s->nrecent++ : oldest;
 	memcpy(s->recent[i].mac, mac, 6);
-	s->recent[i].when = now;
+	s->recent[i].when = s->recent[i].first = s->recent[i].last = now;
+	s->recent[i].count = 1;
 	return 0;
 }
 
@@ -385,6 +395,44 @@ add_live(const struct relay_record *rec, void *arg)
 	ls->v[i].down += rec->bytes_down;
 }
 
+/*
+ * Online, as the report counts it: a relayed connection on the MQTT port,
+ * the charger's link to its cloud (evgatectl report --online-port).
+ */
+#define ONLINE_PORT	8883
+
+static void
+add_online(const struct relay_record *rec, void *arg)
+{
+	if (rec->port == ONLINE_PORT)
+		add_live(rec, arg);
+}
+
+/* Each reservation's id: 1 while it is online, else 0 (a metric). */
+static struct json_object *
+online_json(struct site *s, const struct cfg_dhcp *dhcp)
+{
+	struct json_object *o = json_object_new_object();
+	struct live_set ls = { NULL, 0, 0 };
+	const struct lease_info *li;
+	size_t i, j;
+	int on;
+
+	if (s->relay != NULL)
+		relay_foreach(s->relay, add_online, &ls);
+	for (i = 0; i < dhcp->ncharger; i++) {
+		li = leases_by_mac(s->leases, dhcp->chargers[i].mac);
+		on = 0;
+		for (j = 0; li != NULL && li->active && j < ls.n; j++)
+			if (ls.v[j].addr.s_addr == li->addr.s_addr)
+				on = 1;
+		json_object_object_add(o, dhcp->chargers[i].id,
+		    json_object_new_int(on));
+	}
+	free(ls.v);
+	return o;
+}
+
 static struct json_object *
 charger_json(const struct cfg_charger *c, const struct lease_info *li,
     const struct live_set *ls, int64_t now)
@@ -462,6 +510,36 @@ add_unreserved(const struct lease_info *li, void *arg)
 		    u->now));
 }
 
+/* The refused MACs, most recently seen first. */
+static struct json_object *
+refused_json(struct site *s)
+{
+	struct json_object *list = json_object_new_array(), *o;
+	size_t order[REFUSAL_MEMORY], i, j, k;
+	char m[18];
+
+	for (i = 0; i < s->nrecent; i++) {
+		for (j = i; j > 0 && s->recent[order[j - 1]].last <
+		    s->recent[i].last; j--)
+			order[j] = order[j - 1];
+		order[j] = i;
+	}
+	for (k = 0; k < s->nrecent; k++) {
+		i = order[k];
+		o = json_object_new_object();
+		json_object_object_add(o, "mac", json_object_new_string(
+		    lan_format_mac(s->recent[i].mac, m, sizeof(m))));
+		json_object_object_add(o, "first_seen",
+		    json_time_s(s->recent[i].first));
+		json_object_object_add(o, "last_seen",
+		    json_time_s(s->recent[i].last));
+		json_object_object_add(o, "count", json_object_new_int64(
+		    (int64_t)s->recent[i].count));
+		json_object_array_add(list, o);
+	}
+	return list;
+}
+
 struct json_object *
 site_cmd_chargers(struct json_object *req, const struct control_peer *peer,
     void *arg, char *err, size_t errlen)
@@ -497,6 +575,7 @@ site_cmd_chargers(struct json_object *req, const struct control_peer *peer,
 	json_object_object_add(o, "pool", pool);
 	json_object_object_add(o, "refusals", json_object_new_int64(
 	    (int64_t)s->refusals));
+	json_object_object_add(o, "refused_macs", refused_json(s));
 	json_object_object_add(o, "dhcp", json_object_new_boolean(
 	    dhcp != NULL));
 	return o;
@@ -574,6 +653,8 @@ status_dhcp(void *arg)
 	    (int64_t)s->save_failures));
 	json_object_object_add(o, "lease_file", s->lease_path ?
 	    json_object_new_string(s->lease_path) : NULL);
+	if (dhcp != NULL)
+		json_object_object_add(o, "online", online_json(s, dhcp));
 	return o;
 }
 
@@ -681,8 +762,10 @@ site_prepare(struct site *s, const struct site_conf *conf, char *err,
 		return -1;
 	}
 	if (conf->dhcp != NULL && access(dm->hook, X_OK) == -1) {
-		snprintf(err, errlen, "dnsmasq.hook: %s: %s", dm->hook,
-		    strerror(errno));
+		snprintf(err, errlen, "dnsmasq.hook: %s: %s (\"make install\" "
+		    "puts evgate-dhcp-hook there; set dnsmasq.hook to where it "
+		    "is, e.g. the build tree's gateway/evgate-dhcp-hook)",
+		    dm->hook, strerror(errno));
 		return -1;
 	}
 	if (config_dir("dnsmasq.state_dir", dm->state_dir, 0700, err,
@@ -737,7 +820,7 @@ lease_socket_commit(struct site *s)
 	path = control_path(s->leasectl);
 	free(s->sock_path);
 	s->sock_path = xstrdup(path);
-	if (chown(path, s->uid, s->gid) == -1)
+	if (chown_changed(path, -1, s->uid, s->gid) == -1)
 		log_warn("dhcp: chown %s", path);
 }
 

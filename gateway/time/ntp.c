@@ -331,13 +331,16 @@ int
 ntp_cfg_check(struct cfg_ctx *ctx, struct cfg_node *root, struct cfg_ntp *n,
     size_t nresolvers, const struct in_addr *lan_addr)
 {
+	char path[64];
 	size_t i;
 
 	for (i = 0; i < n->nservers; i++)
-		if (n->servers[i].name != NULL && nresolvers == 0)
-			return cfg_error(ctx, root, "ntp.servers: \"%s\" is a "
-			    "name; resolving it needs wan.resolvers",
+		if (n->servers[i].name != NULL && nresolvers == 0) {
+			snprintf(path, sizeof(path), "ntp.servers[%zu]", i);
+			return cfg_error_path(ctx, path, "\"%s\" is a name; "
+			    "resolving it needs wan.resolvers",
 			    n->servers[i].text);
+		}
 	/* Serve where the chargers are: lan.address, unless told. */
 	if (n->serve && n->nlisten == 0 && lan_addr != NULL) {
 		struct sockaddr_in *sin;
@@ -353,7 +356,7 @@ ntp_cfg_check(struct cfg_ctx *ctx, struct cfg_node *root, struct cfg_ntp *n,
 		    lan_addr, buf, sizeof(buf)));
 	}
 	if (n->serve && n->nlisten == 0)
-		return cfg_error(ctx, root, "ntp.listen is required when "
+		return cfg_error_path(ctx, "ntp", "listen is required when "
 		    "ntp.serve is true and there is no lan section (the "
 		    "gateway's LAN address, e.g. [10.42.0.1])");
 	return 0;
@@ -1050,6 +1053,9 @@ ntp_status(void *arg)
 	    is_synced(n)));
 	json_object_object_add(o, "state",
 	    json_object_new_string(ntp_state_str(n->state)));
+	/* why and since when: what `evgatectl status` shows as text */
+	json_object_object_add(o, "reason", json_object_new_string(n->reason));
+	json_object_object_add(o, "since", json_wall(n->since_wall_ms));
 	json_object_object_add(o, "offset_s", json_object_new_double(
 	    offset_now(n, now_mono_ms())));
 	json_object_object_add(o, "stratum", json_object_new_int(

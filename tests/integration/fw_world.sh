@@ -62,6 +62,21 @@ for i in $(seq 1 $N); do
 	    test "$(relay "$id" connections)" -ge 1
 done
 
+# Online per charger: a lease and the MQTT connection, in the status and
+# as the per-charger gauge labelled by reservation id.
+online() {
+	world_ctl --json status | python3 -c '
+import json, sys
+print(json.load(sys.stdin)["dhcp"]["online"].get(sys.argv[1]))' "$1"
+}
+for i in $(seq 1 $N); do
+	id=$(world_id "$i")
+	check_eq "$id is online (status dhcp.online)" 1 "$(online "$id")"
+done
+check_eq "evgate_charger_online is 1 for each charger, by reservation id" "$N" \
+    "$(ip netns exec "$WNS_GW" curl -sS -m 5 http://127.0.0.1:9310/metrics |
+	grep -c '^evgate_charger_online{charger="[^"]*"} 1$')"
+
 ID1=$(world_id 1)
 ID2=$(world_id 2)
 call() { world_evcloud call --device "$1" --method "$2" ${3:+--payload "$3"} --timeout 20; }

@@ -13,15 +13,18 @@ else
 fi
 prefix=$(sed -n 's/^prefix = //p' "$BUILD/Makefile")
 sysconfdir=$(sed -n 's/^sysconfdir = //p' "$BUILD/Makefile" | sed "s|\${prefix}|$prefix|")
-for f in "$prefix/sbin/evgated" "$prefix/sbin/evgatectl" \
+for f in "$prefix/sbin/evgated" "$prefix/bin/evgatectl" \
     "$prefix/share/man/man8/evgated.8" "$prefix/share/man/man8/evgatectl.8" \
     "$prefix/share/man/man5/evgated.yaml.5" \
     "$prefix/lib/systemd/system/evgated.service" \
     "$prefix/lib/sysusers.d/evgate.conf" "$sysconfdir/evgate/evgated.yaml"; do
 	check "installed: $f" test -f "$R$f"
 done
-check "the installed example configuration is valid" \
-    "$R$prefix/sbin/evgated" --check-config -c "$R$sysconfdir/evgate/evgated.yaml"
+# Valid as a file (--dump-config loads it); --check-config also checks the
+# machine, which has no plc0 here: systemd_boot.sh checks it on a box that
+# is set up as the operator guide says.
+check "the installed example configuration loads" \
+    "$R$prefix/sbin/evgated" --dump-config -c "$R$sysconfdir/evgate/evgated.yaml"
 
 # An operator's configuration survives a second install.
 echo "site: {name: mine}" >"$R$sysconfdir/evgate/evgated.yaml"

@@ -33,6 +33,17 @@ for line in sys.stdin.read().splitlines():
     assert m.group(1) in seen and m.group(1) in typed, "no HELP/TYPE: " + line
     if typed[m.group(1)] == "counter": assert m.group(1).endswith("_total"), line
 ' <<<"$m0"
+# Prometheus' own linter (Debian's prometheus package): names, units,
+# counters, HELP texts.
+lint=$(promtool check metrics <<<"$m0" 2>&1)
+check_eq "promtool check metrics finds nothing" "" "$lint"
+check_eq "the start time is exported" 1 \
+    "$(awk '$1 == "evgate_start_time_seconds" && $2 > 1700000000 {print 1}' <<<"$m0")"
+check_eq "the last successful reload is exported" 1 \
+    "$(awk '$1 == "evgate_config_last_reload_success_timestamp_seconds" && $2 > 1700000000 {print 1}' <<<"$m0")"
+check_eq "every fleet log state has a sample, the current one 1" \
+    "ok=1 disk-full=0 error=0 off=0" \
+    "$(for st in ok disk-full error off; do printf '%s=%s ' $st "$(metric "$m0" "evgate_log_state{state=\"$st\"}")"; done | sed 's/ $//')"
 check_eq "content type" "text/plain; version=0.0.4; charset=utf-8" \
     "$(in_ns "$NS" curl -sS -o /dev/null -w '%{content_type}' http://127.0.0.1:9310/metrics)"
 check_eq "other paths: 404" 404 \

@@ -34,7 +34,7 @@ EOF
 
 # --- evgated ---------------------------------------------------------------
 write_conf "$T/evgated.yaml"
-check "evgated --check-config accepts the file" "$EVGATED" --check-config -c "$T/evgated.yaml"
+check "evgated --check-config accepts the file" in_ns "$NS" "$EVGATED" --check-config -c "$T/evgated.yaml"
 start_evgated || { not_ok "evgated started" "$(tail -20 "$T/evgated.log")"; exit 1; }
 ok "evgated started"
 check "systemd readiness sent (READY=1)" wait_for 5 grep -q 'READY=1' "$T/notify.txt"

@@ -142,6 +142,32 @@ check "the refusal is logged with the MAC" \
     wait_for 5 grep -q "dhcp: refused $ROGUE_MAC on plc0" "$W/log/evgated.log"
 refusals=$(world_site_status 'd["dhcp"]["refusals"]')
 check "the refusals are counted ($refusals)" test "${refusals:-0}" -ge 1
+# udhcpc sent three DISCOVERs: one line for the MAC, counting them.
+rogue=$(world_ctl --json chargers | python3 -c '
+import json, sys
+for r in json.load(sys.stdin)["refused_macs"]:
+    if r["mac"] == sys.argv[1]:
+        print(r["count"], r["first_seen"] <= r["last_seen"]); break' "$ROGUE_MAC")
+check "evgatectl chargers lists the refused MAC with its count and times ($rogue)" \
+    test "${rogue% *}" -ge 1 -a "${rogue#* }" = True
+# One charger's view: "why is this charger offline?"
+one=$("$EVGATECTL" -s "$WORLD_GW_SOCK" charger ZAP000101 2>&1); rc=$?
+diag "$(sed 's/^/  /' <<<"$one")"
+check_eq "evgatectl charger ZAP000101 exits 0" 0 "$rc"
+check "... with its lease and address" grep -qE '^lease +active 10\.42\.0\.21, expires ' <<<"$one"
+check "... its last closes or connections, and its refusals" \
+    grep -qE '^(last closes|connections) ' <<<"$one"
+check "... the last DHCP event from the fleet log" \
+    grep -qE '^last DHCP +20[0-9-]+T[0-9:.]+Z add 10\.42\.0\.21$' <<<"$one"
+check "... says DNS and NTP are not recorded per charger" grep -qE '^DNS, NTP +not recorded' <<<"$one"
+check_eq "evgatectl charger by MAC finds the same charger" \
+    "$(grep '^charger' <<<"$one")" \
+    "$("$EVGATECTL" -s "$WORLD_GW_SOCK" charger 02:42:00:00:00:01 2>/dev/null | grep '^charger')"
+out=$("$EVGATECTL" -s "$WORLD_GW_SOCK" charger ZAP999 2>&1); rc=$?
+check_eq "an unknown charger: exit 1" 1 "$rc"
+check "... saying so" grep -q 'no charger "ZAP999"' <<<"$out"
+check "... and so does the text, with a hint" bash -c \
+    "'$EVGATECTL' -s '$WORLD_GW_SOCK' chargers | grep -A3 'REFUSED MAC' | grep -q '$ROGUE_MAC'"
 
 # --- a hostile hostname -------------------------------------------------------
 

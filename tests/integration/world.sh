@@ -718,7 +718,9 @@ world_ctl() {	# world_ctl args...: evgatectl against the world's gateway
 world_gw_start() {
 	local f
 	world_gw_write_config || return 1
-	"$EVGATED" --check-config -c "$WORLD_GW_CONF" >"$W/log/check.log" 2>&1 ||
+	# In the gateway's namespace: the check looks at its interfaces.
+	ip netns exec "$WNS_GW" "$EVGATED" --check-config -c "$WORLD_GW_CONF" \
+	    >"$W/log/check.log" 2>&1 ||
 	    { world_err "evgated rejects $WORLD_GW_CONF:"; cat "$W/log/check.log" >&2; return 1; }
 	for f in "${WORLD_GW_PRE_HOOKS[@]}"; do "$f" || return 1; done
 	world_spawn "$WNS_GW" evgated "${WORLD_GW_WRAPPER[@]}" "$EVGATED" \

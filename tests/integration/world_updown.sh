@@ -41,7 +41,7 @@ check_eq "a charger's only routes: its LAN, and a default via the gateway" \
     "10.42.0.0/24 dev eth0 proto kernel scope link src 10.42.0.21|default via 10.42.0.1 dev eth0" \
     "$(ip -n "$(world_ns 1)" -4 route show | sed 's/ *$//' | sort | paste -sd'|')"
 check "evgated runs with the generated configuration (wan.resolvers = the public DNS)" \
-    bash -c "'$EVGATED' --check-config -c '$WORLD_GW_CONF' &&
+    bash -c "ip netns exec '$WNS_GW' '$EVGATED' --check-config -c '$WORLD_GW_CONF' &&
 	grep -q '\"203.0.113.53\"' '$WORLD_GW_CONF' &&
 	tr '\\0' ' ' </proc/\$(cat '$W/run/evgated.pid')/cmdline | grep -q '^$EVGATED '"
 check "the gateway answers on its control socket" world_ctl status

@@ -213,12 +213,22 @@ check(struct cfg_ctx *ctx, struct cfg_node *root, void *arg)
 	return 0;
 }
 
+/* The first error into err ("" when none), as an operator reads it. */
 static int
 parse_len(const char *text, size_t len, struct t *t, char *err,
     size_t errlen)
 {
-	return cfg_parse("t.yaml", (const uint8_t *)text, len, keys, check, t,
-	    err, errlen);
+	struct cfg_diags d;
+	const char *first;
+	int rv;
+
+	memset(&d, 0, sizeof(d));
+	rv = cfg_parse("t.yaml", (const uint8_t *)text, len, keys, check, t,
+	    &d, NULL);
+	first = cfg_diags_first_error(&d);
+	snprintf(err, errlen, "%s", first != NULL ? first : "");
+	cfg_diags_free(&d);
+	return rv;
 }
 
 static int
@@ -541,11 +551,13 @@ test_nul(void **state)
 	assert_int_equal(parse_len(raw, sizeof(raw) - 1, &t, err, sizeof(err)),
 	    -1);
 	assert_string_equal(err,
-	    "t.yaml:2:8: control characters are not allowed");
+	    "t.yaml:2:8: control characters are not allowed (byte 0x00 at "
+	    "offset 15): the file must be UTF-8 text");
 	assert_null(t.name);
 	/* So is bad UTF-8; "\xc3\xa9" is one character, one column. */
 	expect_error("name: x\nraw: \xc3\xa9\xff\n",
-	    "t.yaml:2:7: invalid leading UTF-8 octet");
+	    "t.yaml:2:7: invalid leading UTF-8 octet (byte 0xff at offset "
+	    "15): the file must be UTF-8 text");
 }
 
 static void
@@ -607,7 +619,8 @@ test_empty(void **state)
 		if (parse(empty[i], &t, err, sizeof(err)) != 0)
 			fail_msg("\"%s\": %s", empty[i], err);
 		assert_string_equal(err, "");
-		assert_int_equal(t.checked, 0);
+		/* the check still runs: a rule may refuse an empty file */
+		assert_int_equal(t.checked, 1);
 		assert_null(t.name);
 	}
 	/* NULL-length input is empty too. */

@@ -89,8 +89,19 @@ static void
 test_defaults_and_empty(void **state)
 {
 	char err[512];
-	struct config *c = load("", err, sizeof(err));
+	struct config *c;
 
+	/* An empty file (an editor's truncation) would switch all off. */
+	assert_null(load("", err, sizeof(err)));
+	assert_string_equal(err, "t.yaml:1:1: the file has no settings "
+	    "(empty, or only comments): evgated would run no service; see "
+	    "evgated.yaml(5)");
+	assert_null(load("# only a comment\n\n", err, sizeof(err)));
+	assert_string_equal(err, "t.yaml:1:1: the file has no settings "
+	    "(empty, or only comments): evgated would run no service; see "
+	    "evgated.yaml(5)");
+
+	c = load("site: {name: x}\n", err, sizeof(err));
 	assert_non_null(c);
 	assert_null(c->relay);		/* no section: no relay */
 	assert_int_equal(c->wan.nresolvers, 0);
@@ -163,7 +174,7 @@ static const struct bad bad[] = {
 	{ "wan: {resolvers: [1.1.1.1], resolver_timeout: 5m}\n",
 	  "t.yaml:1:47: wan.resolver_timeout: 5m is out of range (100ms-1m)" },
 	{ "relay: {listen: 10.42.0.1, routes: [{port: 443, allow: [a.b]}]}\n",
-	  "t.yaml:1:1: relay needs wan.resolvers (or relay.upstream_proxy) to reach the cloud" },
+	  "t.yaml:1:8: relay: needs wan.resolvers (or relay.upstream_proxy) to reach the cloud" },
 	{ RELAY_OK "relay: {routes: [{port: 443, allow: [a.b]}]}\n",
 	  "t.yaml:2:8: relay: missing required key \"listen\"" },
 	{ RELAY_OK "relay: {listen: 10.42.0.1}\n",
@@ -246,6 +257,11 @@ static const struct bad bad[] = {
 	  "t.yaml:1:14: site.name: NUL byte in value" },
 	{ "{[a]: 1}\n",
 	  "t.yaml:1:2: a key must be a plain name" },
+	{ RELAY_OK "relay: {listen: 10.42.0.1, routes: [{port: 443, allow: "
+	  "[a.example, 203.0.113.7]}]}\n",
+	  "t.yaml:2:68: relay.routes[0].allow[1]: \"203.0.113.7\": an IP "
+	  "address can never match: a TLS server name (SNI) is always a host "
+	  "name; list the name the charger connects to" },
 	{ "daemon: {user: root}\n",
 	  "t.yaml:1:16: daemon.user: \"root\" is not an unprivileged user: leave daemon.user out to stay root" },
 	{ "daemon: {user: evgate, group: x}\n",
@@ -257,16 +273,20 @@ test_errors(void **state)
 {
 	char err[512];
 	size_t i;
+	int nbad = 0;
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct config *c = load(bad[i].yaml, err, sizeof(err));
 
 		if (c != NULL)
 			fail_msg("accepted: %s", bad[i].yaml);
-		if (strcmp(err, bad[i].error) != 0)
-			fail_msg("case %zu:\n  want: %s\n  got:  %s", i,
-			    bad[i].error, err);
+		if (strcmp(err, bad[i].error) != 0) {
+			print_message("case %zu:\n  want: %s\n  got:  %s\n",
+			    i, bad[i].error, err);
+			nbad++;
+		}
 	}
+	assert_int_equal(nbad, 0);
 }
 
 static void
@@ -307,12 +327,200 @@ test_missing_file(void **state)
 	    "directory");
 }
 
+/* Load text; return every diagnostic, one per line. */
+static struct config *
+load_all(const char *text, char *out, size_t outlen, size_t *nerr,
+    size_t *nwarn)
+{
+	struct cfg_diags d;
+	struct config *c;
+	size_t i;
+
+	memset(&d, 0, sizeof(d));
+	c = config_load_buffer_diags("t.yaml", (const uint8_t *)text,
+	    strlen(text), &d);
+	out[0] = '\0';
+	for (i = 0; i < d.n; i++) {
+		strlcat(out, d.v[i].text, outlen);
+		strlcat(out, "\n", outlen);
+	}
+	*nerr = d.nerrors;
+	*nwarn = d.nwarnings;
+	cfg_diags_free(&d);
+	return c;
+}
+
+/* Every error of a file in one round, each at its own node. */
+static void
+test_every_error(void **state)
+{
+	char out[4096], err[512];
+	size_t ne, nw;
+	struct config *c;
+	const char *text =
+	    "site: {name: \"\"}\n"
+	    "wan: {resolvers: [not-an-address], colour: red}\n"
+	    "relay:\n"
+	    "  listen: 10.42.0.1\n"
+	    "  routes:\n"
+	    "    - {port: 0, allow: [a.example]}\n"
+	    "    - {port: 443, allow: [\"a..b\", ok.example, \"*\"]}\n"
+	    "metrics: {listen: nowhere}\n"
+	    "bogus: 1\n";
+
+	c = load_all(text, out, sizeof(out), &ne, &nw);
+	assert_null(c);
+	assert_string_equal(out,
+	    "t.yaml:1:14: site.name: empty value\n"
+	    "t.yaml:2:19: wan.resolvers[0]: \"not-an-address\" is not an IP "
+	    "address (with an optional :port)\n"
+	    "t.yaml:2:36: wan: unknown key \"colour\"\n"
+	    "t.yaml:6:14: relay.routes[0].port: 0 is out of range (1-65535)\n"
+	    "t.yaml:7:27: relay.routes[1].allow[0]: \"a..b\": empty label\n"
+	    "t.yaml:7:47: relay.routes[1].allow[2]: \"*\": a wildcard must be "
+	    "written \"*.suffix\"\n"
+	    "t.yaml:8:19: metrics.listen: \"nowhere\" is not an IP address "
+	    "(with an optional :port)\n"
+	    "t.yaml:9:1: unknown key \"bogus\"\n");
+	assert_int_equal(ne, 8);
+	assert_int_equal(nw, 0);
+	/* The one-line form says how many more there are. */
+	assert_null(load(text, err, sizeof(err)));
+	assert_string_equal(err, "t.yaml:1:14: site.name: empty value (and 7 "
+	    "more errors: evgated --check-config lists them)");
+}
+
+/* Encoding errors point where the bad byte is, not at 1:1. */
+static void
+test_encoding_position(void **state)
+{
+	char err[512];
+
+	assert_null(load("site:\n  name: \"ab\xff\"\n", err, sizeof(err)));
+	assert_string_equal(err, "t.yaml:2:12: invalid leading UTF-8 octet "
+	    "(byte 0xff at offset 17): the file must be UTF-8 text");
+	assert_null(load("site: {name: x}\nwan: \x01\n", err, sizeof(err)));
+	assert_string_equal(err, "t.yaml:2:6: control characters are not "
+	    "allowed (byte 0x01 at offset 21): the file must be UTF-8 text");
+}
+
+#define SITE								\
+	"wan: {resolvers: [192.0.2.53]}\n"				\
+	"relay:\n"							\
+	"  listen: 10.42.0.1\n"						\
+	"  routes:\n"							\
+	"    - {port: 443, allow: [a.example]}\n"			\
+	"lan: {interface: plc0, address: 10.42.0.1/24}\n"
+
+/* Two components on one port are refused where the second is set. */
+static void
+test_port_clash(void **state)
+{
+	char out[4096];
+	size_t ne, nw;
+
+	/* A relay route on 53 takes dnsmasq's DNS port. */
+	assert_null(load_all(SITE
+	    "dns: {}\n"
+	    "metrics: {listen: \"127.0.0.1:9310\"}\n"
+	    "ntp: {servers: [192.0.2.123], listen: [\"0.0.0.0:123\"]}\n"
+	    "relay2: x\n", out, sizeof(out), &ne, &nw));
+	assert_string_equal(out, "t.yaml:10:1: unknown key \"relay2\"\n");
+	assert_null(load_all(
+	    "wan: {resolvers: [192.0.2.53]}\n"
+	    "relay:\n"
+	    "  listen: 10.42.0.1\n"
+	    "  routes:\n"
+	    "    - {port: 443, allow: [a.example]}\n"
+	    "    - {port: 53, allow: [b.example]}\n"
+	    "    - {port: 9310, allow: [c.example]}\n"
+	    "lan: {interface: plc0, address: 10.42.0.1/24}\n"
+	    "dns: {}\n"
+	    "dhcp: {range: 10.42.0.10-10.42.0.20}\n"
+	    "metrics: {listen: \"0.0.0.0:9310\", allow_remote: true}\n"
+	    "ntp: {servers: [192.0.2.123], listen: [\"0.0.0.0:67\"]}\n",
+	    out, sizeof(out), &ne, &nw));
+	assert_string_equal(out,
+	    "t.yaml:11:19: metrics.listen: port 9310 (TCP) on 0.0.0.0 is also "
+	    "taken by the relay (relay.routes[2].port): give one of them "
+	    "another port or address\n"
+	    "t.yaml:9:6: dns: port 53 (TCP) on 10.42.0.1 is also taken by the "
+	    "relay (relay.routes[1].port): give one of them another port or "
+	    "address\n"
+	    "t.yaml:10:7: dhcp: port 67 (UDP) on 0.0.0.0 is also taken by the "
+	    "NTP server (ntp.listen[0]): give one of them another port or "
+	    "address\n");
+	assert_int_equal(ne, 3);
+}
+
+/* The resolver must not be the gateway's own DNS. */
+static void
+test_resolver_is_gateway(void **state)
+{
+	char err[512];
+	struct config *c;
+
+	assert_null(load(
+	    "wan: {resolvers: [192.0.2.53, 10.42.0.1]}\n"
+	    "relay: {listen: 10.42.0.1, routes: [{port: 443, allow: [a.b]}]}\n"
+	    "lan: {interface: plc0, address: 10.42.0.1/24}\n"
+	    "dns: {}\n", err, sizeof(err)));
+	assert_string_equal(err, "t.yaml:1:31: wan.resolvers[1]: 10.42.0.1 "
+	    "is lan.address, where the gateway's own DNS answers cloud names "
+	    "with the gateway: the relay would resolve cloud names to itself; "
+	    "give the site's upstream DNS");
+	/* Another port of the same address is not the gateway's DNS. */
+	c = load("wan: {resolvers: [\"10.42.0.1:5353\"]}\n"
+	    "relay: {listen: 10.42.0.1, routes: [{port: 443, allow: [a.b]}]}\n"
+	    "lan: {interface: plc0, address: 10.42.0.1/24}\n"
+	    "dns: {}\n", err, sizeof(err));
+	if (c == NULL)
+		fail_msg("%s", err);
+	config_free(c);
+}
+
+/* A pool too small for the chargers without an address; a warning. */
+static void
+test_pool_and_warning(void **state)
+{
+	char out[4096];
+	size_t ne, nw;
+	struct config *c;
+
+	assert_null(load_all(SITE
+	    "dhcp:\n"
+	    "  range: 10.42.0.10-10.42.0.11\n"
+	    "  chargers:\n"
+	    "    - {id: A1, mac: \"02:00:00:00:00:01\"}\n"
+	    "    - {id: A2, mac: \"02:00:00:00:00:02\"}\n"
+	    "    - {id: A3, mac: \"02:00:00:00:00:03\", address: 10.42.0.10}\n",
+	    out, sizeof(out), &ne, &nw));
+	assert_string_equal(out, "t.yaml:8:10: dhcp.range: 2 chargers have no "
+	    "reserved address but the range has only 1 free (2 addresses, 1 "
+	    "of them reserved): widen dhcp.range or give chargers an "
+	    "address\n");
+	c = load_all(SITE "dhcp: {range: 10.42.0.10-10.42.0.11, known_only: "
+	    "false}\n", out, sizeof(out), &ne, &nw);
+	assert_non_null(c);
+	assert_int_equal(ne, 0);
+	assert_int_equal(nw, 1);
+	assert_string_equal(out, "t.yaml:7:50: dhcp.known_only: warning: "
+	    "false: every device on the chargers' segment gets an address, "
+	    "and with it the relay and the gateway's DNS and NTP\n");
+	config_free(c);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_defaults_and_empty),
+		cmocka_unit_test(test_every_error),
+		cmocka_unit_test(test_encoding_position),
+		cmocka_unit_test(test_port_clash),
+		cmocka_unit_test(test_resolver_is_gateway),
+		cmocka_unit_test(test_pool_and_warning),
 		cmocka_unit_test(test_shipped_example),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_routes_not_a_list),

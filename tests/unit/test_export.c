@@ -286,6 +286,19 @@ fields(FILE *fp, void *arg)
 }
 
 static void
+texts(FILE *fp, void *arg)
+{
+	static const char *const v[] = { "=HYPERLINK(\"http://x\")",
+	    "+1", "-2", "@SUM(A1)", "\tx", "\rx", "a=b", "plain", "", NULL };
+	size_t i;
+
+	for (i = 0; v[i] != NULL; i++) {
+		export_csv_text(fp, v[i], strlen(v[i]));
+		fputc('|', fp);
+	}
+}
+
+static void
 row(FILE *fp, void *arg)
 {
 	export_csv_header(fp);
@@ -302,6 +315,21 @@ test_csv(void **state)
 	assert_string_equal(s, "plain|\"a,b\"|\"say \"\"hi\"\"\"|\"two\nlines\"|"
 	    "\"cr\r\"||x;y|");
 	free(s);
+	/* formulas are text, not formulas */
+	s = capture(texts, NULL);
+	assert_string_equal(s, "\"'=HYPERLINK(\"\"http://x\"\")\"|\"'+1\"|"
+	    "\"'-2\"|\"'@SUM(A1)\"|\"'\tx\"|\"'\rx\"|a=b|plain||");
+	free(s);
+	ev = json_tokener_parse("{\"seq\":4,\"ts\":\"2026-11-25T02:00:00Z\","
+	    "\"type\":\"refusal\",\"sni\":\"=cmd|' /C calc'!A0\","
+	    "\"port\":443,\"duration_s\":-1}");
+	s = capture(row, ev);
+	assert_string_equal(s, "ts,seq,type,charger,client,sni,port,upstream,"
+	    "start,duration_s,bytes_up,bytes_down,reason,detail\r\n"
+	    "2026-11-25T02:00:00Z,4,refusal,,,\"'=cmd|' /C calc'!A0\",443,,,"
+	    "-1,,,,\r\n");
+	free(s);
+	json_object_put(ev);
 	ev = json_tokener_parse("{\"seq\":3,\"ts\":\"2026-11-25T02:00:00Z\","
 	    "\"type\":\"connection\",\"charger\":\"ZAP,01\",\"port\":8883,"
 	    "\"sni\":null,\"duration_s\":3600.250,\"bytes_up\":10,"

@@ -65,6 +65,14 @@ test_pattern_check(void **state)
 	assert_non_null(match_pattern_check("*zaptec.com"));
 	assert_non_null(match_pattern_check("a..b"));
 	assert_non_null(match_pattern_check("a b"));
+	/* IP addresses never match a server name */
+	assert_non_null(match_pattern_check("192.0.2.1"));
+	assert_non_null(match_pattern_check("192.0.2.1."));
+	assert_non_null(match_pattern_check("*.0.2.1"));
+	assert_non_null(match_pattern_check("10"));
+	assert_null(match_pattern_check("1password.com"));
+	assert_null(match_pattern_check("a.b2c"));
+	assert_null(match_pattern_check("123.example"));
 	assert_non_null(match_pattern_check("a.b/c"));
 }
 

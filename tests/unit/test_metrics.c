@@ -34,7 +34,10 @@ static const char status_json[] =
     "\"bytes_up\":1000,\"bytes_down\":20000,\"pipes_in_use\":1,"
     "\"pipes_pooled\":4,\"accepted\":\"not a number\"},"
     "\"log\":{\"state\":\"disk-full\",\"dropped\":12,\"committed_seq\":99},"
-    "\"ntp\":{\"sync\":true,\"offset_s\":-0.00125,\"stratum\":3},"
+    "\"ntp\":{\"sync\":true,\"offset_s\":-0.00125,\"stratum\":3,"
+    "\"state\":\"warp\"},"
+    "\"dhcp\":{\"pool_use_pct\":45,\"online\":{\"ZAP1\":1,\"ZAP2\":0}},"
+    "\"start_time_s\":1764979200.5,"
     "\"future_section\":{\"anything\":1}}";
 
 static char *
@@ -92,12 +95,30 @@ test_render(void **state)
 	assert_int_equal(count(t, "# HELP evgate_relay_pipes "), 1);
 	/* strings are no numbers: skipped, and no orphan help either */
 	assert_null(strstr(t, "evgate_relay_accepted_total"));
-	assert_non_null(strstr(t, "\nevgate_log_state{state=\"disk-full\"} 1\n"));
+	/* an enum: every state, 0 but the current -- an old state's series
+	 * goes to 0 instead of vanishing */
+	assert_non_null(strstr(t, "\nevgate_log_state{state=\"ok\"} 0\n"
+	    "evgate_log_state{state=\"disk-full\"} 1\n"
+	    "evgate_log_state{state=\"error\"} 0\n"
+	    "evgate_log_state{state=\"off\"} 0\n"));
 	assert_non_null(strstr(t, "\nevgate_log_disk_full 1\n"));
 	assert_non_null(strstr(t, "\nevgate_log_dropped_events_total 12\n"));
 	assert_non_null(strstr(t, "\nevgate_ntp_synced 1\n"));
 	assert_non_null(strstr(t, "\nevgate_ntp_offset_seconds -0.00125\n"));
 	assert_non_null(strstr(t, "\nevgate_ntp_stratum 3\n"));
+	/* a state the table does not know is shown, not hidden */
+	assert_non_null(strstr(t, "evgate_ntp_state{state=\"off\"} 0\n"
+	    "evgate_ntp_state{state=\"warp\"} 1\n"));
+	/* a ratio is 0 to 1; the percentage stays one release, deprecated */
+	assert_non_null(strstr(t, "\nevgate_dhcp_pool_use_ratio 0.45000000000000001\n"));
+	assert_non_null(strstr(t, "# HELP evgate_dhcp_pool_use_percent "
+	    "Deprecated"));
+	assert_non_null(strstr(t, "\nevgate_dhcp_pool_use_percent 45\n"));
+	assert_non_null(strstr(t, "\nevgate_start_time_seconds 1764979200.5\n"));
+	/* per charger, by reservation id only */
+	assert_non_null(strstr(t, "# TYPE evgate_charger_online gauge\n"
+	    "evgate_charger_online{charger=\"ZAP1\"} 1\n"
+	    "evgate_charger_online{charger=\"ZAP2\"} 0\n"));
 	/* sections that are not there cost nothing */
 	assert_null(strstr(t, "resolver"));
 	assert_null(strstr(t, "evgate_ship_"));

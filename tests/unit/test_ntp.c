@@ -158,10 +158,10 @@ test_errors(void **state)
 		{ "ntp: {serve: false}\n",
 		  "t.yaml:1:6: ntp: missing required key \"servers\"" },
 		{ "ntp: {servers: [no.pool.ntp.org], serve: false}\n",
-		  "t.yaml:1:1: ntp.servers: \"no.pool.ntp.org\" is a name; "
+		  "t.yaml:1:17: ntp.servers[0]: \"no.pool.ntp.org\" is a name; "
 		  "resolving it needs wan.resolvers" },
 		{ "ntp: {servers: [192.0.2.1]}\n",
-		  "t.yaml:1:1: ntp.listen is required when ntp.serve is true "
+		  "t.yaml:1:6: ntp: listen is required when ntp.serve is true "
 		  "and there is no lan section (the gateway's LAN address, "
 		  "e.g. [10.42.0.1])" },
 		{ "ntp: {servers: [\"bad_name!\"], serve: false}\n",

@@ -265,7 +265,7 @@ test_config(void **state)
 	    "t.yaml:2:13: ship.url: the collector URL must be "
 	    "https://host[:port]/path (events are not sent in clear)");
 	CONF_ERR("ship: {url: \"https://c.example/\"}\n",
-	    "t.yaml:1:1: ship sends the fleet log: it needs a log section");
+	    "t.yaml:1:7: ship: sends the fleet log: it needs a log section");
 	CONF_ERR("log: {}\nship: {url: \"https://c.example/\", batch: 0}\n",
 	    "t.yaml:2:42: ship.batch: 0 is out of range (1-10000)");
 	CONF_ERR("log: {}\nship: {url: \"https://c.example/\", ca_file: "

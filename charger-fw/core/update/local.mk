@@ -18,7 +18,11 @@ charger_fw_libfw_a_SOURCES += \
 charger_fw_libfw_a_CFLAGS += $(CURL_CFLAGS)
 FW_DEPLIBS += $(CURL_LIBS)
 
+if INSTALL_FIRMWARE
 bin_PROGRAMS += charger-fw/tools/evfw-sign
+else
+noinst_PROGRAMS += charger-fw/tools/evfw-sign
+endif
 charger_fw_tools_evfw_sign_SOURCES = charger-fw/tools/evfw-sign.c
 charger_fw_tools_evfw_sign_CFLAGS = $(FW_CFLAGS)
 charger_fw_tools_evfw_sign_LDADD = charger-fw/libfw.a $(OPENSSL_LIBS) \
@@ -52,8 +56,11 @@ tests_fuzz_fuzz_manifest_LDADD = $(FUZZ_MAIN) $(FW_TEST_LIBS)
 
 
 # Docs: the tool's manual and the operator's guide.
-dist_man_MANS += doc/evfw-sign.1
-EXTRA_DIST += doc/firmware-updates.md
+EXTRA_DIST += doc/evfw-sign.1 doc/firmware-updates.md
+if INSTALL_FIRMWARE
+man_MANS += doc/evfw-sign.1
+doc_DATA += doc/firmware-updates.md
+endif
 
 # Fuzz target: the method 200 payload parser.
 if ENABLE_FUZZING
