@@ -147,9 +147,20 @@ wan_allow_prefixes(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
 	struct cfg_wan *w = arg;
 
-	w->allow_mark = cfg_mark(node);
-	return netpolicy_cfg_prefixes(ctx, node, &w->allow_prefixes,
-	    &w->nallow_prefixes);
+	if (netpolicy_cfg_prefixes(ctx, node, &w->allow_prefixes,
+	    &w->nallow_prefixes) == -1)
+		return -1;
+	if (w->nallow_prefixes == 0)
+		return 0;
+	/*
+	 * Legitimate for a test world or a cloud on the site's own network,
+	 * a hole anywhere else: say so on every --check-config and reload.
+	 */
+	return cfg_warn(ctx, node, "the relay and the fleet log's shipper "
+	    "may connect to %zu private or local prefix%s (%s%s): a name "
+	    "that resolves there reaches the site's own networks",
+	    w->nallow_prefixes, w->nallow_prefixes == 1 ? "" : "es",
+	    w->allow_prefixes[0].text, w->nallow_prefixes > 1 ? ", ..." : "");
 }
 
 int

@@ -46,7 +46,6 @@ struct cfg_wan {
 	 * although the address is private, loopback, ... (netpolicy.h) */
 	struct netpolicy_prefix	*allow_prefixes;
 	size_t			 nallow_prefixes;
-	struct cfg_mark		 allow_mark;	/* for the warning */
 };
 #define RESOLVER_DEFAULT_TIMEOUT_MS	3000
 

@@ -510,6 +510,33 @@ test_pool_and_warning(void **state)
 	config_free(c);
 }
 
+/* Private upstreams allowed: legal, and said on every check. */
+static void
+test_allow_prefixes_warning(void **state)
+{
+	char out[4096];
+	size_t ne, nw;
+	struct config *c;
+
+	(void)state;
+	c = load_all("wan: {resolvers: [192.0.2.53], allow_prefixes: "
+	    "[10.0.0.0/8, \"fd00::/8\"]}\n", out, sizeof(out), &ne, &nw);
+	assert_non_null(c);
+	assert_int_equal(ne, 0);
+	assert_int_equal(nw, 1);
+	assert_string_equal(out, "t.yaml:1:48: wan.allow_prefixes: warning: "
+	    "the relay and the fleet log's shipper may connect to 2 private "
+	    "or local prefixes (10.0.0.0/8, ...): a name that resolves there "
+	    "reaches the site's own networks\n");
+	config_free(c);
+	/* An empty list opens nothing and says nothing. */
+	c = load_all("wan: {resolvers: [192.0.2.53], allow_prefixes: []}\n",
+	    out, sizeof(out), &ne, &nw);
+	assert_non_null(c);
+	assert_int_equal(ne + nw, 0);
+	config_free(c);
+}
+
 int
 main(void)
 {
@@ -521,6 +548,7 @@ main(void)
 		cmocka_unit_test(test_port_clash),
 		cmocka_unit_test(test_resolver_is_gateway),
 		cmocka_unit_test(test_pool_and_warning),
+		cmocka_unit_test(test_allow_prefixes_warning),
 		cmocka_unit_test(test_shipped_example),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_routes_not_a_list),
