@@ -266,7 +266,8 @@ dns_answer_parse(const uint8_t *buf, size_t len, uint16_t id,
 		uint8_t l;
 
 		while (qoff < len && (l = buf[qoff]) != 0) {
-			if ((l & 0xc0) || qoff + 1 + l > len || o + l + 1 >
+			/* room for the dot, the label and the final NUL */
+			if ((l & 0xc0) || qoff + 1 + l > len || o + l + 2 >
 			    sizeof(qname))
 				return DNS_NOT_ANSWER;
 			if (o > 0)
