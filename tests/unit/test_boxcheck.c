@@ -5,6 +5,8 @@
  * is checked with its exact message and position; and the /proc/net line
  * parser on real and broken lines.
  */
+#include "evgate_config.h"
+
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -253,7 +255,7 @@ test_users_groups_programs(void **state)
 	    "group evgate-admin: it could not give the socket to that group "
 	    "(\"Operation not permitted\"); add evgate to it (the installed "
 	    "sysusers file does for evgate-admin)\n"
-	    "t.yaml:9:7: dnsmasq.hook: /usr/libexec/evgate-dhcp-hook: No such "
+	    "t.yaml:9:7: dnsmasq.hook: " LIBEXECDIR "/evgate-dhcp-hook: No such "
 	    "file or directory (\"make install\" puts evgate-dhcp-hook there; "
 	    "set dnsmasq.hook to where it is, e.g. the build tree's "
 	    "gateway/evgate-dhcp-hook)\n" SUFFIX_ERR);
