@@ -1042,5 +1042,7 @@ summary() {
 	diag "cases tried $n, passed $passed, events lost $LOST_TOTAL"
 	check_eq "every case passed and no committed event was lost" \
 	    "$n $n 0" "$n $passed $LOST_TOTAL"
+	# An ATTACK_ONLY that names no case must not read as a pass.
+	check "at least one case ran${ONLY:+ (ATTACK_ONLY=$ONLY)}" test "$n" -gt 0
 }
 summary
