@@ -25,7 +25,7 @@ _evgatectl()
 		fi
 		return ;;
 	--type)
-		COMPREPLY=($(compgen -W "lease connection refusal time dnsmasq reload daemon" -- "$cur"))
+		COMPREPLY=($(compgen -W "lease connection refusal time dnsmasq reload daemon log" -- "$cur"))
 		return ;;
 	--from|--to)
 		COMPREPLY=($(compgen -W "now -24h -7d -30d" -- "$cur"))

@@ -68,10 +68,11 @@ add_list(const char **list, size_t *n, char *arg, const char *what)
 	return 0;
 }
 
-/* The event types of the fleet log (common/events.h). */
+/* The event types of the fleet log (common/events.h, and the log's own
+ * events of fleetlog.h). */
 static const char *const known_types[] = { EVENT_LEASE, EVENT_CONNECTION,
 	EVENT_REFUSAL, EVENT_TIME, EVENT_DNSMASQ, EVENT_RELOAD, EVENT_DAEMON,
-	NULL };
+	FLEETLOG_EVENT_LOG, NULL };
 
 /* Every --type given must be one of them: a typo would export nothing. */
 static int
@@ -86,7 +87,7 @@ check_types(const char *const *types, size_t n)
 		if (known_types[j] == NULL) {
 			fprintf(stderr, "evgatectl: unknown --type \"%s\": the "
 			    "types are lease, connection, refusal, time, "
-			    "dnsmasq, reload and daemon\n", types[i]);
+			    "dnsmasq, reload, daemon and log\n", types[i]);
 			return -1;
 		}
 	}

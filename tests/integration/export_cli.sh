@@ -23,6 +23,8 @@ check_eq "--type lease exports the lease" 1 "$(grep -c '"type":"lease"' <<<"$out
 out=$(x --type leases 2>&1); rc=$?
 check_eq "an unknown --type exits 2" 2 "$rc"
 check "... and says which types there are" grep -q 'unknown --type "leases": the types are lease, connection' <<<"$out"
+x --type log >/dev/null 2>&1; rc=$?
+check_eq "--type log (the fleet log's own events) is a type" 0 "$rc"
 out=$(x --charger ZAP000101 --format jsonl 2>&1); rc=$?
 check_eq "--charger of a charger in the log exits 0" 0 "$rc"
 check_eq "... with its two events" 2 "$(grep -c '"charger":"ZAP000101"' <<<"$out")"
