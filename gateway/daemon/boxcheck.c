@@ -234,8 +234,31 @@ proc_comm(long pid, char *buf, size_t len, long *ppid)
  * Without root only our own user's processes can be seen; the others'
  * sockets keep an empty owner.
  */
+/* Was pid started with "-C conf" (conf NULL: no)? */
+static int
+runs_with_conf(long pid, const char *conf)
+{
+	char path[64], buf[4096];
+	size_t len, i;
+	FILE *fp;
+
+	if (conf == NULL)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
+	if ((fp = fopen(path, "r")) == NULL)
+		return 0;
+	len = fread(buf, 1, sizeof(buf) - 1, fp);
+	fclose(fp);
+	buf[len] = '\0';
+	for (i = 0; i < len; i += strlen(buf + i) + 1)
+		if (strcmp(buf + i, conf) == 0)
+			return 1;
+	return 0;
+}
+
 static void
-find_owners(struct box *b, struct inode_owner *io, size_t n)
+find_owners(struct box *b, struct inode_owner *io, size_t n,
+    const char *dnsmasq_conf)
 {
 	DIR *proc, *fds;
 	struct dirent *de, *fe;
@@ -274,7 +297,9 @@ find_owners(struct box *b, struct inode_owner *io, size_t n)
 				snprintf(bl->owner, sizeof(bl->owner),
 				    "%s (pid %ld)", comm[0] ? comm : "?", pid);
 				bl->ours = strcmp(comm, "evgated") == 0 ||
-				    strcmp(pcomm, "evgated") == 0;
+				    strcmp(pcomm, "evgated") == 0 ||
+				    (strcmp(comm, "dnsmasq") == 0 &&
+				    runs_with_conf(pid, dnsmasq_conf));
 			}
 		}
 		closedir(fds);
@@ -312,7 +337,7 @@ read_proc_net(struct box *b, const char *file, int tcp, int v6,
 
 int
 box_read(struct box *b, const char *psl_path, const char *daemon_user,
-    char *err, size_t errlen)
+    const char *dnsmasq_conf, char *err, size_t errlen)
 {
 	struct ifaddrs *ifa, *i;
 	struct inode_owner *io = NULL;
@@ -355,7 +380,7 @@ box_read(struct box *b, const char *psl_path, const char *daemon_user,
 	read_proc_net(b, "/proc/net/tcp6", 1, 1, &io, &nio);
 	read_proc_net(b, "/proc/net/udp", 0, 0, &io, &nio);
 	read_proc_net(b, "/proc/net/udp6", 0, 1, &io, &nio);
-	find_owners(b, io, nio);
+	find_owners(b, io, nio, dnsmasq_conf);
 	free(io);
 	b->psl = psl_load(psl_path, b->psl_error, sizeof(b->psl_error));
 	if (geteuid() == 0)

@@ -65,11 +65,14 @@ struct box {
  * sockets and their programs (/proc/net and /proc/PID/fd: without root
  * the owners of other users' sockets are not known), the public suffix
  * list at psl_path, the user evgated will run as (daemon_user when run
- * as root, else the calling user), and the real lookups.  0, or -1 with
+ * as root, else the calling user), and the real lookups.  A dnsmasq run
+ * with dnsmasq_conf (evgated's generated file; NULL: none) counts as
+ * evgated's own: one left by an evgated killed with -9 is stopped by the
+ * next start, so it must not fail the check that precedes that start.  0, or -1 with
  * err when the machine cannot be read at all.
  */
 int	box_read(struct box *, const char *psl_path, const char *daemon_user,
-	    char *err, size_t errlen);
+	    const char *dnsmasq_conf, char *err, size_t errlen);
 void	box_free(struct box *);
 
 /* Check conf against box; findings go to diags.  0, or -1 on an error. */

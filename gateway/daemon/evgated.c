@@ -29,6 +29,7 @@
 #include "daemon/sdnotify.h"
 #include "relay/relay.h"
 #include "relay/relay_conf.h"
+#include "site/lan.h"
 
 #define DRAIN_POLL_MS	200
 
@@ -81,15 +82,17 @@ check_config(const char *path, const char *user)
 	struct cfg_diags d;
 	struct config *conf;
 	struct box box;
-	char err[512];
+	char err[512], *dmconf = NULL;
 	int rv;
 
 	memset(&d, 0, sizeof(d));
 	if ((conf = config_load_diags(path, &d)) != NULL) {
 		if (user == NULL && conf->daemon != NULL)
 			user = conf->daemon->user;
-		if (box_read(&box, PSL_DEFAULT_PATH, user, err,
-		    sizeof(err)) == -1)
+		xasprintf(&dmconf, "%s/dnsmasq.conf", conf->dnsmasq != NULL ?
+		    conf->dnsmasq->run_dir : "");
+		if (box_read(&box, PSL_DEFAULT_PATH, user, conf->dnsmasq !=
+		    NULL ? dmconf : NULL, err, sizeof(err)) == -1)
 			cfg_diags_add(&d, 0, "%s: cannot read this machine: %s",
 			    path, err);
 		else {
@@ -108,6 +111,7 @@ check_config(const char *path, const char *user)
 	else
 		printf("%s: configuration OK\n", path);
 	rv = d.nerrors > 0 ? 1 : 0;
+	free(dmconf);
 	cfg_diags_free(&d);
 	config_free(conf);
 	return rv;
@@ -242,6 +246,7 @@ main(int argc, char *argv[])
 	struct config *conf;
 	struct cfg_diags diags;
 	struct box box;
+	char *dmconf = NULL;
 	size_t i;
 	struct event_base *base;
 	struct event_config *evcfg;
@@ -306,10 +311,14 @@ main(int argc, char *argv[])
 	 * the latter with their own errors; this says which key to fix. */
 	if (user == NULL && conf->daemon != NULL)
 		user = conf->daemon->user;
-	if (box_read(&box, PSL_DEFAULT_PATH, user, err, sizeof(err)) == 0) {
+	xasprintf(&dmconf, "%s/dnsmasq.conf", conf->dnsmasq != NULL ?
+	    conf->dnsmasq->run_dir : "");
+	if (box_read(&box, PSL_DEFAULT_PATH, user, conf->dnsmasq != NULL ?
+	    dmconf : NULL, err, sizeof(err)) == 0) {
 		config_check_box(conf, &box, &diags);
 		box_free(&box);
 	}
+	free(dmconf);
 	for (i = 0; i < diags.n; i++)
 		log_warnx("%s", diags.v[i].text);
 	cfg_diags_free(&diags);

@@ -138,7 +138,15 @@ stray=$(bg_ns "$WNS_GW" "$T/stray.log" dnsmasq -k -C /dev/null --port=53 \
     --listen-address="$WORLD_GW_LAN" --bind-interfaces --no-resolv \
     --no-hosts --pid-file= --user=nobody)
 wait_for 5 world_udp_bound "$WNS_GW" "$WORLD_GW_LAN" 53
-world_gw_start || { not_ok "evgated starts beside a stray dnsmasq"; exit 1; }
+# --check-config (and so the unit's ExecStartPre) refuses such a box,
+# naming the program; started anyway, evgated names it and retries.
+out=$(ip netns exec "$WNS_GW" "$EVGATED" --check-config -c "$WORLD_GW_CONF" 2>&1)
+check_eq "--check-config refuses a box where another program holds port 53" \
+    1 "$?"
+check "... naming it, at the dns section" grep -qE \
+    ":[0-9]+:[0-9]+: dns: port 53 \((TCP|UDP)\) on $WORLD_GW_LAN, for dnsmasq's DNS, is in use by dnsmasq \(pid $stray\)" <<<"$out"
+WORLD_GW_CHECK=0 world_gw_start ||
+    { not_ok "evgated starts beside a stray dnsmasq"; exit 1; }
 waiting() { [ "$(st 'd["dnsmasq"]["state"]')" = waiting ]; }
 check "dnsmasq waits while the port is taken" wait_for 5 waiting
 err=$(st 'd["dnsmasq"]["last_error"]')
