@@ -314,9 +314,9 @@ relay_conf_section(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 	/* A transparent key after routes in the file: check again. */
 	for (i = 0; i < relay->nroutes; i++)
 		if (relay->routes[i].port == relay->transparent_port)
-			return cfg_error(ctx, node, "port %u is both a route "
-			    "and the transparent port",
-			    relay->transparent_port);
+			return cfg_error_path(ctx, "relay.transparent.port",
+			    "port %u is both a route and the transparent "
+			    "port", relay->transparent_port);
 	if (relay->per_client > relay->total)
 		return cfg_error(ctx, node, "limits.per_client (%u) is larger "
 		    "than limits.total (%u)", relay->per_client, relay->total);

@@ -220,7 +220,7 @@ static const struct bad bad[] = {
 	{ RELAY_OK "relay: {listen: 10.42.0.1, transparent: {port: 443}, routes: [{port: 443, allow: [a.b]}]}\n",
 	  "t.yaml:2:63: relay.routes[0]: port 443 is also the transparent port" },
 	{ RELAY_OK "relay: {listen: 10.42.0.1, routes: [{port: 443, allow: [a.b]}], transparent: {port: 443}}\n",
-	  "t.yaml:2:8: relay: port 443 is both a route and the transparent port" },
+	  "t.yaml:2:85: relay.transparent.port: port 443 is both a route and the transparent port" },
 	{ "control: {socket: run/evgated.sock}\n",
 	  "t.yaml:1:19: control.socket: the socket path must be absolute" },
 	{ "control: {mode: \"0666\"}\n",
