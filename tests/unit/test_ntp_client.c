@@ -187,7 +187,7 @@ test_chrony_replies(void **state)
 {
 	struct ntp_packet p;
 	struct ntp_sample s;
-	size_t len;
+	size_t len = 0;
 	uint8_t *b;
 
 	/* chronyd with "local stratum 1": usable. */
