@@ -16,7 +16,8 @@ noinst_LIBRARIES += gateway/libevgate.a
 gateway_libevgate_a_SOURCES =
 gateway_libevgate_a_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(YAML_CFLAGS) \
 	$(JSONC_CFLAGS) $(OPENSSL_CFLAGS) $(CURL_CFLAGS) $(ZLIB_CFLAGS)
-GATEWAY_LIBS = gateway/libevgate.a $(LIBEVENT_LIBS) $(YAML_LIBS) \
+GATEWAY_LIBS = gateway/libevgate.a $(LIBEVENT_OPENSSL_LIBS) \
+	$(LIBEVENT_LIBS) $(YAML_LIBS) \
 	$(JSONC_LIBS) $(LIBBSD_LIBS) $(CURL_LIBS) $(ZLIB_LIBS) -lm \
 	$(OPENSSL_LIBS) $(LIBCAP_LIBS)
 

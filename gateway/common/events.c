@@ -20,6 +20,7 @@ static events_sink_fn	 sink;
 static void		*sink_arg;
 static int		 recording;
 static uint64_t		 emitted;
+static char		 box[64];	/* "": none */
 /* the refusal bucket */
 static uint64_t		 rl_last_ms;
 static uint64_t		 rl_tokens;
@@ -31,6 +32,18 @@ events_set_sink(events_sink_fn fn, void *arg)
 {
 	sink = fn;
 	sink_arg = arg;
+}
+
+void
+events_set_box(const char *name)
+{
+	strlcpy(box, name != NULL ? name : "", sizeof(box));
+}
+
+const char *
+events_box(void)
+{
+	return box[0] != '\0' ? box : NULL;
 }
 
 void
@@ -117,9 +130,12 @@ events_emit(const char *type, struct json_object *fields)
 		json_object_object_add(ev, "ts", json_object_new_string(
 		    format_utc_ms(now_wall_ms(), ts, sizeof(ts))));
 	json_object_object_add(ev, "type", json_object_new_string(type));
+	if (box[0] != '\0')
+		json_object_object_add(ev, "box", json_object_new_string(box));
 	if (fields != NULL) {
 		json_object_object_foreach(fields, key, val) {
-			if (strcmp(key, "ts") == 0 || strcmp(key, "type") == 0)
+			if (strcmp(key, "ts") == 0 || strcmp(key, "type") == 0 ||
+			    (box[0] != '\0' && strcmp(key, "box") == 0))
 				continue;
 			json_object_object_add(ev, key, json_object_get(val));
 		}

@@ -21,6 +21,8 @@ struct json_object;
 #define EVENT_DNSMASQ		"dnsmasq"	/* started, exited, restarted */
 #define EVENT_RELOAD		"reload"	/* configuration reloaded/failed */
 #define EVENT_DAEMON		"daemon"	/* evgated started/stopped */
+#define EVENT_ROLE		"role"		/* a pair's box changed role */
+#define EVENT_PAIR		"pair"		/* the link to the peer box */
 
 /*
  * The sink receives every event after "type" and "ts" were set.  It
@@ -39,9 +41,18 @@ void	events_set_recording(int);
 int	events_recording(void);
 
 /*
+ * The box's name (the pair section's): every event carries it as "box",
+ * so that the fleet logs of a pair's two boxes can be merged (NULL: no
+ * box member, a single gateway).  Copied.
+ */
+void	events_set_box(const char *name);
+const char *events_box(void);
+
+/*
  * Report an event.  fields is taken over (it may be NULL for none); the
  * members "type" (type) and "ts" (RFC 3339 UTC with milliseconds, util.h's format_utc_ms, now
- * unless fields already has one) are added.
+ * unless fields already has one) are added, and "box" when a box name
+ * is set.
  */
 void	events_emit(const char *type, struct json_object *fields);
 

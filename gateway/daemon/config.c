@@ -22,6 +22,7 @@
 #include "relay/relay_conf.h"
 #include "relay/resolver.h"
 #include "site/lan.h"
+#include "site/pair.h"
 #include "time/ntp.h"
 
 /* --- site and daemon ------------------------------------------------ */
@@ -88,7 +89,7 @@ struct load {
 
 enum section {
 	S_SITE, S_WAN, S_RELAY, S_CONTROL, S_LAN, S_DHCP, S_DNS, S_DNSMASQ,
-	S_LOG, S_NTP, S_METRICS, S_SHIP, S_DAEMON,
+	S_LOG, S_NTP, S_METRICS, S_SHIP, S_DAEMON, S_PAIR,
 };
 
 #define BAD(l, s)	((l)->bad & (1U << (s)))
@@ -123,6 +124,7 @@ SECTION(dhcp_section_of, S_DHCP, lan_dhcp_section, dhcp)
 SECTION(dns_section_of, S_DNS, lan_dns_section, dns)
 SECTION(dnsmasq_section_of, S_DNSMASQ, lan_dnsmasq_section, dnsmasq)
 SECTION(daemon_section_of, S_DAEMON, daemon_section, daemon)
+SECTION(pair_section, S_PAIR, pair_cfg_section, pair)
 
 static const struct cfg_key root_keys[] = {
 	{ "site", site_section_of, 0 },
@@ -138,6 +140,7 @@ static const struct cfg_key root_keys[] = {
 	{ "metrics", metrics_section, 0 },
 	{ "ship", ship_section, 0 },
 	{ "daemon", daemon_section_of, 0 },
+	{ "pair", pair_section, 0 },
 	{ NULL, NULL, 0 },
 };
 
@@ -400,6 +403,10 @@ config_check(struct cfg_ctx *ctx, struct cfg_node *root, void *arg)
 		cfg_warn_path(ctx, "dhcp.known_only", "false: every device on "
 		    "the chargers' segment gets an address, and with it the "
 		    "relay and the gateway's DNS and NTP");
+	if (conf->pair != NULL && !BAD(l, S_PAIR) && !BAD(l, S_LAN) &&
+	    !BAD(l, S_DHCP) && pair_cfg_check(ctx, root, conf->pair,
+	    conf->lan, conf->dhcp) == -1)
+		rv = -1;
 	return rv;
 }
 
@@ -414,6 +421,19 @@ config_site(const struct config *conf, struct site_conf *sc)
 	sc->dnsmasq = conf->lan != NULL ? conf->dnsmasq : NULL;
 	sc->relay = conf->relay;
 	sc->wan = &conf->wan;
+	sc->pair = conf->lan != NULL ? conf->pair : NULL;
+	sc->standby = conf->standby;
+}
+
+void
+config_pair(const struct config *conf, struct pair_conf *pc)
+{
+	memset(pc, 0, sizeof(*pc));
+	pc->pair = conf->pair;
+	pc->lan = conf->lan;
+	pc->dhcp = conf->dhcp;
+	pc->dns = conf->dns;
+	pc->relay = conf->relay;
 }
 
 /* --- load and free --------------------------------------------------- */
@@ -434,6 +454,7 @@ config_free(struct config *conf)
 	ntp_cfg_free(conf->ntp);
 	metrics_cfg_free(conf->metrics);
 	ship_cfg_free(conf->ship);
+	pair_cfg_free(conf->pair);
 	if (conf->daemon != NULL) {
 		free(conf->daemon->user);
 		free(conf->daemon);

@@ -39,6 +39,7 @@ struct cfg_log;		/* fleetlog/fleetlog.h */
 struct cfg_ntp;		/* time/ntp.h */
 struct cfg_metrics;	/* fleetlog/metrics.h */
 struct cfg_ship;	/* fleetlog/ship.h */
+struct cfg_pair;	/* site/pair.h */
 
 /* The daemon section: the daemon's own settings. */
 struct cfg_daemon {
@@ -61,6 +62,12 @@ struct config {
 	struct cfg_ship		*ship;		/* NULL: no shipping */
 	struct cfg_daemon	*daemon;	/* NULL: no privilege drop */
 	struct cfg_index	*index;		/* where each key was */
+	struct cfg_pair		*pair;		/* NULL: a single gateway */
+	/*
+	 * Never set in a loaded configuration: a role view of one
+	 * (daemon/role.h) for the pair's backup, which serves nothing.
+	 */
+	int			 standby;
 };
 
 /*
@@ -111,5 +118,8 @@ void		 config_dump(const struct config *, FILE *);
 /* What the site services read of conf (site/lan.h), pointing into it. */
 struct site_conf;
 void		 config_site(const struct config *, struct site_conf *);
+/* What the pair link reads of conf (site/pair.h), pointing into it. */
+struct pair_conf;
+void		 config_pair(const struct config *, struct pair_conf *);
 
 #endif

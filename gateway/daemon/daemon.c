@@ -21,6 +21,7 @@
 #include "common/events.h"
 #include "daemon/evgated.h"
 #include "daemon/module.h"
+#include "daemon/role.h"
 #include "daemon/sdnotify.h"
 #include "fleetlog/fleetlog.h"
 #include "fleetlog/metrics.h"
@@ -30,6 +31,7 @@
 #include "relay/relay_report.h"
 #include "relay/resolver.h"
 #include "site/lan.h"
+#include "site/pair.h"
 #include "site/site.h"
 #include "time/ntp.h"
 
@@ -150,6 +152,50 @@ ship_prepare_(void *self, const struct config *c, char *err, size_t len)
 	    c->log != NULL ? c->log->dir : NULL, err, len);
 }
 
+/* The pair module's self is the daemon: its status adds the role's. */
+static int
+pair_prepare_(void *self, const struct config *c, char *err, size_t len)
+{
+	struct pair_conf pc;
+
+	config_pair(c, &pc);
+	return pair_prepare(((struct evgated *)self)->pair, &pc, err, len);
+}
+
+static void
+pair_commit_(void *self)
+{
+	pair_commit(((struct evgated *)self)->pair);
+}
+
+static void
+pair_abort_(void *self)
+{
+	pair_abort(((struct evgated *)self)->pair);
+}
+
+static void
+pair_free_(void *self)
+{
+	pair_free(((struct evgated *)self)->pair);
+}
+
+static void
+pair_status_(void *self, struct json_object *into)
+{
+	struct evgated *d = self;
+	struct json_object *o = pair_status(d->pair);
+
+	if (d->conf->pair != NULL) {
+		json_object_object_add(o, "role_changes",
+		    json_object_new_int64((int64_t)d->role_changes));
+		json_object_object_add(o, "last_failover_unix",
+		    json_object_new_int64((int64_t)(d->failover_ms / 1000)));
+		json_object_object_add(o, "warm", warm_status(d->warm));
+	}
+	json_object_object_add(into, "pair", o);
+}
+
 /* Status sections named after their module. */
 #define SECTION(m, key)							\
 static void								\
@@ -218,6 +264,8 @@ evgated_status(struct evgated *d)
 	    (int64_t)((now_mono_ms() - d->start_mono_ms) / 1000)));
 	json_object_object_add(o, "state", json_object_new_string(
 	    d->draining ? "draining" : "running"));
+	json_object_object_add(o, "role", json_object_new_string(
+	    pair_role_str(d->role)));
 	json_object_object_add(o, "events", json_object_new_int64(
 	    (int64_t)events_count()));
 
@@ -274,6 +322,89 @@ cmd_reload(struct json_object *req, const struct control_peer *peer,
 	return json_object_new_object();
 }
 
+/*
+ * {"cmd":"role"}: the role; with "role": master|backup|fault (or stop,
+ * keepalived's word when it shuts down: backup) and an optional
+ * "reason", take it.
+ */
+static struct json_object *
+cmd_role(struct json_object *req, const struct control_peer *peer,
+    void *arg, char *err, size_t errlen)
+{
+	struct evgated *d = arg;
+	struct json_object *v, *o;
+	enum pair_role prev = d->role;
+	const char *s, *reason = "evgatectl role";
+	char why[96];
+	int r;
+
+	if (json_object_object_get_ex(req, "role", &v)) {
+		if (!json_object_is_type(v, json_type_string)) {
+			snprintf(err, errlen, "role: give master, backup or "
+			    "fault");
+			return NULL;
+		}
+		s = json_object_get_string(v);
+		if (strcmp(s, "stop") == 0)
+			r = PAIR_ROLE_BACKUP;
+		else if ((r = pair_role_parse(s, strlen(s))) == -1 ||
+		    r == PAIR_ROLE_SINGLE) {
+			snprintf(err, errlen, "role: \"%.16s\" is not master, "
+			    "backup or fault", s);
+			return NULL;
+		}
+		if (json_object_object_get_ex(req, "reason", &v) &&
+		    json_object_is_type(v, json_type_string)) {
+			str_escape(json_object_get_string(v),
+			    (size_t)json_object_get_string_len(v), 64, why,
+			    sizeof(why));
+			reason = why;
+		}
+		if (d->draining) {
+			snprintf(err, errlen, "the daemon is stopping");
+			return NULL;
+		}
+		if (evgated_set_role(d, (enum pair_role)r, reason, err,
+		    errlen) == -1)
+			return NULL;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "role", json_object_new_string(
+	    pair_role_str(d->role)));
+	json_object_object_add(o, "previous", json_object_new_string(
+	    pair_role_str(prev)));
+	json_object_object_add(o, "changed", json_object_new_boolean(
+	    prev != d->role));
+	json_object_object_add(o, "since", d->role_since_ms ?
+	    json_time_ms(d->role_since_ms) : NULL);
+	return o;
+}
+
+/* {"cmd":"health"}: can this box serve (keepalived's track script)? */
+static struct json_object *
+cmd_health(struct json_object *req, const struct control_peer *peer,
+    void *arg, char *err, size_t errlen)
+{
+	struct evgated *d = arg;
+	struct json_object *st, *o;
+	uint64_t now = now_mono_ms(), mismatch = 0;
+	int vip = -1;
+
+	if (d->conf->pair != NULL && d->conf->lan != NULL)
+		vip = role_vip_held(d->conf->lan->interface,
+		    d->conf->lan->addr);
+	if (vip == 1 && !role_serves(d->role)) {
+		if (d->mismatch_since_ms == 0)
+			d->mismatch_since_ms = now;
+		mismatch = now - d->mismatch_since_ms;
+	} else
+		d->mismatch_since_ms = 0;
+	st = evgated_status(d);
+	o = role_health(st, d->role, vip, mismatch);
+	json_object_put(st);
+	return o;
+}
+
 /* --- configuration --------------------------------------------------- */
 
 static void
@@ -298,24 +429,128 @@ reload_event(struct evgated *d, int ok, const char *error)
 	events_emit(EVENT_RELOAD, ev);
 }
 
-/* conf in force after every module took it. */
+/* conf in force, in its view for the role, after every module took it. */
 static void
-evgated_take(struct evgated *d, struct config *conf)
+evgated_take(struct evgated *d, struct config *conf, struct config *view)
 {
+	role_view_free(d->view);
 	config_free(d->conf);
 	d->conf = conf;
+	d->view = view;
 	d->loaded_wall_ms = now_wall_ms();
+	events_set_box(conf->pair != NULL ? conf->pair->name : NULL);
 	events_set_recording(conf->log != NULL);
 	check_limits(d, conf);
+}
+
+/*
+ * The role a configuration starts in: single without a pair; with one,
+ * the role in force, or -- at start, or when a reload adds the pair
+ * section -- master if keepalived already holds the virtual address on
+ * this box, else backup.
+ */
+static enum pair_role
+initial_role(const struct evgated *d, const struct config *conf)
+{
+	if (conf->pair == NULL || conf->lan == NULL)
+		return PAIR_ROLE_SINGLE;
+	if (d->role != PAIR_ROLE_SINGLE)
+		return d->role;
+	return role_vip_held(conf->lan->interface, conf->lan->addr) == 1 ?
+	    PAIR_ROLE_MASTER : PAIR_ROLE_BACKUP;
+}
+
+static void
+role_event(enum pair_role role, enum pair_role prev, int first,
+    const char *reason)
+{
+	struct json_object *ev = json_object_new_object();
+
+	json_object_object_add(ev, "role", json_object_new_string(
+	    pair_role_str(role)));
+	json_object_object_add(ev, "previous", first ? NULL :
+	    json_object_new_string(pair_role_str(prev)));
+	json_object_object_add(ev, "reason", json_object_new_string(reason));
+	events_emit(EVENT_ROLE, ev);
+}
+
+/* The role is now role (the modules have its view). */
+static void
+role_taken(struct evgated *d, enum pair_role role, int first,
+    const char *reason)
+{
+	enum pair_role prev = d->role;
+	uint64_t now = now_wall_ms();
+
+	d->role = role;
+	if (!first && prev == role)
+		return;
+	d->role_since_ms = now;
+	if (!first) {
+		d->role_changes++;
+		if (role == PAIR_ROLE_MASTER && (prev == PAIR_ROLE_BACKUP ||
+		    prev == PAIR_ROLE_FAULT))
+			d->failover_ms = now;
+	}
+	d->mismatch_since_ms = 0;
+	pair_set_role(d->pair, role, d->role_since_ms, d->failover_ms);
+	warm_set(d->warm, d->conf, !role_serves(role));
+	if (!first && role_serves(prev) && !role_serves(role)) {
+		/* The virtual address went to the other box: what we
+		 * relayed through it is cut; say so now, not at idle. */
+		relay_close_all(d->relay);
+	}
+	if (role != PAIR_ROLE_SINGLE || !first) {
+		log_info("role: %s%s%s (%s)", pair_role_str(role), first ? "" :
+		    ", was ", first ? "" : pair_role_str(prev), reason);
+		role_event(role, prev, first, reason);
+	}
+	if (role != PAIR_ROLE_SINGLE)
+		sdnotify(role == PAIR_ROLE_MASTER ? "STATUS=running, master" :
+		    role == PAIR_ROLE_BACKUP ? "STATUS=running, backup" :
+		    "STATUS=running, fault");
+}
+
+int
+evgated_set_role(struct evgated *d, enum pair_role role, const char *reason,
+    char *err, size_t errlen)
+{
+	struct config *view;
+	char msg[1024];
+
+	if (d->conf->pair == NULL) {
+		snprintf(err, errlen, "this box has no pair section: it serves "
+		    "alone (role single)");
+		return -1;
+	}
+	if (role == d->role || role == PAIR_ROLE_SINGLE)
+		return 0;
+	view = role_view_new(d->conf, role);
+	if (modules_apply(d->mods, EVGATED_NMODULES, view, msg,
+	    sizeof(msg)) == -1) {
+		role_view_free(view);
+		snprintf(err, errlen, "cannot become %s: %s",
+		    pair_role_str(role), msg);
+		log_warnx("role: %s; staying %s", err, pair_role_str(d->role));
+		return -1;
+	}
+	role_view_free(d->view);
+	d->view = view;
+	role_taken(d, role, 0, reason);
+	return 0;
 }
 
 int
 evgated_apply(struct evgated *d, struct config *conf, char *err,
     size_t errlen)
 {
+	enum pair_role role = initial_role(d, conf), prev = d->role;
+	struct config *view = role_view_new(conf, role);
+
 	d->last_reload_wall_ms = now_wall_ms();
-	if (modules_apply(d->mods, EVGATED_NMODULES, conf, err, errlen) ==
+	if (modules_apply(d->mods, EVGATED_NMODULES, view, err, errlen) ==
 	    -1) {
+		role_view_free(view);
 		config_free(conf);
 		d->reload_failures++;
 		strlcpy(d->last_error, err, sizeof(d->last_error));
@@ -324,11 +559,15 @@ evgated_apply(struct evgated *d, struct config *conf, char *err,
 		reload_event(d, 0, err);
 		return -1;
 	}
-	evgated_take(d, conf);
+	evgated_take(d, conf, view);
 	d->reloads++;
 	d->last_error[0] = '\0';
 	log_info("configuration reloaded from %s", d->conf_path);
 	reload_event(d, 1, NULL);
+	if (role != prev)
+		role_taken(d, role, prev == PAIR_ROLE_SINGLE, "reload");
+	else
+		warm_set(d->warm, d->conf, !role_serves(role));
 	return 0;
 }
 
@@ -384,6 +623,8 @@ evgated_new(struct event_base *base, const char *conf_path,
     struct config *conf, unsigned nofile, char *err, size_t errlen)
 {
 	struct evgated *d = xcalloc(1, sizeof(*d));
+	struct config *view;
+	enum pair_role role;
 
 	d->base = base;
 	d->conf_path = conf_path;
@@ -399,6 +640,8 @@ evgated_new(struct event_base *base, const char *conf_path,
 	d->site = site_new(base, d->relay);
 	d->metrics = metrics_new(base, metrics_status_cb, d);
 	d->ship = ship_new(base, d->fleetlog, d->netpolicy);
+	d->pair = pair_new(base, d->site);
+	d->warm = warm_new(base, d->resolver);
 	MOD(EVGATED_NETPOLICY, netpolicy, d->netpolicy, netpolicy_status_);
 	MOD(EVGATED_CONTROL, control, d->control, NULL);
 	MOD(EVGATED_RESOLVER, resolver, d->resolver, resolver_status_);
@@ -408,6 +651,7 @@ evgated_new(struct event_base *base, const char *conf_path,
 	MOD(EVGATED_SITE, site, d->site, site_status_);
 	MOD(EVGATED_NTP, ntp, d->ntp, ntp_status_);
 	MOD(EVGATED_RELAY, relay, d->relay, relay_status_);
+	MOD(EVGATED_PAIR, pair, d, pair_status_);
 
 	/* The wiring between modules. */
 	control_register(d->control, "status", cmd_status, d);
@@ -416,6 +660,9 @@ evgated_new(struct event_base *base, const char *conf_path,
 	    d->relay);
 	control_register(d->control, "time", ntp_cmd_time, d->ntp);
 	control_register(d->control, "chargers", site_cmd_chargers, d->site);
+	control_register(d->control, "role", cmd_role, d);
+	control_register(d->control, "health", cmd_health, d);
+	site_set_lease_cb(d->site, pair_lease_changed, d->pair);
 	relay_set_fd_limit(d->relay, nofile);
 	d->max_conns = relay_max_conns(d->relay);
 	relay_add_record_cb(d->relay, relay_report_record, NULL);
@@ -425,14 +672,19 @@ evgated_new(struct event_base *base, const char *conf_path,
 	/* The fleet log records everything from here on. */
 	events_set_sink(fleetlog_append, d->fleetlog);
 
-	if (modules_apply(d->mods, EVGATED_NMODULES, conf, err, errlen) ==
+	role = initial_role(d, conf);
+	view = role_view_new(conf, role);
+	if (modules_apply(d->mods, EVGATED_NMODULES, view, err, errlen) ==
 	    -1) {
+		role_view_free(view);
 		config_free(conf);
 		evgated_free(d);
 		return NULL;
 	}
-	evgated_take(d, conf);
+	evgated_take(d, conf, view);
 	daemon_event("started");
+	role_taken(d, role, 1, role == PAIR_ROLE_MASTER ? "start: the "
+	    "virtual address is on this box" : "start");
 	return d;
 }
 
@@ -456,6 +708,8 @@ evgated_free(struct evgated *d)
 		}
 		d->mods[i].free(d->mods[i].self);
 	}
+	warm_free(d->warm);
+	role_view_free(d->view);
 	config_free(d->conf);
 	free(d);
 }

@@ -16,6 +16,13 @@
  *	ntp       the time service (after resolver: names of servers)
  *	relay     the TLS relay (after resolver), reporting through
  *		  relay_report.c
+ *	pair      the link to the other box of a redundant pair (after
+ *		  site: it merges into the site's lease table)
+ *
+ * With a pair section the modules are not given the configuration as
+ * loaded but its view for the box's role (daemon/role.h): a role change
+ * (evgatectl role, from keepalived) applies the same configuration again
+ * in another view, all or nothing, as a reload does.
  */
 #ifndef EVG_EVGATED_H
 #define EVG_EVGATED_H
@@ -24,6 +31,7 @@
 #include <stdint.h>
 
 #include "daemon/module.h"
+#include "site/pair_proto.h"
 
 struct event_base;
 struct event;
@@ -37,6 +45,8 @@ struct fleetlog;
 struct metrics;
 struct ship;
 struct site;
+struct pair;
+struct warm;
 struct json_object;
 
 enum evgated_module {
@@ -49,12 +59,15 @@ enum evgated_module {
 	EVGATED_SITE,
 	EVGATED_NTP,
 	EVGATED_RELAY,
+	EVGATED_PAIR,
 	EVGATED_NMODULES
 };
 
 struct evgated {
 	struct event_base	*base;
 	struct config		*conf;		/* the configuration in force */
+	struct config		*view;		/* its view for role: what the
+						 * modules were given */
 	const char		*conf_path;
 	struct module		 mods[EVGATED_NMODULES];
 	struct netpolicy	*netpolicy;	/* upstream address policy */
@@ -66,6 +79,13 @@ struct evgated {
 	struct site		*site;		/* DHCP, DNS: dnsmasq, leases */
 	struct metrics		*metrics;	/* Prometheus endpoint */
 	struct ship		*ship;		/* to a fleet collector */
+	struct pair		*pair;		/* to the other box */
+	struct warm		*warm;		/* the backup's DNS cache */
+	enum pair_role		 role;		/* single without a pair */
+	uint64_t		 role_since_ms;	/* wall clock */
+	uint64_t		 failover_ms;	/* last takeover as master */
+	unsigned long		 role_changes;
+	uint64_t		 mismatch_since_ms;	/* backup with the VIP */
 	uint64_t		 start_wall_ms;
 	uint64_t		 start_mono_ms;
 	uint64_t		 loaded_wall_ms;	/* when conf was loaded */
@@ -94,6 +114,14 @@ int		 evgated_apply(struct evgated *, struct config *conf, char *err,
 		    size_t errlen);
 /* Re-read conf_path and apply it; 0 applied, -1 kept the old one. */
 int		 evgated_reload(struct evgated *);
+/*
+ * Take role r (a pair's box only; keepalived's notify through evgatectl
+ * role): the configuration in force applied again in r's view.  0 (also
+ * when r is the role already), or -1 with err and the old role kept.
+ * reason is for the log and the role event.
+ */
+int		 evgated_set_role(struct evgated *, enum pair_role r,
+		    const char *reason, char *err, size_t errlen);
 /* The whole status as a new object: daemon fields plus every section. */
 struct json_object *evgated_status(struct evgated *);
 /* Stop every module (newest first) and free the daemon and its config. */

@@ -8,6 +8,7 @@ gateway_libevgate_a_SOURCES += \
 	gateway/daemon/config_dump.c \
 	gateway/daemon/sdnotify.c gateway/daemon/sdnotify.h \
 	gateway/daemon/privdrop.c gateway/daemon/privdrop.h \
+	gateway/daemon/role.c gateway/daemon/role.h \
 	gateway/daemon/daemon.c gateway/daemon/evgated.h
 
 sbin_PROGRAMS += gateway/evgated

@@ -756,6 +756,11 @@ ship_start_transfer(struct ship *sh)
 		snprintf(hdr, sizeof(hdr), "X-Evgate-Site: %s", sh->site);
 		sh->headers = curl_slist_append(sh->headers, hdr);
 	}
+	/* One box of a pair: both ship; each event carries "box" too. */
+	if (events_box() != NULL) {
+		snprintf(hdr, sizeof(hdr), "X-Evgate-Box: %s", events_box());
+		sh->headers = curl_slist_append(sh->headers, hdr);
+	}
 	snprintf(hdr, sizeof(hdr), "X-Evgate-Seq: %llu-%llu",
 	    (unsigned long long)sh->batch.first,
 	    (unsigned long long)sh->batch.last);

@@ -14,7 +14,8 @@
  * twice.  Delivery is at least once: a crash between the collector's 2xx
  * and the cursor write, or a reply lost on the way back, sends that batch
  * again; the seq in every event is the idempotency key (with the site
- * name in the X-Evgate-Site header).
+ * name in the X-Evgate-Site header and, for a pair's box, its name in
+ * X-Evgate-Box and in every event's "box").
  *
  * libcurl's multi interface runs on the daemon's libevent loop
  * (CURLMOPT_SOCKETFUNCTION / TIMERFUNCTION); one request at a time.

@@ -66,6 +66,8 @@ struct rentry {
 	uint64_t		 expires;	/* monotonic ms */
 	uint64_t		 used;
 	int			 pending;	/* being asked */
+	int			 refresh;	/* asked again early (prefetch):
+						 * the old answer still serves */
 	int			 error;		/* DNS_ERR_*, 0 */
 	size_t			 naddrs;
 	struct sockaddr_storage	 addrs[DNS_MAX_ADDRS];
@@ -439,6 +441,11 @@ rentry_next_server(struct rentry *e, int err)
 		return;
 	}
 	res->stats.failures++;
+	if (e->refresh) {
+		/* A prefetch failed: what we had serves until it expires. */
+		e->refresh = 0;
+		return;
+	}
 	e->error = err;
 	e->naddrs = 0;
 	e->expires = now_mono_ms() + FAIL_S * 1000;
@@ -452,6 +459,8 @@ rentry_answered(struct rentry *e, enum dns_status st,
 	uint64_t now = now_mono_ms();
 
 	exchange_stop(e);
+	if (st == DNS_OK || st == DNS_NXDOMAIN || st == DNS_NODATA)
+		e->refresh = 0;
 	switch (st) {
 	case DNS_OK:
 		e->error = 0;
@@ -523,7 +532,8 @@ rentry_ask(struct rentry *e)
 	struct timeval tv;
 	size_t i, len;
 
-	e->pending = 1;
+	if (!e->refresh)
+		e->pending = 1;
 	e->id = (uint16_t)arc4random_uniform(65536);
 	for (i = 0; e->name[i] != '\0'; i++)
 		e->qname[i] = isalpha((unsigned char)e->name[i]) &&
@@ -740,6 +750,55 @@ resolver_lookup(struct resolver *res, const char *name, resolver_cb cb,
 	return resolver_lookup_flags(res, name, 0, cb, arg, answer, wait);
 }
 
+static void
+prefetch_cb(const struct resolver_answer *a, void *arg)
+{
+}
+
+int
+resolver_prefetch(struct resolver *res, const char *name, uint64_t margin_ms)
+{
+	struct resolver_answer ans;
+	struct resolver_wait *w;
+	struct rentry *e;
+	uint64_t now = now_mono_ms();
+	char key[DNS_MAX_NAME + 1];
+	size_t i, len = strlen(name);
+	int q, started = 0, missing = 0;
+
+	if (res->cur.n == 0)
+		return 0;
+	if (len > 0 && name[len - 1] == '.')
+		len--;
+	if (len == 0 || len >= sizeof(key))
+		return 0;
+	for (i = 0; i < len; i++)
+		key[i] = (char)tolower((unsigned char)name[i]);
+	key[len] = '\0';
+	for (q = 0; q < Q_N; q++) {
+		e = rentry_find(res, key, q);
+		if (e == NULL || (!e->pending && e->expires <= now)) {
+			missing = 1;
+			continue;
+		}
+		if (e->pending || e->refresh || e->expires > now + margin_ms)
+			continue;
+		e->refresh = 1;
+		e->server = 0;
+		e->attempt = 0;
+		res->stats.prefetches++;
+		rentry_ask(e);
+		started++;
+	}
+	/* Not cached at all: an ordinary lookup nobody waits for. */
+	if (missing && resolver_lookup(res, key, prefetch_cb, NULL, &ans,
+	    &w) == 0) {
+		res->stats.prefetches++;
+		started++;
+	}
+	return started;
+}
+
 void
 resolver_cancel(struct resolver_wait *w)
 {
@@ -794,6 +853,7 @@ resolver_status(void *arg)
 	ADD("failures", rs.failures);
 	ADD("stray_replies", rs.stray);
 	ADD("evicted", rs.evicted);
+	ADD("prefetches", rs.prefetches);
 	ADD("cached", rs.cached);
 	ADD("cached_exact", rs.cached_exact);
 	ADD("cached_wildcard", rs.cached_wildcard);

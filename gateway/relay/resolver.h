@@ -108,6 +108,15 @@ int		 resolver_lookup(struct resolver *, const char *name,
 		    struct resolver_wait **wait);
 /* Forget a pending lookup: its callback will not be called. */
 void		 resolver_cancel(struct resolver_wait *);
+/*
+ * Keep an exact name warm (the pair's backup, which takes over with a
+ * cache ready): when its A or AAAA answer is missing, or expires within
+ * margin_ms, ask again now.  An answer being refreshed still serves
+ * lookups, and stays until it expires if asking fails.  Returns the
+ * queries started.
+ */
+int		 resolver_prefetch(struct resolver *, const char *name,
+		    uint64_t margin_ms);
 
 /*
  * What a consumer (the relay) needs of name resolution, so that a test
@@ -129,6 +138,7 @@ struct resolver_stats {
 	unsigned long	 failures;
 	unsigned long	 stray;		/* replies that answer nothing asked */
 	unsigned long	 evicted;	/* pushed out by a full budget */
+	unsigned long	 prefetches;	/* queries asked ahead of expiry */
 	size_t		 cached;	/* entries (name and type) now */
 	size_t		 cached_exact;
 	size_t		 cached_wildcard;

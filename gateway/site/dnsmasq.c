@@ -146,13 +146,29 @@ dnsmasq_conf_text(const struct site_conf *conf, const struct dnsmasq_run *run)
 	    "pid-file=\n"
 	    "user=%s\n"
 	    "group=%s\n"
-	    "\n"
-	    "# Only the LAN interface and address: never the WAN.\n"
-	    "interface=%s\n"
-	    "except-interface=lo\n"
-	    "listen-address=%s\n"
-	    "bind-interfaces\n"
-	    "\n", conf->path, run->user, run->group, lan->interface, gw);
+	    "\n", conf->path, run->user, run->group);
+	if (conf->pair == NULL)
+		fprintf(sb.fp,
+		    "# Only the LAN interface and address: never the WAN.\n"
+		    "interface=%s\n"
+		    "except-interface=lo\n"
+		    "listen-address=%s\n"
+		    "bind-interfaces\n"
+		    "\n", lan->interface, gw);
+	else
+		fprintf(sb.fp,
+		    "# One box of a pair: only the virtual address %s, which\n"
+		    "# keepalived holds on %s.  Without interface= dnsmasq\n"
+		    "# takes the DHCP server's own address from listen-address\n"
+		    "# (a secondary address), not from the interface's first\n"
+		    "# one: the server identifier, DNS and NTP servers the\n"
+		    "# chargers get are then the virtual address, which the\n"
+		    "# other box answers on after a failover.  bind-dynamic:\n"
+		    "# the address may come after dnsmasq.\n"
+		    "except-interface=lo\n"
+		    "listen-address=%s\n"
+		    "bind-dynamic\n"
+		    "\n", gw, lan->interface, gw);
 
 	fprintf(sb.fp, "# DNS: no upstream but for pass-through names.\n"
 	    "no-resolv\n"
@@ -1207,6 +1223,28 @@ dnsmasq_configure(struct dnsmasq *dm, const struct site_conf *conf,
 		break;
 	case DM_STOPPING:
 		dm->restart = 1;
+		break;
+	}
+}
+
+void
+dnsmasq_standby(struct dnsmasq *dm)
+{
+	dm->want = 0;
+	evtimer_del(dm->timer);
+	switch (dm->state) {
+	case DM_RUNNING:
+		log_info("dnsmasq: this box is the pair's backup: stopping "
+		    "pid %ld", (long)dm->pid);
+		dm_kill(dm, 0);
+		break;
+	case DM_STOPPING:
+		dm->restart = 0;
+		break;
+	case DM_WAITING:
+	case DM_OFF:
+		dm->state = DM_OFF;
+		dm->backoff_s = 0;
 		break;
 	}
 }

@@ -103,6 +103,11 @@ void		 dnsmasq_set_refusal_cb(struct dnsmasq *, dnsmasq_refusal_fn,
  */
 void		 dnsmasq_configure(struct dnsmasq *, const struct site_conf *,
 		    const struct dnsmasq_run *);
+/*
+ * The pair's backup: stop dnsmasq (SIGTERM, not waiting) and start
+ * nothing until the next dnsmasq_configure, which starts it at once.
+ */
+void		 dnsmasq_standby(struct dnsmasq *);
 /* Stop dnsmasq and wait for it (at most a few seconds). */
 void		 dnsmasq_stop(struct dnsmasq *);
 void		 dnsmasq_free(struct dnsmasq *);

@@ -21,6 +21,7 @@
 
 struct cfg_relay;
 struct cfg_wan;
+struct cfg_pair;
 
 #define LAN_ID_MAX	63	/* charger id: [A-Za-z0-9][A-Za-z0-9._-]* */
 #define LAN_MAX_CHARGERS 65536
@@ -82,6 +83,14 @@ struct site_conf {
 	const struct cfg_dnsmasq *dnsmasq;	/* set when lan is */
 	const struct cfg_relay	 *relay;	/* its names are steered */
 	const struct cfg_wan	 *wan;		/* pass_through goes there */
+	/*
+	 * One box of a redundant pair (site/pair.h): lan->addr is the
+	 * virtual address keepalived moves between the boxes, and dnsmasq
+	 * answers from it whatever else the interface has.
+	 */
+	const struct cfg_pair	 *pair;
+	/* The pair's backup: dnsmasq stopped, the lease table kept. */
+	int			  standby;
 };
 
 /* Section parsers (arg: a struct cfg_lan **, cfg_dhcp **, ...: a new

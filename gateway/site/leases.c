@@ -124,9 +124,8 @@ lease_hostname_ok(const char *s, size_t len)
 	return 1;
 }
 
-/* "01:02:aa" (1 to LEASE_CLIENT_ID_MAX bytes in hex, colon-separated). */
-static int
-client_id_ok(const char *s, size_t len)
+int
+lease_client_id_ok(const char *s, size_t len)
 {
 	size_t i;
 
@@ -255,7 +254,7 @@ lease_event_from_json(struct json_object *req, struct lease_event *ev)
 	else if (s != NULL)
 		memcpy(ev->hostname, s, len);	/* len <= 63, zeroed */
 	s = member(req, "client_id", &len, &bad);
-	if (bad || (s != NULL && len > 0 && !client_id_ok(s, len)))
+	if (bad || (s != NULL && len > 0 && !lease_client_id_ok(s, len)))
 		ev->rejected |= LEASE_REJ_CLIENT_ID;
 	else if (s != NULL)
 		memcpy(ev->client_id, s, len);
@@ -333,7 +332,7 @@ lease_parse_line(const uint8_t *buf, size_t len, struct lease_line *out)
 		memcpy(out->hostname, f[3], flen[3]);
 	}
 	if (!(flen[4] == 1 && f[4][0] == '*')) {
-		if (!client_id_ok(f[4], flen[4]))
+		if (!lease_client_id_ok(f[4], flen[4]))
 			return LEASE_E_CLIENT_ID;
 		memcpy(out->client_id, f[4], flen[4]);
 	}
@@ -673,6 +672,99 @@ leases_init_lines(const struct leases *l, int64_t now,
 		n++;
 	}
 	return n;
+}
+
+/* --- the pair's peer ------------------------------------------------- */
+
+const char *
+lease_merge_str(enum lease_merge m)
+{
+	switch (m) {
+	case LEASE_MERGE_SAME:
+		return "same";
+	case LEASE_MERGE_APPLIED:
+		return "applied";
+	case LEASE_MERGE_OLDER:
+		return "older";
+	case LEASE_MERGE_CONFLICT:
+		return "conflict";
+	case LEASE_MERGE_REFUSED:
+		return "refused";
+	}
+	return "?";
+}
+
+/* Does expiry a end later than b (0: never ends)? */
+static int
+later(int64_t a, int64_t b)
+{
+	if (b == 0)
+		return 0;
+	return a == 0 || a > b;
+}
+
+enum lease_merge
+leases_merge(struct leases *l, const struct lease_peer *p, int64_t now,
+    const char **why)
+{
+	struct lease *e, *other, key;
+
+	*why = NULL;
+	if (l->lan != NULL && (!lan_contains(l->lan, p->addr) ||
+	    p->addr.s_addr == l->lan->addr.s_addr)) {
+		*why = p->addr.s_addr == l->lan->addr.s_addr ?
+		    "the gateway's own address" : "address outside the LAN";
+		return LEASE_MERGE_REFUSED;
+	}
+	e = entry_find(l, p->mac);
+	if (p->del) {
+		if (e == NULL || !e->i.active ||
+		    e->i.addr.s_addr != p->addr.s_addr)
+			return LEASE_MERGE_SAME;
+		/* Renewed here after the peer ended it: ours stands. */
+		if (p->expires != 0 && later(e->i.expires, p->expires))
+			return LEASE_MERGE_OLDER;
+		e->i.active = 0;
+		e->i.expires = -1;
+		addr_unlink(l, e);
+		if (!e->i.reserved)
+			entry_remove(l, e);
+		return LEASE_MERGE_APPLIED;
+	}
+	if (p->expires != 0 && p->expires <= now)
+		return LEASE_MERGE_OLDER;		/* over already */
+	if (e != NULL && e->i.active && live(&e->i, now)) {
+		if (!later(p->expires, e->i.expires))
+			return e->i.addr.s_addr == p->addr.s_addr ?
+			    LEASE_MERGE_SAME : LEASE_MERGE_OLDER;
+		/* The same lease renewed by the peer, within a second of
+		 * ours (the two clocks and the rounding): nothing new. */
+		if (e->i.addr.s_addr == p->addr.s_addr && e->i.expires != 0 &&
+		    p->expires != 0 && p->expires - e->i.expires <= 1)
+			return LEASE_MERGE_SAME;
+	}
+	key.i.addr = p->addr;
+	other = RB_FIND(lease_addr_tree, &l->addrs, &key);
+	if (other != NULL && other != e && live(&other->i, now) &&
+	    !later(p->expires, other->i.expires)) {
+		*why = "the address is another MAC's here, with a later expiry";
+		return LEASE_MERGE_CONFLICT;
+	}
+	e = entry_get(l, p->mac);
+	if (e->i.first_seen == 0)
+		e->i.first_seen = now;
+	e->i.last_seen = now;
+	e->i.addr = p->addr;
+	e->i.active = 1;
+	e->i.expires = p->expires;
+	addr_link(l, e);
+	if (p->hostname[0] != '\0')
+		strlcpy(e->i.hostname, p->hostname, sizeof(e->i.hostname));
+	if (p->client_id[0] != '\0')
+		strlcpy(e->i.client_id, p->client_id,
+		    sizeof(e->i.client_id));
+	entry_name(l, e);
+	return LEASE_MERGE_APPLIED;
 }
 
 void

@@ -123,6 +123,9 @@ enum lease_status lease_parse_line(const uint8_t *buf, size_t len,
 /* Is s (len bytes) a hostname we keep: one label of letters, digits,
  * '-' and '_', starting with a letter or digit, at most 63 bytes? */
 int		 lease_hostname_ok(const char *s, size_t len);
+/* Is s (len bytes) a client id as we keep it: "01:02:aa", 1 to
+ * LEASE_CLIENT_ID_MAX bytes in hex, colon-separated? */
+int		 lease_client_id_ok(const char *s, size_t len);
 
 /* An entry of the table, as the rest of the daemon sees it. */
 struct lease_info {
@@ -159,6 +162,50 @@ void		 leases_configure(struct leases *, const struct site_conf *);
  */
 int		 leases_apply(struct leases *, const struct lease_event *,
 		    int64_t now, const char **why);
+/*
+ * A lease as the pair's peer reports it (site/pair.c): of its dnsmasq,
+ * with the expiry already on our clock.
+ */
+struct lease_peer {
+	int		 del;		/* the peer's dnsmasq ended it */
+	uint8_t		 mac[6];
+	struct in_addr	 addr;
+	int64_t		 expires;	/* epoch s, our clock; 0: never */
+	char		 hostname[LEASE_HOSTNAME_MAX + 1];	/* "": none */
+	char		 client_id[LEASE_CLIENT_ID_TEXT];	/* "": none */
+};
+
+/* A lease our own dnsmasq changed (site.c hands it to the pair). */
+struct lease_change {
+	enum lease_action action;
+	uint8_t		 mac[6];
+	struct in_addr	 addr;
+	int64_t		 expires;	/* add, old: its expiry; del: the
+					 * expiry it had (epoch s; 0: never) */
+	const char	*client_id;	/* "": none */
+	const char	*hostname;	/* "": none */
+};
+
+enum lease_merge {
+	LEASE_MERGE_SAME = 0,	/* we knew it (or later): nothing changed */
+	LEASE_MERGE_APPLIED,	/* the table changed */
+	LEASE_MERGE_OLDER,	/* ours is later: kept ours */
+	LEASE_MERGE_CONFLICT,	/* its address is another MAC's here, later */
+	LEASE_MERGE_REFUSED,	/* outside the LAN, the gateway's address */
+};
+
+/*
+ * Merge a lease of the peer's at time now: the later expiry wins, for
+ * the MAC's own entry and for the address (held here by another MAC).
+ * A del removes our lease only if ours is not later than what the peer
+ * ended.  Applying never reports anything onwards (no echo between the
+ * boxes); the caller saves the table when it changed.  why is set for
+ * REFUSED and CONFLICT.
+ */
+enum lease_merge leases_merge(struct leases *, const struct lease_peer *,
+		    int64_t now, const char **why);
+const char	*lease_merge_str(enum lease_merge);
+
 /* A line from the database (leases_load uses it); same returns. */
 int		 leases_apply_line(struct leases *, const struct lease_line *);
 

@@ -57,6 +57,13 @@ struct site {
 	unsigned long		 events_refused;	/* outside the LAN */
 	unsigned long		 save_failures;
 	unsigned long		 inits;
+	site_lease_fn		 lease_cb;	/* the pair */
+	void			*lease_arg;
+	unsigned long		 peer_applied;	/* the peer's leases merged */
+	unsigned long		 peer_kept;	/* ours was later (or the same) */
+	unsigned long		 peer_conflicts;
+	unsigned long		 peer_refused;
+	int			 peer_dirty;	/* merged, not saved yet */
 	/*
 	 * The unknown MACs refused lately, the most recent REFUSAL_MEMORY:
 	 * what evgatectl chargers lists, so an operator commissioning a
@@ -214,10 +221,12 @@ cmd_lease_event(struct json_object *req, const struct control_peer *peer,
 {
 	struct site *s = arg;
 	struct lease_event ev;
+	struct lease_change lc;
 	enum lease_status st;
 	const struct lease_info *li;
 	const char *why;
 	char mac[18], a[INET_ADDRSTRLEN], id[80];
+	int64_t had = -1;
 	int rv;
 
 	if (!peer_ok(s, peer, err, errlen))
@@ -233,6 +242,8 @@ cmd_lease_event(struct json_object *req, const struct control_peer *peer,
 		log_dropped(s, req, &ev);
 	lan_format_mac(ev.mac, mac, sizeof(mac));
 	inet_ntop(AF_INET, &ev.addr, a, sizeof(a));
+	if ((li = leases_by_mac(s->leases, ev.mac)) != NULL && li->active)
+		had = li->expires;	/* what a del ends, for the pair */
 	if ((rv = leases_apply(s->leases, &ev, now_s(), &why)) == -1) {
 		s->events_refused++;
 		snprintf(err, errlen, "lease of %s to %s refused: %s", a, mac,
@@ -254,6 +265,18 @@ cmd_lease_event(struct json_object *req, const struct control_peer *peer,
 	if (rv == 1)
 		save(s);
 	pool_check(s);
+	if (rv == 1 && s->lease_cb != NULL) {
+		memset(&lc, 0, sizeof(lc));
+		lc.action = ev.action;
+		memcpy(lc.mac, ev.mac, 6);
+		lc.addr = ev.addr;
+		lc.expires = ev.action == LEASE_DEL ? had : li != NULL ?
+		    li->expires : -1;
+		lc.client_id = li != NULL ? li->client_id : "";
+		lc.hostname = li != NULL ? li->hostname : "";
+		if (lc.expires != -1)
+			s->lease_cb(&lc, s->lease_arg);
+	}
 	return json_object_new_object();
 }
 
@@ -281,6 +304,55 @@ cmd_lease_init(struct json_object *req, const struct control_peer *peer,
 	log_info("dhcp: gave dnsmasq %zu lease%s at its start", n,
 	    n == 1 ? "" : "s");
 	return o;
+}
+
+/* --- the pair's peer ---------------------------------------------------- */
+
+void
+site_set_lease_cb(struct site *s, site_lease_fn fn, void *arg)
+{
+	s->lease_cb = fn;
+	s->lease_arg = arg;
+}
+
+int
+site_lease_merge(struct site *s, const struct lease_peer *p, const char **why)
+{
+	enum lease_merge m = leases_merge(s->leases, p, now_s(), why);
+
+	switch (m) {
+	case LEASE_MERGE_APPLIED:
+		s->peer_applied++;
+		s->peer_dirty = 1;
+		break;
+	case LEASE_MERGE_SAME:
+	case LEASE_MERGE_OLDER:
+		s->peer_kept++;
+		break;
+	case LEASE_MERGE_CONFLICT:
+		s->peer_conflicts++;
+		break;
+	case LEASE_MERGE_REFUSED:
+		s->peer_refused++;
+		break;
+	}
+	return (int)m;
+}
+
+void
+site_leases_save(struct site *s)
+{
+	if (!s->peer_dirty)
+		return;
+	s->peer_dirty = 0;
+	save(s);
+	pool_check(s);
+}
+
+const struct leases *
+site_leases(const struct site *s)
+{
+	return s->leases;
 }
 
 /* --- refusals from dnsmasq's log ------------------------------------- */
@@ -651,6 +723,21 @@ status_dhcp(void *arg)
 	    (int64_t)s->inits));
 	json_object_object_add(o, "save_failures", json_object_new_int64(
 	    (int64_t)s->save_failures));
+	if (s->conf.pair != NULL) {
+		struct json_object *p = json_object_new_object();
+
+		json_object_object_add(p, "applied", json_object_new_int64(
+		    (int64_t)s->peer_applied));
+		json_object_object_add(p, "kept", json_object_new_int64(
+		    (int64_t)s->peer_kept));
+		json_object_object_add(p, "conflicts", json_object_new_int64(
+		    (int64_t)s->peer_conflicts));
+		json_object_object_add(p, "refused", json_object_new_int64(
+		    (int64_t)s->peer_refused));
+		json_object_object_add(o, "from_peer", p);
+	}
+	json_object_object_add(o, "standby", json_object_new_boolean(
+	    s->conf.standby));
 	json_object_object_add(o, "lease_file", s->lease_path ?
 	    json_object_new_string(s->lease_path) : NULL);
 	if (dhcp != NULL)
@@ -902,7 +989,10 @@ site_commit(struct site *s)
 	run.uid = s->uid;
 	run.gid = s->gid;
 	run.as_self = geteuid() != 0;
-	dnsmasq_configure(s->dm, conf, &run);
+	if (conf->standby)
+		dnsmasq_standby(s->dm);
+	else
+		dnsmasq_configure(s->dm, conf, &run);
 	free(conf_path);
 	free(hosts_path);
 	free(pid_path);

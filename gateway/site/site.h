@@ -22,6 +22,9 @@
 
 struct site_conf;
 struct control_peer;
+struct lease_change;
+struct lease_peer;
+struct leases;
 struct event_base;
 struct json_object;
 struct relay;
@@ -50,6 +53,25 @@ void		 site_commit(struct site *);
 void		 site_abort(struct site *);
 /* Stop dnsmasq, write the leases, close the lease socket. */
 void		 site_free(struct site *);
+
+/*
+ * Every lease change our own dnsmasq reports (after it was applied and
+ * changed the table) also goes to fn: the pair's link to its peer.
+ */
+typedef void (*site_lease_fn)(const struct lease_change *, void *arg);
+void		 site_set_lease_cb(struct site *, site_lease_fn, void *arg);
+/*
+ * A lease of the pair's peer, merged into the table (leases_merge: the
+ * later expiry wins); not written to disk yet (site_leases_save once per
+ * batch), not reported as an event (the peer's fleet log has it), and
+ * not told to a running dnsmasq (it gets the table at its next start).
+ */
+int		 site_lease_merge(struct site *, const struct lease_peer *,
+		    const char **why);
+/* Write the lease table now (after merges); check the pool. */
+void		 site_leases_save(struct site *);
+/* The table, to read (the pair's snapshot). */
+const struct leases *site_leases(const struct site *);
 
 /* Add the "dnsmasq" and "dhcp" status sections to into. */
 void		 site_status(void *site, struct json_object *into);
