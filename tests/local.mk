@@ -273,3 +273,14 @@ GATEWAY_UNIT_TESTS += tests/unit/test_netpolicy
 tests_unit_test_netpolicy_SOURCES = tests/unit/test_netpolicy.c
 tests_unit_test_netpolicy_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_netpolicy_LDADD = $(UNIT_LIBS)
+# A redundant pair: the link's messages (fuzzed: fuzz_pair), the link
+# itself over loopback with real TLS, and the role views and health.
+GATEWAY_UNIT_TESTS += tests/unit/test_pair_proto
+tests_unit_test_pair_proto_SOURCES = tests/unit/test_pair_proto.c
+tests_unit_test_pair_proto_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_pair_proto_LDADD = $(UNIT_LIBS)
+FUZZ_TARGETS += tests/fuzz/fuzz_pair
+tests_fuzz_fuzz_pair_SOURCES = tests/fuzz/fuzz_pair.c
+tests_fuzz_fuzz_pair_CFLAGS = $(FUZZ_CFLAGS)
+tests_fuzz_fuzz_pair_LDFLAGS = $(FUZZ_PROG_LINKFLAGS)
+tests_fuzz_fuzz_pair_LDADD = $(FUZZ_LDADD)

@@ -88,9 +88,12 @@ ctl_request(const struct ctl_opts *opts, struct json_object *req,
 		struct pollfd pfd = { fd, POLLIN, 0 };
 		ssize_t n;
 
-		if (poll(&pfd, 1, CTL_TIMEOUT_MS) == 0) {
+		int wait = opts->timeout_ms > 0 ? opts->timeout_ms :
+		    CTL_TIMEOUT_MS;
+
+		if (poll(&pfd, 1, wait) == 0) {
 			snprintf(err, errlen, "no reply from evgated within "
-			    "%d s", CTL_TIMEOUT_MS / 1000);
+			    "%.1f s", wait / 1000.0);
 			goto fail;
 		}
 		if (off + 1 >= cap) {

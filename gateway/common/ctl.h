@@ -16,6 +16,7 @@ struct ctl_opts {
 	const char	*socket;
 	int		 json;		/* --json: print the reply as JSON */
 	const char	*config;	/* -c FILE, or NULL */
+	int		 timeout_ms;	/* for the reply; 0: 30 s */
 };
 
 /*
@@ -64,5 +65,11 @@ int	 ctl_cmd_export(const struct ctl_opts *, int, char **);	/* ctl_log.c */
 int	 ctl_cmd_report(const struct ctl_opts *, int, char **);
 /* status lines for the log, metrics and ship sections (ctl_log.c) */
 void	 ctl_log_status(struct json_object *status);
+/* A redundant pair (ctl_pair.c): the role, keepalived's health check,
+ * the link to the peer, and the pair line of "status". */
+int	 ctl_cmd_role(const struct ctl_opts *, int, char **);
+int	 ctl_cmd_health(const struct ctl_opts *, int, char **);
+int	 ctl_cmd_pair(const struct ctl_opts *, int, char **);
+void	 ctl_pair_status(struct json_object *status);
 
 #endif

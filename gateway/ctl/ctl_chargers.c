@@ -132,11 +132,16 @@ ctl_site_status(struct json_object *o)
 	struct json_object *dm = ctl_obj(o, "dnsmasq"), *dh = ctl_obj(o, "dhcp");
 	char b[32];
 
-	if (dm == NULL || !json_object_get_boolean(ctl_obj(dm, "enabled"))) {
+	if (json_object_get_boolean(ctl_obj(dh, "standby"))) {
+		printf("%-14soff: this box is the pair's %s (the lease table "
+		    "stays, %lld known MACs)\n", "dnsmasq", ctl_str(o, "role") ?
+		    ctl_str(o, "role") : "backup", (long long)ctl_int(dh,
+		    "known_macs"));
+	} else if (dm == NULL || !json_object_get_boolean(ctl_obj(dm,
+	    "enabled"))) {
 		printf("%-14soff (no lan section)\n", "dnsmasq");
 		return;
-	}
-	if (json_object_get_boolean(ctl_obj(dm, "running")))
+	} else if (json_object_get_boolean(ctl_obj(dm, "running")))
 		printf("%-14srunning, pid %lld, up since %s; %lld restarts, "
 		    "%lld reservation reloads\n", "dnsmasq",
 		    (long long)ctl_int(dm, "pid"), ctl_str(dm, "up_since"),

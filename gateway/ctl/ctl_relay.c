@@ -174,6 +174,7 @@ ctl_cmd_status(const struct ctl_opts *opts, int argc, char **argv)
 		    (long long)ctl_int(res, "cached"));
 	}
 	ctl_site_status(o);
+	ctl_pair_status(o);
 	ctl_log_status(o);
 	json_object_put(o);
 	return 0;

@@ -34,6 +34,12 @@ static const struct ctl_command {
 	    "time service: sync state, upstream servers, requests served" },
 	{ "reload", ctl_cmd_reload,
 	    "re-read the configuration (a bad file keeps the old one)" },
+	{ "pair", ctl_cmd_pair,
+	    "a redundant pair: peer, lease sync lag, config agreement" },
+	{ "role", ctl_cmd_role,
+	    "show or take the pair role (keepalived's notify script)" },
+	{ "health", ctl_cmd_health,
+	    "exit 0 when this box can serve (keepalived's track script)" },
 	{ NULL, NULL, NULL },
 };
 

@@ -6,6 +6,7 @@
 bin_PROGRAMS += gateway/evgatectl
 gateway_evgatectl_SOURCES = gateway/ctl/evgatectl.c \
 	gateway/ctl/ctl_relay.c gateway/ctl/ctl_log.c \
-	gateway/ctl/ctl_chargers.c gateway/ctl/ctl_time.c
+	gateway/ctl/ctl_chargers.c gateway/ctl/ctl_time.c \
+	gateway/ctl/ctl_pair.c
 gateway_evgatectl_CFLAGS = $(gateway_libevgate_a_CFLAGS)
 gateway_evgatectl_LDADD = $(GATEWAY_LIBS)

@@ -694,6 +694,12 @@ lease_merge_str(enum lease_merge m)
 	return "?";
 }
 
+/*
+ * Expiries the two boxes see of one lease differ by their clocks and the
+ * rounding of "seconds left" on the way: within this, they are the same.
+ */
+#define MERGE_SLACK_S	2
+
 /* Does expiry a end later than b (0: never ends)? */
 static int
 later(int64_t a, int64_t b)
@@ -722,7 +728,8 @@ leases_merge(struct leases *l, const struct lease_peer *p, int64_t now,
 		    e->i.addr.s_addr != p->addr.s_addr)
 			return LEASE_MERGE_SAME;
 		/* Renewed here after the peer ended it: ours stands. */
-		if (p->expires != 0 && later(e->i.expires, p->expires))
+		if (p->expires != 0 && (e->i.expires == 0 ||
+		    e->i.expires > p->expires + MERGE_SLACK_S))
 			return LEASE_MERGE_OLDER;
 		e->i.active = 0;
 		e->i.expires = -1;
@@ -737,10 +744,10 @@ leases_merge(struct leases *l, const struct lease_peer *p, int64_t now,
 		if (!later(p->expires, e->i.expires))
 			return e->i.addr.s_addr == p->addr.s_addr ?
 			    LEASE_MERGE_SAME : LEASE_MERGE_OLDER;
-		/* The same lease renewed by the peer, within a second of
-		 * ours (the two clocks and the rounding): nothing new. */
+		/* The same lease, as the peer sees it: nothing new. */
 		if (e->i.addr.s_addr == p->addr.s_addr && e->i.expires != 0 &&
-		    p->expires != 0 && p->expires - e->i.expires <= 1)
+		    p->expires != 0 && p->expires - e->i.expires <=
+		    MERGE_SLACK_S)
 			return LEASE_MERGE_SAME;
 	}
 	key.i.addr = p->addr;

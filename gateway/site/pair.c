@@ -510,8 +510,8 @@ struct tlsmat {
 	SSL_CTX		*cli;
 	X509		*cert;		/* ours, for comparing */
 	X509		*pin;		/* the peer's */
-	char		 cert_fp[96];	/* SHA-256, "ab:cd:..." shortened */
-	char		 pin_fp[96];
+	char		 cert_fp[100];	/* SHA-256, "ab:cd:..." */
+	char		 pin_fp[100];
 };
 
 struct outbox_item {
@@ -633,7 +633,7 @@ fingerprint(X509 *x, char *buf, size_t len)
 	buf[0] = '\0';
 	if (X509_digest(x, EVP_sha256(), md, &n) != 1)
 		return;
-	for (i = 0; i < n && off + 4 < len; i++)
+	for (i = 0; i < n && off + 3 < len; i++)
 		off += (size_t)snprintf(buf + off, len - off, "%s%02x",
 		    i ? ":" : "", md[i]);
 }
@@ -1311,8 +1311,12 @@ sess_event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if ((e = bufferevent_get_openssl_error(bev)) != 0) {
-		snprintf(msg, sizeof(msg), "TLS: %s",
-		    ERR_reason_error_string(e));
+		/* Without close_notify: as good as an EOF here. */
+		if (ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
+			snprintf(msg, sizeof(msg), "closed by the peer");
+		else
+			snprintf(msg, sizeof(msg), "TLS: %s",
+			    ERR_reason_error_string(e));
 		while (bufferevent_get_openssl_error(bev) != 0)
 			;
 		sess_close(s, msg);

@@ -326,7 +326,9 @@ pair_msg_parse(const uint8_t *buf, size_t len, struct pair_msg *m,
 		*why = "length";
 		return PAIR_E_TOO_LONG;
 	}
-	if (len == 0 || memchr(buf, '\0', len) != NULL || buf[0] != '{') {
+	/* One object, nothing around it: no blanks, no "\r". */
+	if (len == 0 || memchr(buf, '\0', len) != NULL || buf[0] != '{' ||
+	    buf[len - 1] != '}') {
 		*why = "object";
 		return PAIR_E_SYNTAX;
 	}

@@ -667,6 +667,137 @@ test_load_damaged(void **state)
 	config_free(c);
 }
 
+
+/* --- the pair's peer: leases_merge --------------------------------------- */
+
+static struct lease_peer
+peer_of(int del, const char *mac, const char *addr, int64_t expires)
+{
+	struct lease_peer p;
+
+	memset(&p, 0, sizeof(p));
+	p.del = del;
+	assert_int_equal(lan_parse_mac(mac, strlen(mac), p.mac), 0);
+	p.addr = ip(addr);
+	p.expires = expires;
+	return p;
+}
+
+static enum lease_merge
+merge(struct leases *l, struct lease_peer p)
+{
+	const char *why;
+
+	return leases_merge(l, &p, NOW, &why);
+}
+
+static void
+test_merge(void **state)
+{
+	struct config *c = conf_of(site);
+	struct leases *l = leases_new();
+	const struct lease_info *li;
+	struct lease_peer p;
+	const char *why;
+
+	leases_configure(l, SC(c));
+	/* A lease we do not know: taken, named after its reservation. */
+	assert_int_equal(merge(l, peer_of(0, "02:42:00:00:00:01", "10.42.0.21",
+	    NOW + 3600)), LEASE_MERGE_APPLIED);
+	li = leases_by_addr(l, ip("10.42.0.21"));
+	assert_non_null(li);
+	assert_string_equal(li->charger, "ZAP000101");
+	assert_int_equal(li->expires, NOW + 3600);
+	/* The same again, or a second later (clocks, rounding): nothing. */
+	assert_int_equal(merge(l, peer_of(0, "02:42:00:00:00:01", "10.42.0.21",
+	    NOW + 3600)), LEASE_MERGE_SAME);
+	assert_int_equal(merge(l, peer_of(0, "02:42:00:00:00:01", "10.42.0.21",
+	    NOW + 3601)), LEASE_MERGE_SAME);
+	/* Older: ours stands. */
+	assert_int_equal(merge(l, peer_of(0, "02:42:00:00:00:01", "10.42.0.21",
+	    NOW + 100)), LEASE_MERGE_SAME);
+	assert_int_equal(leases_by_mac(l, li->mac)->expires, NOW + 3600);
+	/* Renewed by the peer: the later expiry wins. */
+	assert_int_equal(merge(l, peer_of(0, "02:42:00:00:00:01", "10.42.0.21",
+	    NOW + 7200)), LEASE_MERGE_APPLIED);
+	assert_int_equal(leases_by_addr(l, ip("10.42.0.21"))->expires,
+	    NOW + 7200);
+	/* Another address for the MAC, but older than ours: kept ours. */
+	assert_int_equal(merge(l, peer_of(0, "02:42:00:00:00:01", "10.42.0.22",
+	    NOW + 60)), LEASE_MERGE_OLDER);
+	assert_non_null(leases_by_addr(l, ip("10.42.0.21")));
+	assert_null(leases_by_addr(l, ip("10.42.0.22")));
+
+	/* The address held here by another MAC with a later expiry. */
+	assert_int_equal(merge(l, peer_of(0, "02:42:00:00:00:09", "10.42.0.21",
+	    NOW + 60)), LEASE_MERGE_CONFLICT);
+	assert_string_equal(leases_by_addr(l, ip("10.42.0.21"))->charger,
+	    "ZAP000101");
+	/* ... and with an earlier one: the later lease takes the address. */
+	assert_int_equal(merge(l, peer_of(0, "02:42:00:00:00:09", "10.42.0.21",
+	    NOW + 9000)), LEASE_MERGE_APPLIED);
+	assert_memory_equal(leases_by_addr(l, ip("10.42.0.21"))->mac,
+	    "\x02\x42\x00\x00\x00\x09", 6);
+	/* the reserved charger's entry stays, without a lease */
+	assert_false(leases_by_mac(l, (const uint8_t *)
+	    "\x02\x42\x00\x00\x00\x01")->active);
+
+	/* Outside the LAN, or the gateway's own address: refused. */
+	p = peer_of(0, "02:42:00:00:00:05", "192.0.2.5", NOW + 60);
+	assert_int_equal(leases_merge(l, &p, NOW, &why), LEASE_MERGE_REFUSED);
+	assert_non_null(why);
+	assert_int_equal(merge(l, peer_of(0, "02:42:00:00:00:05", "10.42.0.1",
+	    NOW + 60)), LEASE_MERGE_REFUSED);
+	/* Over already: nothing to take. */
+	assert_int_equal(merge(l, peer_of(0, "02:42:00:00:00:05", "10.42.0.15",
+	    NOW - 1)), LEASE_MERGE_OLDER);
+	assert_null(leases_by_addr(l, ip("10.42.0.15")));
+	/* No end ("never") is later than anything. */
+	assert_int_equal(merge(l, peer_of(0, "02:42:00:00:00:05", "10.42.0.15",
+	    0)), LEASE_MERGE_APPLIED);
+	assert_int_equal(merge(l, peer_of(0, "02:42:00:00:00:05", "10.42.0.15",
+	    NOW + 99999)), LEASE_MERGE_SAME);
+	leases_free(l);
+	config_free(c);
+}
+
+static void
+test_merge_del(void **state)
+{
+	struct config *c = conf_of(site);
+	struct leases *l = leases_new();
+
+	leases_configure(l, SC(c));
+	assert_int_equal(merge(l, peer_of(0, "02:42:00:00:00:07", "10.42.0.12",
+	    NOW + 3600)), LEASE_MERGE_APPLIED);
+	/* A del of another address, or of a MAC we do not know: nothing. */
+	assert_int_equal(merge(l, peer_of(1, "02:42:00:00:00:07", "10.42.0.13",
+	    NOW + 3600)), LEASE_MERGE_SAME);
+	assert_int_equal(merge(l, peer_of(1, "02:42:00:00:00:08", "10.42.0.12",
+	    NOW + 3600)), LEASE_MERGE_SAME);
+	/* Renewed here after the peer ended it: ours stands. */
+	assert_int_equal(merge(l, peer_of(1, "02:42:00:00:00:07", "10.42.0.12",
+	    NOW + 60)), LEASE_MERGE_OLDER);
+	assert_non_null(leases_by_addr(l, ip("10.42.0.12")));
+	/* The lease the peer ended is ours (give or take a second). */
+	assert_int_equal(merge(l, peer_of(1, "02:42:00:00:00:07", "10.42.0.12",
+	    NOW + 3599)), LEASE_MERGE_APPLIED);
+	assert_null(leases_by_addr(l, ip("10.42.0.12")));
+	/* an unreserved MAC without a lease is forgotten */
+	assert_null(leases_by_mac(l, (const uint8_t *)
+	    "\x02\x42\x00\x00\x00\x07"));
+	/* A reserved charger's entry stays, without its lease. */
+	assert_int_equal(merge(l, peer_of(0, "02:42:00:00:00:02", "10.42.0.14",
+	    NOW + 600)), LEASE_MERGE_APPLIED);
+	assert_int_equal(merge(l, peer_of(1, "02:42:00:00:00:02", "10.42.0.14",
+	    NOW + 600)), LEASE_MERGE_APPLIED);
+	assert_false(leases_by_mac(l, (const uint8_t *)
+	    "\x02\x42\x00\x00\x00\x02")->active);
+	assert_string_equal(lease_merge_str(LEASE_MERGE_CONFLICT), "conflict");
+	leases_free(l);
+	config_free(c);
+}
+
 int
 main(void)
 {
@@ -681,6 +812,8 @@ main(void)
 		cmocka_unit_test(test_account),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_load_damaged),
+		cmocka_unit_test(test_merge),
+		cmocka_unit_test(test_merge_del),
 	};
 
 	return cmocka_run_group_tests_name("leases", tests, NULL, NULL);
