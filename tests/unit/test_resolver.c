@@ -1100,6 +1100,106 @@ test_unchanged_is_noop(void **state)
 	assert_int_equal(stats(fx).cache_hits, before.cache_hits + 1);
 }
 
+/* --- prefetch: a backup's warm cache ----------------------------------- */
+
+static struct fx *pf_fx;
+
+static int
+pf_asked_aaaa_twice(void)
+{
+	return srv_asked(&pf_fx->srv[0], "cloud.example", EVDNS_TYPE_AAAA) >=
+	    2 && stats(pf_fx).prefetches > 0;
+}
+
+/* Run the loop until pred() or the deadline, then a little longer. */
+static int
+run_until(struct fx *fx, int (*pred)(void))
+{
+	struct timeval tv = { WAIT_MS / 1000, 0 }, d = { 0, 100000 };
+	struct event *ev;
+	int expired = 0;
+
+	ev = evtimer_new(fx->base, deadline_cb, &expired);
+	evtimer_add(ev, &tv);
+	while (!pred() && !expired)
+		event_base_loop(fx->base, EVLOOP_ONCE);
+	event_free(ev);
+	/* the reply is read on the loop, after the server sent it */
+	event_base_loopexit(fx->base, &d);
+	event_base_dispatch(fx->base);
+	return pred();
+}
+
+static void
+test_prefetch(void **state)
+{
+	struct fx *fx = *state;
+	struct resolver_answer ans;
+	struct waiter w = { 0 };
+
+	pf_fx = fx;
+	srv_start(fx->base, &fx->srv[0], ANSWER, names1);
+	use(fx, SLOW_MS, fx->srv, 1);
+	ans = resolve(fx, "cloud.example");		/* A 300 s, AAAA 60 s */
+	assert_int_equal(ans.error, 0);
+
+	/* Far from expiry: nothing asked. */
+	skew_ms = 30 * 1000;
+	assert_int_equal(resolver_prefetch(fx->res, "cloud.example", 20000),
+	    0);
+	/* The AAAA within the margin: asked again, the A not ... */
+	skew_ms = 45 * 1000;
+	assert_int_equal(resolver_prefetch(fx->res, "Cloud.Example.", 20000),
+	    1);
+	/* ... and while it is asked, lookups get the old answer at once. */
+	assert_int_equal(lookup(fx, "cloud.example", &w, &ans), 1);
+	assert_int_equal(ans.naddrs, 3);
+	assert_true(run_until(fx, pf_asked_aaaa_twice));
+	assert_int_equal(srv_asked(&fx->srv[0], "cloud.example",
+	    EVDNS_TYPE_A), 1);
+	/* The AAAA now lives until 45 + 60 s. */
+	skew_ms = 100 * 1000;
+	assert_int_equal(cached_now(fx, "cloud.example"), 1);
+
+	/* A prefetch that fails keeps what was there until it expires. */
+	fx->srv[0].how = SERVFAIL;
+	skew_ms = 90 * 1000;
+	assert_int_equal(resolver_prefetch(fx->res, "cloud.example", 20000),
+	    1);
+	{
+		unsigned long before = stats(fx).failures;
+		struct timeval tv = { WAIT_MS / 1000, 0 };
+		struct event *ev;
+		int expired = 0;
+
+		ev = evtimer_new(fx->base, deadline_cb, &expired);
+		evtimer_add(ev, &tv);
+		while (stats(fx).failures == before && !expired)
+			event_base_loop(fx->base, EVLOOP_ONCE);
+		event_free(ev);
+		assert_int_equal(stats(fx).failures, before + 1);
+	}
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(lookup(fx, "cloud.example", &w, &ans), 1);
+	assert_int_equal(ans.error, 0);
+	assert_addr(&ans, 2, "2001:db8::1");
+
+	/* A name not in the cache: an ordinary lookup nobody waits for. */
+	fx->srv[0].how = ANSWER;
+	skew_ms = 0;
+	assert_int_equal(resolver_prefetch(fx->res, "v4only.example", 20000),
+	    1);
+	assert_int_equal(wait_asked(fx, &fx->srv[0], "v4only.example"), 0);
+	{
+		struct timeval d = { 0, 200000 };
+
+		event_base_loopexit(fx->base, &d);
+		event_base_dispatch(fx->base);
+	}
+	assert_int_equal(cached_now(fx, "v4only.example"), 1);
+	assert_true(stats(fx).prefetches >= 3);
+}
+
 int
 main(void)
 {
@@ -1124,6 +1224,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_abort_changes_nothing,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prefetch, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_unchanged_is_noop, setup,
 		    teardown),
 	};
