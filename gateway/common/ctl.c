@@ -60,6 +60,14 @@ int
 ctl_request(const struct ctl_opts *opts, struct json_object *req,
     struct json_object **reply, char *err, size_t errlen)
 {
+	return ctl_request_timeout(opts, req, CTL_TIMEOUT_MS, reply, err,
+	    errlen);
+}
+
+int
+ctl_request_timeout(const struct ctl_opts *opts, struct json_object *req,
+    int wait, struct json_object **reply, char *err, size_t errlen)
+{
 	const char *text = json_object_to_json_string_ext(req,
 	    JSON_C_TO_STRING_PLAIN);
 	size_t len = strlen(text), off = 0, cap = 65536;
@@ -87,9 +95,6 @@ ctl_request(const struct ctl_opts *opts, struct json_object *req,
 	for (;;) {
 		struct pollfd pfd = { fd, POLLIN, 0 };
 		ssize_t n;
-
-		int wait = opts->timeout_ms > 0 ? opts->timeout_ms :
-		    CTL_TIMEOUT_MS;
 
 		if (poll(&pfd, 1, wait) == 0) {
 			snprintf(err, errlen, "no reply from evgated within "

@@ -16,7 +16,6 @@ struct ctl_opts {
 	const char	*socket;
 	int		 json;		/* --json: print the reply as JSON */
 	const char	*config;	/* -c FILE, or NULL */
-	int		 timeout_ms;	/* for the reply; 0: 30 s */
 };
 
 /*
@@ -26,6 +25,10 @@ struct ctl_opts {
  */
 int	 ctl_request(const struct ctl_opts *, struct json_object *req,
 	    struct json_object **reply, char *err, size_t errlen);
+/* The same with another limit for the reply (keepalived's checks). */
+int	 ctl_request_timeout(const struct ctl_opts *, struct json_object *req,
+	    int timeout_ms, struct json_object **reply, char *err,
+	    size_t errlen);
 /* ctl_request for {"cmd": cmd}; prints errors to stderr.  0 or -1. */
 int	 ctl_simple(const struct ctl_opts *, const char *cmd,
 	    struct json_object **reply);

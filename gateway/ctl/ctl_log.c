@@ -3,7 +3,9 @@
  * segments directly (no daemon needed, and nothing large goes through
  * the control socket).  The directory is, in this order: --dir, the
  * log.dir of the file given with -c, the running daemon's log.dir (from
- * its status), or the built-in default.
+ * its status), or the built-in default.  --dir given more than once
+ * (the logs of a pair's two boxes) merges the directories in time order,
+ * every event once (export_run_dirs).
  */
 #include "evgate_config.h"
 
@@ -29,6 +31,8 @@
 
 struct logopts {
 	const char	*dir;
+	const char	*dirs[EXPORT_MAX_DIRS];	/* --dir, each */
+	size_t		 ndirs;
 	char		*dirbuf;
 	const char	*site;
 	char		*sitebuf;
@@ -263,6 +267,16 @@ report_skipped(const struct export_stats *st)
 		    "line%s in the log (%llu lines read)\n",
 		    (unsigned long long)st->bad, st->bad == 1 ? "" : "s",
 		    (unsigned long long)st->lines);
+	if (st->duplicates > 0)
+		fprintf(stderr, "evgatectl: %llu event%s read twice (the same "
+		    "box and seq), written once\n",
+		    (unsigned long long)st->duplicates, st->duplicates == 1 ?
+		    "" : "s");
+	if (st->gaps > 0)
+		fprintf(stderr, "evgatectl: %llu event%s of the window missing "
+		    "from every directory given (retention? a box's log left "
+		    "out?)\n", (unsigned long long)st->gaps, st->gaps == 1 ?
+		    " is" : "s are");
 }
 
 /*
@@ -295,7 +309,13 @@ parse_opts(int argc, char **argv, struct logopts *lo, int report,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'd':
-			lo->dir = optarg;
+			if (lo->ndirs == EXPORT_MAX_DIRS) {
+				fprintf(stderr, "evgatectl: at most %d --dir\n",
+				    EXPORT_MAX_DIRS);
+				return -1;
+			}
+			lo->dirs[lo->ndirs++] = optarg;
+			lo->dir = lo->dirs[0];
 			break;
 		case 'f':
 			if (parse_when(optarg, "--from", 0, &lo->f.from_ms))
@@ -362,9 +382,11 @@ ctl_cmd_export(const struct ctl_opts *opts, int argc, char **argv)
 	static const char usage[] =
 	    "usage: evgatectl export [--from TIME] [--to TIME] [--charger ID]"
 	    "\n         [--type TYPE] [--format csv|jsonl] [--output FILE] "
-	    "[--dir DIR]\n"
+	    "[--dir DIR]...\n"
 	    "TIME: 2026-11-25, 2026-11-25T08:00:00Z, now, -24h, -7d.\n"
-	    "Events in time order; CSV (RFC 4180) has a header row.\n";
+	    "Events in time order; CSV (RFC 4180) has a header row.  "
+	    "Several --dir\n(a pair's two boxes): merged, every event "
+	    "once.\n";
 	struct logopts lo;
 	struct export_stats st;
 	enum export_format fmt = opts->json ? EXPORT_JSONL : EXPORT_CSV;
@@ -394,7 +416,12 @@ ctl_cmd_export(const struct ctl_opts *opts, int argc, char **argv)
 		logopts_free(&lo);
 		return 1;
 	}
-	rv = export_run(lo.dir, &lo.f, fmt, out, &st, err, sizeof(err));
+	if (lo.ndirs > 1)
+		rv = export_run_dirs(lo.dirs, lo.ndirs, &lo.f, fmt, out, &st,
+		    err, sizeof(err));
+	else
+		rv = export_run(lo.dir, &lo.f, fmt, out, &st, err,
+		    sizeof(err));
 	if (close_output(out, lo.output) == -1)
 		rv = -1;
 	else if (rv == -1)
@@ -578,13 +605,27 @@ add_live(const struct ctl_opts *opts, struct report *rep)
 	json_object_put(o);
 }
 
+/* Is d one of the directories read? */
+static int
+has_dir(const struct logopts *lo, const char *d)
+{
+	size_t i;
+
+	if (lo->ndirs == 0)
+		return strcmp(lo->dir, d) == 0;
+	for (i = 0; i < lo->ndirs; i++)
+		if (strcmp(lo->dirs[i], d) == 0)
+			return 1;
+	return 0;
+}
+
 int
 ctl_cmd_report(const struct ctl_opts *opts, int argc, char **argv)
 {
 	static const char usage[] =
 	    "usage: evgatectl report [--from TIME] [--to TIME] [--charger ID]"
 	    "\n         [--format text|csv|json|html] [--output FILE] "
-	    "[--dir DIR]\n         [--online-port PORT] [--no-live]\n"
+	    "[--dir DIR]...\n         [--online-port PORT] [--no-live]\n"
 	    "Per charger per UTC day: time online, connections, bytes up and"
 	    "\ndown, refusals, lease events.  Default window: the last 7 "
 	    "days.\n";
@@ -631,16 +672,17 @@ ctl_cmd_report(const struct ctl_opts *opts, int argc, char **argv)
 		return 1;
 	}
 	rep = report_new(lo.f.from_ms, lo.f.to_ms, port);
-	if (report_read_dir(rep, lo.dir, &lo.f, &st, err, sizeof(err)) == -1) {
+	if ((lo.ndirs > 1 ? report_read_dirs(rep, lo.dirs, lo.ndirs, &lo.f,
+	    &st, err, sizeof(err)) : report_read_dir(rep, lo.dir, &lo.f, &st,
+	    err, sizeof(err))) == -1) {
 		fprintf(stderr, "evgatectl: report: %s\n", err);
 		report_free(rep);
 		logopts_free(&lo);
 		return 1;
 	}
 	/* Live connections count only for the log the daemon writes. */
-	if (!no_live && lo.daemon_dir != NULL &&
-	    strcmp(lo.daemon_dir, lo.dir) == 0 && lo.f.ncharger == 0 &&
-	    lo.f.to_ms >= now - 60000)
+	if (!no_live && lo.daemon_dir != NULL && has_dir(&lo, lo.daemon_dir) &&
+	    lo.f.ncharger == 0 && lo.f.to_ms >= now - 60000)
 		add_live(opts, rep);
 	report_finish(rep);
 	report_skipped(&st);

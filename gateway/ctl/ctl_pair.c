@@ -112,7 +112,6 @@ ctl_cmd_health(const struct ctl_opts *opts, int argc, char **argv)
 	    "Exit 0 when this box can serve the chargers, 1 when not (or "
 	    "when\nevgated does not answer within 3 s).  -q: print only "
 	    "what fails.\n";
-	struct ctl_opts o2 = *opts;
 	struct json_object *req, *o, *list, *c;
 	char err[1024];
 	size_t i, n;
@@ -131,10 +130,10 @@ ctl_cmd_health(const struct ctl_opts *opts, int argc, char **argv)
 			return 2;
 		}
 	}
-	o2.timeout_ms = HEALTH_TIMEOUT_MS;
 	req = json_object_new_object();
 	json_object_object_add(req, "cmd", json_object_new_string("health"));
-	if (ctl_request(&o2, req, &o, err, sizeof(err)) == -1) {
+	if (ctl_request_timeout(opts, req, HEALTH_TIMEOUT_MS, &o, err,
+	    sizeof(err)) == -1) {
 		fprintf(stderr, "evgatectl: health: %s\n", err);
 		json_object_put(req);
 		return 1;

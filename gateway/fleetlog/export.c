@@ -398,9 +398,10 @@ export_match(const struct export_filter *f, struct json_object *ev,
 	return 1;
 }
 
+/* "box" last: the box of a pair that logged the event (export_run_dirs). */
 static const char *const csv_cols[] = { "ts", "seq", "type", "charger",
 	"client", "sni", "port", "upstream", "start", "duration_s", "bytes_up",
-	"bytes_down", "reason", NULL };
+	"bytes_down", "reason", "box", NULL };
 
 void
 export_csv_field(FILE *fp, const char *s, size_t len)
@@ -1035,6 +1036,262 @@ report_read_dir(struct report *rep, const char *dir,
 	}
 	st->segments = export_reader_segments(r);
 	export_reader_free(r);
+	return rv;
+}
+
+
+/* --- several directories, merged ----------------------------------------- */
+
+struct merge_src {
+	struct export_reader	*r;
+	struct export_line	 line;
+	struct json_object	*ev;		/* the reader's */
+	const char		*box;		/* into ev, or dirbox */
+	char			 dirbox[24];
+	int			 have;
+};
+
+struct merge_box {
+	char		 name[64];
+	uint64_t	 last;		/* seq emitted (or skipped) last */
+	uint64_t	 last_in;	/* the same, inside the window */
+};
+
+struct merge {
+	struct merge_src	*src;
+	size_t			 n;
+	struct merge_box	*boxes;
+	size_t			 nboxes;
+	uint64_t		 from_ms, to_ms;
+	struct export_stats	*st;
+};
+
+/* The next good event of src; 0, 1 at the end, -1 on an I/O error. */
+static int
+merge_advance(struct merge *m, struct merge_src *src, char *err,
+    size_t errlen)
+{
+	struct json_object *v;
+	enum export_rc rc;
+
+	src->have = 0;
+	for (;;) {
+		rc = export_reader_next(src->r, &src->line, err, errlen);
+		if (rc == EXPORT_END)
+			return 1;
+		if (rc == EXPORT_ERROR)
+			return -1;
+		m->st->lines++;
+		if (rc == EXPORT_BAD || (src->ev = export_reader_event(src->r)) ==
+		    NULL) {
+			m->st->bad++;
+			continue;
+		}
+		src->box = src->dirbox;
+		if (json_object_object_get_ex(src->ev, "box", &v) &&
+		    json_object_is_type(v, json_type_string))
+			src->box = json_object_get_string(v);
+		src->have = 1;
+		return 0;
+	}
+}
+
+static void
+merge_free(struct merge *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->n; i++)
+		export_reader_free(m->src[i].r);
+	free(m->src);
+	free(m->boxes);
+}
+
+static int
+merge_open(struct merge *m, const char *const *dirs, size_t n, uint64_t from,
+    uint64_t to, struct export_stats *st, char *err, size_t errlen)
+{
+	size_t i;
+
+	memset(m, 0, sizeof(*m));
+	memset(st, 0, sizeof(*st));
+	m->st = st;
+	m->from_ms = from;
+	m->to_ms = to;
+	if (n == 0 || n > EXPORT_MAX_DIRS) {
+		snprintf(err, errlen, "give 1 to %d directories",
+		    EXPORT_MAX_DIRS);
+		return -1;
+	}
+	m->src = xcalloc(n, sizeof(*m->src));
+	for (i = 0; i < n; i++) {
+		/* segments before the window cannot hold its events; the
+		 * report reads on past its end (see report_read_dir) */
+		if ((m->src[i].r = export_reader_open(dirs[i], 0, from, to, 0,
+		    err, errlen)) == NULL) {
+			merge_free(m);
+			return -1;
+		}
+		m->n++;
+		snprintf(m->src[i].dirbox, sizeof(m->src[i].dirbox), "dir#%zu",
+		    i + 1);
+	}
+	for (i = 0; i < n; i++)
+		if (merge_advance(m, &m->src[i], err, errlen) == -1) {
+			merge_free(m);
+			return -1;
+		}
+	return 0;
+}
+
+static struct merge_box *
+merge_box(struct merge *m, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < m->nboxes; i++)
+		if (strcmp(m->boxes[i].name, name) == 0)
+			return &m->boxes[i];
+	m->boxes = xreallocarray(m->boxes, m->nboxes + 1, sizeof(*m->boxes));
+	memset(&m->boxes[m->nboxes], 0, sizeof(*m->boxes));
+	strlcpy(m->boxes[m->nboxes].name, name, sizeof(m->boxes[0].name));
+	m->st->boxes++;
+	return &m->boxes[m->nboxes++];
+}
+
+/*
+ * The next event in merged order that is not a repeat; 0 with *out set,
+ * 1 at the end, -1 on error.  The event stays valid until the next call.
+ */
+static int
+merge_next(struct merge *m, struct merge_src **out, char *err, size_t errlen)
+{
+	struct merge_src *best, *s;
+	struct merge_box *b;
+	size_t i;
+	int c;
+
+	for (;;) {
+		best = NULL;
+		for (i = 0; i < m->n; i++) {
+			s = &m->src[i];
+			if (!s->have)
+				continue;
+			if (best == NULL || s->line.ts_ms < best->line.ts_ms) {
+				best = s;
+				continue;
+			}
+			if (s->line.ts_ms > best->line.ts_ms)
+				continue;
+			c = strcmp(s->box, best->box);
+			if (c < 0 || (c == 0 && s->line.seq < best->line.seq))
+				best = s;
+		}
+		if (best == NULL)
+			return 1;
+		b = merge_box(m, best->box);
+		if (best->line.seq <= b->last) {
+			m->st->duplicates++;
+			if (merge_advance(m, best, err, errlen) == -1)
+				return -1;
+			continue;
+		}
+		b->last = best->line.seq;
+		if (best->line.ts_ms >= m->from_ms &&
+		    best->line.ts_ms < m->to_ms) {
+			if (b->last_in != 0 && best->line.seq > b->last_in + 1)
+				m->st->gaps += best->line.seq - b->last_in - 1;
+			b->last_in = best->line.seq;
+		}
+		*out = best;
+		return 0;
+	}
+}
+
+static uint64_t
+merge_segments(const struct merge *m)
+{
+	uint64_t n = 0;
+	size_t i;
+
+	for (i = 0; i < m->n; i++)
+		n += export_reader_segments(m->src[i].r);
+	return n;
+}
+
+int
+export_run_dirs(const char *const *dirs, size_t ndirs,
+    const struct export_filter *f, enum export_format fmt, FILE *out,
+    struct export_stats *st, char *err, size_t errlen)
+{
+	struct merge m;
+	struct merge_src *s;
+	int rc, rv = 0;
+
+	if (merge_open(&m, dirs, ndirs, f->from_ms, f->to_ms, st, err,
+	    errlen) == -1)
+		return -1;
+	if (fmt == EXPORT_CSV)
+		export_csv_header(out);
+	while ((rc = merge_next(&m, &s, err, errlen)) == 0) {
+		if (export_match(f, s->ev, s->line.ts_ms)) {
+			if (fmt == EXPORT_CSV)
+				export_csv_row(out, s->ev);
+			else {
+				fwrite(s->line.buf, 1, s->line.len, out);
+				fputc('\n', out);
+			}
+			st->events++;
+			if (ferror(out)) {
+				snprintf(err, errlen, "write: %s",
+				    strerror(errno));
+				rv = -1;
+				break;
+			}
+		}
+		if (merge_advance(&m, s, err, errlen) == -1) {
+			rv = -1;
+			break;
+		}
+	}
+	if (rc == -1)
+		rv = -1;
+	st->segments = merge_segments(&m);
+	merge_free(&m);
+	return rv;
+}
+
+int
+report_read_dirs(struct report *rep, const char *const *dirs, size_t ndirs,
+    const struct export_filter *f, struct export_stats *st, char *err,
+    size_t errlen)
+{
+	struct export_filter any = *f;
+	struct merge m;
+	struct merge_src *s;
+	int rc, rv = 0;
+
+	/* As report_read_dir: read on past the window's end. */
+	if (merge_open(&m, dirs, ndirs, f->from_ms, UINT64_MAX, st, err,
+	    errlen) == -1)
+		return -1;
+	any.from_ms = 0;
+	any.to_ms = UINT64_MAX;
+	while ((rc = merge_next(&m, &s, err, errlen)) == 0) {
+		if (s->line.ts_ms >= f->from_ms && export_match(&any, s->ev,
+		    s->line.ts_ms)) {
+			report_add_event(rep, s->ev, s->line.ts_ms);
+			st->events++;
+		}
+		if (merge_advance(&m, s, err, errlen) == -1) {
+			rv = -1;
+			break;
+		}
+	}
+	if (rc == -1)
+		rv = -1;
+	st->segments = merge_segments(&m);
+	merge_free(&m);
 	return rv;
 }
 

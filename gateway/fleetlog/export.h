@@ -93,6 +93,10 @@ struct export_stats {
 	uint64_t	 events;	/* written */
 	uint64_t	 bad;		/* torn or garbage, skipped */
 	uint64_t	 segments;
+	/* several directories (export_run_dirs) */
+	uint64_t	 duplicates;	/* the same box's event again, skipped */
+	uint64_t	 gaps;		/* events missing inside the window */
+	uint64_t	 boxes;		/* whose events were read */
 };
 
 /* Does the event (with its ts) pass the filter? */
@@ -111,6 +115,21 @@ void	export_csv_text(FILE *, const char *s, size_t len);
 int	export_run(const char *dir, const struct export_filter *,
 	    enum export_format, FILE *out, struct export_stats *,
 	    char *err, size_t errlen);
+
+/*
+ * The same over several directories, e.g. the fleet logs of a pair's two
+ * boxes: the events are merged in time order (ts, then box name, then
+ * seq), every event once -- an event is its box's ("box" member; a log
+ * without box names counts as one box per directory) and seq, so the same
+ * event read twice (from a copy of a log given too) goes out once
+ * (stats->duplicates).  Within the window, seqs of a box that are
+ * missing between two of its events are counted in stats->gaps: events
+ * that none of the directories has (retention, a directory left out).
+ */
+#define EXPORT_MAX_DIRS	16
+int	export_run_dirs(const char *const *dirs, size_t ndirs,
+	    const struct export_filter *, enum export_format, FILE *out,
+	    struct export_stats *, char *err, size_t errlen);
 
 /*
  * A time on the command line into ms since the epoch: RFC 3339 (no zone
@@ -169,5 +188,9 @@ void		 report_free(struct report *);
 int		 report_read_dir(struct report *, const char *dir,
 		    const struct export_filter *, struct export_stats *,
 		    char *err, size_t errlen);
+/* The same over several directories, merged as export_run_dirs does. */
+int		 report_read_dirs(struct report *, const char *const *dirs,
+		    size_t ndirs, const struct export_filter *,
+		    struct export_stats *, char *err, size_t errlen);
 
 #endif

@@ -210,6 +210,27 @@ static const struct metric_def table[] = {
 	    "DHCP requests refused (unknown MAC)."),
 	C("dhcp.lease_events", "evgate_dhcp_lease_events_total",
 	    "Lease events from dnsmasq."),
+
+	/* a redundant pair (pair section) */
+	GST("pair.role", "evgate_pair_role",
+	    "This box's role (single, master, backup, fault): 1 for the "
+	    "current.", "role", "single|master|backup|fault"),
+	G("pair.peer.connected", "evgate_pair_peer_connected",
+	    "1 while both connections to the peer box are up."),
+	G("pair.sync.lag_changes", "evgate_pair_sync_lag_changes",
+	    "Lease changes not yet acknowledged by the peer."),
+	G("pair.sync.lag_oldest_s", "evgate_pair_sync_lag_seconds",
+	    "Age of the oldest lease change not yet acknowledged."),
+	C("pair.sync.applied", "evgate_pair_leases_merged_total",
+	    "The peer's lease changes merged into this box's table."),
+	C("pair.sync.conflicts", "evgate_pair_lease_conflicts_total",
+	    "The peer's leases not taken (the address is another MAC's)."),
+	G("pair.config.agree", "evgate_pair_config_agree",
+	    "1 when the settings both boxes must share agree."),
+	G("pair.last_failover_unix", "evgate_pair_last_takeover_timestamp_"
+	    "seconds", "When this box last took over as master (0: never)."),
+	C("pair.role_changes", "evgate_pair_role_changes_total",
+	    "Role changes of this box."),
 	{ .path = NULL },
 };
 

@@ -1312,11 +1312,23 @@ sess_event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 	if ((e = bufferevent_get_openssl_error(bev)) != 0) {
 		/* Without close_notify: as good as an EOF here. */
-		if (ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
+		switch (ERR_GET_REASON(e)) {
+		case SSL_R_UNEXPECTED_EOF_WHILE_READING:
 			snprintf(msg, sizeof(msg), "closed by the peer");
-		else
+			break;
+		case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
+		case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
+		case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
+		case SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE:
+		case SSL_R_TLSV1_ALERT_ACCESS_DENIED:
+			snprintf(msg, sizeof(msg), "the peer refused our "
+			    "certificate: is pair.certificate what its "
+			    "pair.peer_certificate names?");
+			break;
+		default:
 			snprintf(msg, sizeof(msg), "TLS: %s",
 			    ERR_reason_error_string(e));
+		}
 		while (bufferevent_get_openssl_error(bev) != 0)
 			;
 		sess_close(s, msg);

@@ -115,7 +115,7 @@ check "no bad lines left" bash -c "! $EVGATECTL -s $SOCK export --dir $LOG --for
 # --- what an operator gets out of it -------------------------------------------
 ctl "$SOCK" export --dir "$LOG" --from -1h --format csv >"$T/export.csv"
 check_eq "CSV export has the fixed header" \
-    "ts,seq,type,charger,client,sni,port,upstream,start,duration_s,bytes_up,bytes_down,reason,detail" \
+    "ts,seq,type,charger,client,sni,port,upstream,start,duration_s,bytes_up,bytes_down,reason,box,detail" \
     "$(head -1 "$T/export.csv" | tr -d '\r')"
 check "CSV export parses as RFC 4180 with a row per event" python3 -c '
 import csv, sys

@@ -16,6 +16,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include <sys/stat.h>
+
 #include <json-c/json.h>
 
 #include "common/util.h"
@@ -336,9 +338,9 @@ test_csv(void **state)
 	    "\"reason\":\"done\",\"mac\":\"02:42\",\"tags\":[1,\"a\"]}");
 	s = capture(row, ev);
 	assert_string_equal(s, "ts,seq,type,charger,client,sni,port,upstream,"
-	    "start,duration_s,bytes_up,bytes_down,reason,detail\r\n"
+	    "start,duration_s,bytes_up,bytes_down,reason,box,detail\r\n"
 	    "2026-11-25T02:00:00Z,3,connection,\"ZAP,01\",,,8883,,,3600.250,"
-	    "10,,done,\"{\"\"mac\"\":\"\"02:42\"\",\"\"tags\"\":[1,\"\"a\"\"]}\"\r\n");
+	    "10,,done,,\"{\"\"mac\"\":\"\"02:42\"\",\"\"tags\"\":[1,\"\"a\"\"]}\"\r\n");
 	free(s);
 	json_object_put(ev);
 }
@@ -659,6 +661,95 @@ test_report_read_dir(void **state)
 	report_free(rep);
 }
 
+
+/* --- several directories: a pair's two logs -------------------------------- */
+
+static void
+put_in(const char *sub, const char *name, const char *text)
+{
+	char path[256];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, sub);
+	mkdir(path, 0750);
+	snprintf(path, sizeof(path), "%s/%s/%s", dir, sub, name);
+	assert_true((fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0640)) >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+#define EV(seq, ts, box, type) "{\"seq\":" #seq ",\"ts\":\"2026-11-25T" ts \
+	"Z\",\"type\":\"" type "\",\"box\":\"" box "\"}\n"
+
+static void
+test_export_dirs(void **state)
+{
+	struct export_filter f = { 0, UINT64_MAX, NULL, 0, NULL, 0 };
+	struct export_stats st;
+	char a[128], b[128], c[128], err[256], *buf = NULL;
+	const char *dirs[3];
+	size_t len = 0;
+	FILE *fp;
+
+	/* gw-a was master until 10:00, then gw-b; both log all along. */
+	put_in("a", SEG1, EV(1, "08:00:00", "gw-a", "role")
+	    EV(2, "09:00:00", "gw-a", "connection")
+	    EV(3, "10:00:00.500", "gw-a", "role"));
+	put_in("a", SEG2, EV(5, "11:00:00", "gw-a", "pair"));
+	put_in("b", SEG1, EV(1, "08:00:00", "gw-b", "role")
+	    EV(2, "10:00:00.250", "gw-b", "role")
+	    EV(3, "10:00:05", "gw-b", "connection"));
+	/* a copy of a's first segment given as well: nothing twice */
+	put_in("c", SEG1, EV(1, "08:00:00", "gw-a", "role")
+	    EV(2, "09:00:00", "gw-a", "connection")
+	    EV(3, "10:00:00.500", "gw-a", "role"));
+	snprintf(a, sizeof(a), "%s/a", dir);
+	snprintf(b, sizeof(b), "%s/b", dir);
+	snprintf(c, sizeof(c), "%s/c", dir);
+	dirs[0] = a;
+	dirs[1] = b;
+	dirs[2] = c;
+	fp = open_memstream(&buf, &len);
+	assert_int_equal(export_run_dirs(dirs, 3, &f, EXPORT_JSONL, fp, &st,
+	    err, sizeof(err)), 0);
+	fclose(fp);
+	/* time order; at the same time, by box name */
+	assert_string_equal(buf, EV(1, "08:00:00", "gw-a", "role")
+	    EV(1, "08:00:00", "gw-b", "role")
+	    EV(2, "09:00:00", "gw-a", "connection")
+	    EV(2, "10:00:00.250", "gw-b", "role")
+	    EV(3, "10:00:00.500", "gw-a", "role")
+	    EV(3, "10:00:05", "gw-b", "connection")
+	    EV(5, "11:00:00", "gw-a", "pair"));
+	free(buf);
+	assert_int_equal(st.events, 7);
+	assert_int_equal(st.duplicates, 3);
+	assert_int_equal(st.boxes, 2);
+	/* gw-a's seq 4 is in none of them */
+	assert_int_equal(st.gaps, 1);
+
+	/* filters and CSV as for one directory; the box has its column */
+	buf = NULL;
+	f.types = (const char *[]){ "connection" };
+	f.ntypes = 1;
+	fp = open_memstream(&buf, &len);
+	assert_int_equal(export_run_dirs(dirs, 2, &f, EXPORT_CSV, fp, &st,
+	    err, sizeof(err)), 0);
+	fclose(fp);
+	assert_non_null(strstr(buf, ",gw-a,\r\n"));
+	assert_non_null(strstr(buf, ",gw-b,\r\n"));
+	assert_int_equal(st.events, 2);
+	free(buf);
+
+	/* a directory that is not there: an error, not an empty export */
+	dirs[1] = "/nonexistent/evgate-log";
+	fp = open_memstream(&buf, &len);
+	assert_int_equal(export_run_dirs(dirs, 2, &f, EXPORT_CSV, fp, &st,
+	    err, sizeof(err)), -1);
+	fclose(fp);
+	free(buf);
+}
+
 int
 main(void)
 {
@@ -681,6 +772,8 @@ main(void)
 		cmocka_unit_test(test_report_live),
 		cmocka_unit_test(test_report_formats),
 		cmocka_unit_test_setup_teardown(test_report_read_dir, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_export_dirs, setup,
 		    teardown),
 	};
 
