@@ -1,6 +1,10 @@
-# conf/: example configuration, systemd unit and sysusers file.
+# conf/: example configuration, systemd unit and sysusers file; for a
+# redundant pair, keepalived's example configuration and the script that
+# hands its state changes to evgated.
 EXTRA_DIST += conf/evgated.yaml conf/evgated.service.in conf/evgate.sysusers \
 	conf/evgatectl.bash
+dist_libexec_SCRIPTS = conf/evgate-keepalived-notify
+dist_doc_DATA += conf/keepalived.conf.example
 
 # The unit gets this build's paths.  Its directory and the sysusers
 # directory come from configure (--with-systemdsystemunitdir,

@@ -111,7 +111,7 @@ world_secret_file() { echo "$W/devices/$1.secret"; }
 # Every namespace of this world that exists now (also a half-made one).
 world_namespaces() {
 	ip netns list 2>/dev/null | awk '{print $1}' |
-	    grep -E "^${WORLD_P}(plc|gw|inet|c[0-9]+)\$"
+	    grep -E "^${WORLD_P}(plc|gw|gw2|inet|c[0-9]+)\$"
 }
 
 # --- processes -----------------------------------------------------------
@@ -873,7 +873,7 @@ world_down() {
 	done
 	for ns in /etc/netns/"${WORLD_P}"*; do
 		[ -e "$ns" ] || continue
-		[[ ${ns#/etc/netns/} =~ ^${WORLD_P}(plc|gw|inet|c[0-9]+)$ ]] &&
+		[[ ${ns#/etc/netns/} =~ ^${WORLD_P}(plc|gw|gw2|inet|c[0-9]+)$ ]] &&
 		    rm -rf "$ns"
 	done
 	if [ "${KEEP:-0}" = 1 ] && [ -d "$W" ]; then
