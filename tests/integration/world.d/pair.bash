@@ -181,6 +181,10 @@ vrrp_instance EVGATE {
 	advert_int $WORLD_PAIR_ADVERT
 	garp_master_delay 5
 	garp_master_repeat 3
+	garp_lower_prio_delay 0
+	garp_lower_prio_repeat 3
+	higher_prio_send_advert true
+	garp_master_refresh 10
 	virtual_ipaddress {
 		$WORLD_GW_LAN/24 dev plc0
 	}
@@ -272,6 +276,7 @@ world_pair_up() {
 # on answering ARP for the virtual address keepalived left on plc0.
 world_pair_kill() {
 	local pid
+	disown -a	# no "Killed" from the shell that started them
 	for pid in $(ip netns pids "$(world_pair_ns "$1")"); do
 		kill -KILL "$pid" 2>/dev/null
 	done
