@@ -480,6 +480,7 @@ role_taken(struct evgated *d, enum pair_role role, int first,
     const char *reason)
 {
 	enum pair_role prev = d->role;
+	struct pair_peer_info pi;
 	uint64_t now = now_wall_ms();
 
 	d->role = role;
@@ -488,8 +489,15 @@ role_taken(struct evgated *d, enum pair_role role, int first,
 	d->role_since_ms = now;
 	if (!first) {
 		d->role_changes++;
+		/*
+		 * A failover: this box takes over from a peer it last knew
+		 * as master.  Not the first election after both started
+		 * (the peer was backup too), nor a takeover from a peer it
+		 * never heard of.
+		 */
+		pair_peer_info(d->pair, &pi);
 		if (role == PAIR_ROLE_MASTER && (prev == PAIR_ROLE_BACKUP ||
-		    prev == PAIR_ROLE_FAULT))
+		    prev == PAIR_ROLE_FAULT) && pi.role == PAIR_ROLE_MASTER)
 			d->failover_ms = now;
 	}
 	d->mismatch_since_ms = 0;
@@ -672,6 +680,8 @@ evgated_new(struct event_base *base, const char *conf_path,
 	/* The fleet log records everything from here on. */
 	events_set_sink(fleetlog_append, d->fleetlog);
 
+	/* The modules' first events carry the box's name already. */
+	events_set_box(conf->pair != NULL ? conf->pair->name : NULL);
 	role = initial_role(d, conf);
 	view = role_view_new(conf, role);
 	if (modules_apply(d->mods, EVGATED_NMODULES, view, err, errlen) ==

@@ -1327,7 +1327,8 @@ sess_event_cb(struct bufferevent *bev, short what, void *arg)
 			break;
 		default:
 			snprintf(msg, sizeof(msg), "TLS: %s",
-			    ERR_reason_error_string(e));
+			    ERR_reason_error_string(e) != NULL ?
+			    ERR_reason_error_string(e) : "handshake failed");
 		}
 		while (bufferevent_get_openssl_error(bev) != 0)
 			;
