@@ -31,6 +31,7 @@
 #include "fleetlog/metrics.h"
 #include "relay/relay_conf.h"
 #include "site/lan.h"
+#include "site/pair.h"
 #include "time/ntp.h"
 
 /* --- /proc/net ------------------------------------------------------- */
@@ -497,6 +498,22 @@ check_lan(struct check *c)
 	}
 	memset(&ss, 0, sizeof(ss));
 	sin->sin_family = AF_INET;
+	if (c->conf->pair != NULL) {
+		/*
+		 * A pair's box: lan.address is the virtual address, which
+		 * keepalived adds on the master only; the box's own address
+		 * must be there (its VRRP adverts come from it).
+		 */
+		sin->sin_addr = c->conf->pair->address;
+		if (!is_local(b, &ss, &on) || strcmp(on, lan->interface) != 0)
+			say(c, 0, "pair.address", NULL, "%s is not an address "
+			    "of %s: it is this box's own address there, which "
+			    "keepalived's adverts come from; add it (with the "
+			    "prefix of lan.address) in the site's network "
+			    "configuration", inet_ntoa(c->conf->pair->address),
+			    lan->interface);
+		return;
+	}
 	sin->sin_addr = lan->addr;
 	if (!is_local(b, &ss, &on))
 		say(c, 0, "lan.address", NULL, "%s is not an address of %s "
@@ -529,7 +546,8 @@ check_bound_addrs(struct check *c)
 			if (conf->lan != NULL && ss->ss_family == AF_INET &&
 			    ((const struct sockaddr_in *)ss)->sin_addr.s_addr ==
 			    conf->lan->addr.s_addr)
-				continue;	/* said at lan.address */
+				continue;	/* said at lan.address, or a
+						 * pair's virtual address */
 			snprintf(path, sizeof(path), "ntp.listen[%zu]", i);
 			say(c, 0, path, "ntp", "%s is no address of this "
 			    "machine: the NTP server could not bind it",
@@ -544,6 +562,12 @@ check_bound_addrs(struct check *c)
 		const struct sockaddr_storage *ss = &conf->relay->listen[i].ss;
 
 		if (wildcard(ss) || is_local(c->box, ss, NULL))
+			continue;
+		/* A pair's virtual address is the master's only. */
+		if (conf->pair != NULL && conf->lan != NULL &&
+		    ss->ss_family == AF_INET &&
+		    ((const struct sockaddr_in *)ss)->sin_addr.s_addr ==
+		    conf->lan->addr.s_addr)
 			continue;
 		/* "listen: 10.42.0.1" (one address) has no [0] in the file */
 		snprintf(path, sizeof(path), "relay.listen[%zu]", i);

@@ -20,6 +20,7 @@
 #include "relay/relay_conf.h"
 #include "relay/resolver.h"
 #include "site/lan.h"
+#include "site/pair.h"
 #include "time/ntp.h"
 
 /*
@@ -258,6 +259,27 @@ dump_ship(FILE *fp, const struct cfg_ship *s)
 	    dur(s->timeout_ms, b2, sizeof(b2)), s->gzip ? "true" : "false");
 }
 
+static void
+dump_pair(FILE *fp, const struct cfg_pair *p)
+{
+	char a[INET_ADDRSTRLEN];
+
+	fputs("pair:\n  name: ", fp);
+	q(fp, p->name);
+	fprintf(fp, "\n  address: %s\n  listen: ", inet_ntop(AF_INET,
+	    &p->address, a, sizeof(a)));
+	q(fp, p->listen.text);
+	fputs("\n  peer: ", fp);
+	q(fp, p->peer.text);
+	fputs("\n  certificate: ", fp);
+	q(fp, p->cert_file);
+	fputs("\n  key: ", fp);
+	q(fp, p->key_file);
+	fputs("\n  peer_certificate: ", fp);
+	q(fp, p->peer_cert_file);
+	fputc('\n', fp);
+}
+
 void
 config_dump(const struct config *c, FILE *fp)
 {
@@ -304,4 +326,6 @@ config_dump(const struct config *c, FILE *fp)
 		q(fp, c->daemon->user);
 		fputc('\n', fp);
 	}
+	if (c->pair != NULL)
+		dump_pair(fp, c->pair);
 }

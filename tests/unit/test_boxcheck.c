@@ -23,6 +23,7 @@
 #include "common/psl.h"
 #include "daemon/boxcheck.h"
 #include "daemon/config.h"
+#include "site/pair.h"
 
 static const char site[] =
     "wan: {resolvers: [192.0.2.53]}\n"			/* 1 */
@@ -214,6 +215,33 @@ test_interface_and_address(void **state)
 	    SUFFIX_ERR);
 }
 
+
+/*
+ * One box of a pair: lan.address is the virtual address, on the master
+ * only -- its absence is no error, nor the relay's listener on it; the
+ * box's own pair.address must be on lan.interface.
+ */
+static void
+test_pair_box(void **state)
+{
+	struct fx *fx = *state;
+
+	/* (the section's files are not read here: only its address is) */
+	fx->conf->pair = calloc(1, sizeof(*fx->conf->pair));
+	inet_pton(AF_INET, "10.42.0.2", &fx->conf->pair->address);
+	fx->box.naddrs = 2;		/* a backup: no 10.42.0.1 */
+	assert_int_equal(run(fx), -1);
+	assert_string_equal(fx->out,
+	    "t.yaml:1:1: pair.address: 10.42.0.2 is not an address of plc0: it "
+	    "is this box's own address there, which keepalived's adverts come "
+	    "from; add it (with the prefix of lan.address) in the site's "
+	    "network configuration\n" SUFFIX_ERR);
+	v4(&fx->addrs[2].ss, "10.42.0.2", 0);
+	fx->box.naddrs = 3;
+	assert_int_equal(run(fx), -1);
+	assert_string_equal(fx->out, SUFFIX_ERR);
+}
+
 static void
 test_ports_in_use(void **state)
 {
@@ -339,6 +367,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_good_box, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pair_box, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_interface_and_address,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ports_in_use, setup,

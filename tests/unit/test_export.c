@@ -327,9 +327,9 @@ test_csv(void **state)
 	    "\"port\":443,\"duration_s\":-1}");
 	s = capture(row, ev);
 	assert_string_equal(s, "ts,seq,type,charger,client,sni,port,upstream,"
-	    "start,duration_s,bytes_up,bytes_down,reason,detail\r\n"
+	    "start,duration_s,bytes_up,bytes_down,reason,box,detail\r\n"
 	    "2026-11-25T02:00:00Z,4,refusal,,,\"'=cmd|' /C calc'!A0\",443,,,"
-	    "-1,,,,\r\n");
+	    "-1,,,,,\r\n");
 	free(s);
 	json_object_put(ev);
 	ev = json_tokener_parse("{\"seq\":3,\"ts\":\"2026-11-25T02:00:00Z\","
