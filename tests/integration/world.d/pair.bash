@@ -214,7 +214,8 @@ world_pair_evgated_start() {	# world_pair_evgated_start a|b
 		    "$EVGATED" -c "$WORLD_GW_CONF"
 	else
 		world_pair_b_config || return 1
-		"$EVGATED" --check-config -c "$WORLD_GW2_CONF" \
+		ip netns exec "$WNS_GW2" "$EVGATED" --check-config \
+		    -c "$WORLD_GW2_CONF" \
 		    >"$W/log/check2.log" 2>&1 ||
 		    { world_err "evgated rejects $WORLD_GW2_CONF:"; cat "$W/log/check2.log" >&2; return 1; }
 		world_spawn "$WNS_GW2" evgated-b "$EVGATED" -c "$WORLD_GW2_CONF"
