@@ -888,9 +888,12 @@ pair_lease_changed(const struct lease_change *lc, void *arg)
 		return;
 	}
 	if (p->box_n >= PAIR_OUTBOX_MAX) {
-		/* The peer reads nothing: start over with a snapshot. */
+		/* The peer reads nothing: start over with a snapshot, which
+		 * carries this change too. */
 		p->overflows++;
 		sess_close(p->out, "too many changes not acknowledged");
+		if (p->unsent++ == 0)
+			p->unsent_since = now_mono_ms();
 		return;
 	}
 	send_lease(p, lc->action == LEASE_DEL, lc->mac, lc->addr, lc->expires,
