@@ -405,6 +405,51 @@ cmd_health(struct json_object *req, const struct control_peer *peer,
 	return o;
 }
 
+/*
+ * The role follows the virtual address when keepalived's notify did not
+ * arrive: keepalived stopped (it removes the address and kills its FIFO
+ * script, which may not have read the STOP yet), or a notify script
+ * failed.  Checked every ROLE_VIP_CHECK_MS on a pair's box.
+ */
+static void
+vip_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct evgated *d = arg;
+	struct timeval tv = { ROLE_VIP_CHECK_MS / 1000,
+	    (ROLE_VIP_CHECK_MS % 1000) * 1000 };
+	const struct cfg_lan *lan = d->conf->lan;
+	uint64_t now = now_mono_ms();
+	char err[1024];
+	int vip, apart;
+
+	evtimer_add(d->vip_timer, &tv);
+	if (d->conf->pair == NULL || lan == NULL || d->draining ||
+	    (vip = role_vip_held(lan->interface, lan->addr)) == -1) {
+		d->vip_disagree_ms = 0;
+		return;
+	}
+	apart = vip ? !role_serves(d->role) : d->role == PAIR_ROLE_MASTER;
+	if (!apart) {
+		d->vip_disagree_ms = 0;
+		return;
+	}
+	if (d->vip_disagree_ms == 0) {
+		d->vip_disagree_ms = now;
+		return;
+	}
+	if (now - d->vip_disagree_ms < ROLE_VIP_FOLLOW_MS)
+		return;
+	d->vip_disagree_ms = 0;
+	log_warnx("role: %s, but the virtual address %s is %s %s: taking "
+	    "role %s (a notify from keepalived lost?)", pair_role_str(d->role),
+	    lan->text, vip ? "on" : "not on", lan->interface,
+	    vip ? "master" : "backup");
+	if (evgated_set_role(d, vip ? PAIR_ROLE_MASTER : PAIR_ROLE_BACKUP,
+	    vip ? "the virtual address is on this box" : "the virtual "
+	    "address left this box", err, sizeof(err)) == -1)
+		log_warnx("role: %s", err);
+}
+
 /* --- configuration --------------------------------------------------- */
 
 static void
@@ -501,6 +546,7 @@ role_taken(struct evgated *d, enum pair_role role, int first,
 			d->failover_ms = now;
 	}
 	d->mismatch_since_ms = 0;
+	d->vip_disagree_ms = 0;
 	pair_set_role(d->pair, role, d->role_since_ms, d->failover_ms);
 	warm_set(d->warm, d->conf, !role_serves(role));
 	if (!first && role_serves(prev) && !role_serves(role)) {
@@ -650,6 +696,7 @@ evgated_new(struct event_base *base, const char *conf_path,
 	d->ship = ship_new(base, d->fleetlog, d->netpolicy);
 	d->pair = pair_new(base, d->site);
 	d->warm = warm_new(base, d->resolver);
+	d->vip_timer = evtimer_new(base, vip_timer_cb, d);
 	MOD(EVGATED_NETPOLICY, netpolicy, d->netpolicy, netpolicy_status_);
 	MOD(EVGATED_CONTROL, control, d->control, NULL);
 	MOD(EVGATED_RESOLVER, resolver, d->resolver, resolver_status_);
@@ -693,6 +740,12 @@ evgated_new(struct event_base *base, const char *conf_path,
 	}
 	evgated_take(d, conf, view);
 	daemon_event("started");
+	{
+		struct timeval tv = { ROLE_VIP_CHECK_MS / 1000,
+		    (ROLE_VIP_CHECK_MS % 1000) * 1000 };
+
+		evtimer_add(d->vip_timer, &tv);
+	}
 	role_taken(d, role, 1, role == PAIR_ROLE_MASTER ? "start: the "
 	    "virtual address is on this box" : "start");
 	return d;
@@ -719,6 +772,8 @@ evgated_free(struct evgated *d)
 		d->mods[i].free(d->mods[i].self);
 	}
 	warm_free(d->warm);
+	if (d->vip_timer != NULL)
+		event_free(d->vip_timer);
 	role_view_free(d->view);
 	config_free(d->conf);
 	free(d);

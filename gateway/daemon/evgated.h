@@ -86,6 +86,8 @@ struct evgated {
 	uint64_t		 failover_ms;	/* last takeover as master */
 	unsigned long		 role_changes;
 	uint64_t		 mismatch_since_ms;	/* backup with the VIP */
+	uint64_t		 vip_disagree_ms;	/* role and VIP apart */
+	struct event		*vip_timer;	/* follows the VIP */
 	uint64_t		 start_wall_ms;
 	uint64_t		 start_mono_ms;
 	uint64_t		 loaded_wall_ms;	/* when conf was loaded */

@@ -20,6 +20,10 @@
  * A box starts as master when the virtual address is already on
  * lan.interface (keepalived holds it: evgated was restarted under a
  * running master), else as backup; keepalived's next notify corrects it.
+ * And when a notify is lost (keepalived stopped and took the address
+ * with it, its notify script killed before it read the FIFO), the daemon
+ * follows the address itself: master without it, or backup with it, for
+ * ROLE_VIP_FOLLOW_MS, and it takes the role the address says.
  * role_health() is what "evgatectl health", keepalived's track script,
  * asks.
  */
@@ -40,6 +44,8 @@ struct warm;
 #define WARM_INTERVAL_MS	5000	/* look at the cache this often */
 #define WARM_MARGIN_MS		20000	/* refresh what expires sooner */
 #define ROLE_MISMATCH_GRACE_MS	5000	/* backup with the address: health */
+#define ROLE_VIP_CHECK_MS	1000	/* is the address where the role says? */
+#define ROLE_VIP_FOLLOW_MS	3000	/* apart this long: follow the address */
 
 /* Does a box in role r serve the chargers? */
 int		 role_serves(enum pair_role r);

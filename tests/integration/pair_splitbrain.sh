@@ -11,7 +11,8 @@
 #
 # Then the master dies (a power cut: every process killed, its links
 # gone): the other takes over and the chargers come back; the dead box
-# boots again as backup and learns what happened meanwhile.
+# boots again as backup and learns what happened meanwhile.  Last, a
+# switch-over: keepalived stopped on the master.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/world.sh"
 
@@ -163,6 +164,18 @@ check_eq "box b is still master" b "$(world_pair_master)"
 check "box a knows every lease again" wait_for 20 same_tables
 check "evgatectl pair on box a names the peer and the failover" \
     grep -q "gw-b .*(master), connected" <<<"$(world_pair_ctl a pair)"
+
+# --- a switch-over: keepalived stopped on the master ----------------------
+
+# It sends priority 0 and removes the address; the backup takes over at
+# once.  Its notify script may die before it reads STOP: evgated follows
+# the address itself within seconds.
+world_stop keepalived-b 10
+a_master() { [ "$(world_pair_role a)" = master ] && [ "$(world_pair_master)" = a ]; }
+check "keepalived stopped on box b: box a takes over" wait_for 15 a_master
+b_backup() { [ "$(world_pair_role b)" = backup ]; }
+check "box b's evgated follows: backup" wait_for 15 b_backup
+check_eq "box b's dnsmasq stopped" False "$(js b status 'd["dnsmasq"]["running"]')"
 
 world_down
 check_eq "nothing of the world is left" "" "$(world_leftovers)"
