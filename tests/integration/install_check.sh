@@ -20,6 +20,11 @@ for f in "$prefix/sbin/evgated" "$prefix/bin/evgatectl" \
     "$prefix/lib/sysusers.d/evgate.conf" "$sysconfdir/evgate/evgated.yaml"; do
 	check "installed: $f" test -f "$R$f"
 done
+# A pair's box: keepalived's notify script and example configuration.
+check "installed: $prefix/libexec/evgate-keepalived-notify, executable" \
+    test -x "$R$prefix/libexec/evgate-keepalived-notify"
+check "installed: $prefix/share/doc/evgate/keepalived.conf.example" \
+    test -f "$R$prefix/share/doc/evgate/keepalived.conf.example"
 # Valid as a file (--dump-config loads it); --check-config also checks the
 # machine, which has no plc0 here: systemd_boot.sh checks it on a box that
 # is set up as the operator guide says.
