@@ -120,7 +120,7 @@ check_eq "CSV export has the fixed header" \
 check "CSV export parses as RFC 4180 with a row per event" python3 -c '
 import csv, sys
 rows = list(csv.reader(open(sys.argv[1], newline="")))
-assert all(len(r) == 14 for r in rows), "ragged rows"
+assert all(len(r) == 15 for r in rows), "ragged rows"
 assert sum(1 for r in rows if r[2] == "connection" and r[5] == "api.zaptec.com") >= 15
 ' "$T/export.csv"
 ctl "$SOCK" report --format html -o "$T/report.html"
