@@ -73,6 +73,7 @@ def main():
             rec = {"path": self.path, "bytes": len(raw), "encoding": enc,
                    "content_type": self.headers.get("Content-Type", ""),
                    "site": self.headers.get("X-Evgate-Site", ""),
+                   "box": self.headers.get("X-Evgate-Box", ""),
                    "seq_header": self.headers.get("X-Evgate-Seq", ""),
                    "user_agent": self.headers.get("User-Agent", "")}
             if args.token is not None and \

@@ -29,6 +29,30 @@ N=3
 LATE=4				# reserved, appears while box a is away
 WORLD_SITE_EXTRA="$(world_id $LATE) $(world_mac $LATE) $(world_ip $LATE)"
 
+# Both boxes ship their fleet logs to one collector in the internet.
+COLL_ADDR=203.0.113.30
+WORLD_INET_DNS_EXTRA="address=/collector.test/$COLL_ADDR"
+world_collector_start() {
+	world_inet_addr "$COLL_ADDR" &&
+	    make_cert "$W/pki" collector.test &&
+	    chmod 644 "$W/pki/collector.test.key" || return 1
+	world_spawn "$WNS_INET" collector python3 \
+	    "$top/tests/collector/collector.py" --host "$COLL_ADDR" \
+	    --port 9443 --cert "$W/pki/collector.test.pem" \
+	    --key "$W/pki/collector.test.key" --out "$W/collector.ndjson" \
+	    --batches "$W/collector.batches"
+	wait_for 10 port_open "$WNS_INET" "$COLL_ADDR" 9443
+}
+WORLD_INET_HOOKS+=(world_collector_start)
+cat >"$T/ship.yaml" <<EOF
+ship:
+  url: "https://collector.test:9443/ingest"
+  ca_file: /WORLDPKI/ca.pem
+  interval: 1s
+EOF
+WORLD_GW_YAML_FILES+=("$T/ship.yaml.w")
+
+sed "s#/WORLDPKI#$W/pki#" "$T/ship.yaml" >"$T/ship.yaml.w"
 if ! world_up $N; then
 	not_ok "a pair of gateways and $N chargers up"
 	tail -5 "$W"/log/keepalived-*.log 2>/dev/null | sed 's/^/# /'
@@ -314,6 +338,29 @@ for i in $(seq 1 $N); do
 	check_eq "$(world_id "$i") still has its address after renewing" \
 	    "$(world_ip "$i")" "$(fw "$i" 'd["dhcp"]["address"]')"
 done
+
+# Shipping: both boxes to one collector, each batch and event naming its
+# box.
+shipped() {
+	python3 -c '
+import json, sys
+boxes = {}
+for l in open(sys.argv[1]):
+    b = json.loads(l)
+    if b.get("status") == 200:
+        boxes[b["box"]] = boxes.get(b["box"], 0) + 1
+sys.exit(0 if "gw-a" in boxes and "gw-b" in boxes else 1)' \
+	    "$W/collector.batches" 2>/dev/null
+}
+check "both boxes shipped their logs to the collector" wait_for 30 shipped
+check "every batch names its box (X-Evgate-Box) and every event in it too" \
+    python3 -c '
+import json, sys
+batches = [json.loads(l) for l in open(sys.argv[1])]
+events = [json.loads(l) for l in open(sys.argv[2])]
+assert all(b["box"] in ("gw-a", "gw-b") for b in batches if b.get("status") == 200), "a batch without its box"
+assert events and all(e.get("box") in ("gw-a", "gw-b") for e in events), "an event without its box"
+' "$W/collector.batches" "$W/collector.ndjson"
 
 # Metrics say the same.
 m=$(ip netns exec "$WNS_GW2" curl -sS -m 5 http://127.0.0.1:9310/metrics)
