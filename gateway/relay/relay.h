@@ -80,8 +80,6 @@ enum relay_close {
 struct relay_record {
 	uint64_t		 id;
 	union sockaddr_any	 client;
-	union sockaddr_any	 local;		/* where it arrived */
-	union sockaddr_any	 orig_dst;	/* transparent mode, else 0 */
 	union sockaddr_any	 upstream;	/* family 0 until connected */
 	uint16_t		 port;		/* route port */
 	const char		*sni;		/* NULL until the hello is read */
@@ -111,6 +109,7 @@ struct relay_counters {
 	size_t		 by_state[RELAY_NSTATES];
 	size_t		 pipes_in_use;
 	size_t		 pipes_pooled;
+	size_t		 pipes_big;	/* of those, 1 MiB bulk pipes */
 	unsigned long	 copy_fallbacks;	/* a buffer instead of a pipe */
 	size_t		 listeners;
 };

@@ -176,6 +176,7 @@ relay_status(void *arg)
 	ADD_INT(r, "bytes_down", ctr.bytes_down);
 	ADD_INT(r, "pipes_in_use", ctr.pipes_in_use);
 	ADD_INT(r, "pipes_pooled", ctr.pipes_pooled);
+	ADD_INT(r, "pipes_big", ctr.pipes_big);
 	ADD_INT(r, "accept_errors", ctr.accept_errors);
 	ADD_INT(r, "copy_fallbacks", ctr.copy_fallbacks);
 	ADD_INT(r, "max_connections", relay_max_conns(relay));
