@@ -209,6 +209,12 @@ tests_unit_test_relay_report_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_relay_report_LDFLAGS = $(AM_LDFLAGS) -Wl,--wrap=now_mono_ms
 tests_unit_test_relay_report_LDADD = $(UNIT_LIBS)
 # The relay's state machine over loopback, with a resolver of the test's.
+GATEWAY_UNIT_TESTS += tests/unit/test_checkpoint
+tests_unit_test_checkpoint_SOURCES = tests/unit/test_checkpoint.c
+tests_unit_test_checkpoint_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_checkpoint_LDFLAGS = $(AM_LDFLAGS) -Wl,--wrap=relay_foreach
+tests_unit_test_checkpoint_LDADD = $(UNIT_LIBS)
+
 GATEWAY_UNIT_TESTS += tests/unit/test_relay
 tests_unit_test_relay_SOURCES = tests/unit/test_relay.c tests/unit/hello.h
 tests_unit_test_relay_CFLAGS = $(UNIT_CFLAGS)

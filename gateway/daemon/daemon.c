@@ -22,6 +22,7 @@
 #include "daemon/evgated.h"
 #include "daemon/module.h"
 #include "daemon/sdnotify.h"
+#include "fleetlog/checkpoint.h"
 #include "fleetlog/fleetlog.h"
 #include "fleetlog/metrics.h"
 #include "fleetlog/ship.h"
@@ -90,6 +91,7 @@ static void m##_free_(void *self) { m##_free((type *)self); }
 ADAPT(netpolicy, struct netpolicy)
 ADAPT(control, struct control)
 ADAPT(fleetlog, struct fleetlog)
+ADAPT(checkpoint, struct checkpoint)
 ADAPT(resolver, struct resolver)
 ADAPT(relay, struct relay)
 ADAPT(ntp, struct ntp)
@@ -108,6 +110,13 @@ static int
 fleetlog_prepare_(void *self, const struct config *c, char *err, size_t len)
 {
 	return fleetlog_prepare(self, c->log, err, len);
+}
+
+static int
+checkpoint_prepare_(void *self, const struct config *c, char *err,
+    size_t len)
+{
+	return checkpoint_prepare(self, c->log, err, len);
 }
 
 static int
@@ -158,6 +167,7 @@ m##_status_(void *self, struct json_object *into)			\
 	json_object_object_add(into, (key), m##_status(self));		\
 }
 SECTION(fleetlog, "log")
+SECTION(checkpoint, "checkpoint")
 SECTION(resolver, "resolver")
 SECTION(relay, "relay")
 SECTION(ntp, "ntp")
@@ -399,10 +409,13 @@ evgated_new(struct event_base *base, const char *conf_path,
 	d->site = site_new(base, d->relay);
 	d->metrics = metrics_new(base, metrics_status_cb, d);
 	d->ship = ship_new(base, d->fleetlog, d->netpolicy);
+	d->checkpoint = checkpoint_new(base, d->fleetlog, d->relay);
 	MOD(EVGATED_NETPOLICY, netpolicy, d->netpolicy, netpolicy_status_);
 	MOD(EVGATED_CONTROL, control, d->control, NULL);
 	MOD(EVGATED_RESOLVER, resolver, d->resolver, resolver_status_);
 	MOD(EVGATED_FLEETLOG, fleetlog, d->fleetlog, fleetlog_status_);
+	MOD(EVGATED_CHECKPOINT, checkpoint, d->checkpoint,
+	    checkpoint_status_);
 	MOD(EVGATED_SHIP, ship, d->ship, ship_status_);
 	MOD(EVGATED_METRICS, metrics, d->metrics, metrics_status_);
 	MOD(EVGATED_SITE, site, d->site, site_status_);
