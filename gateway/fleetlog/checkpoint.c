@@ -424,7 +424,7 @@ cp_recover(struct checkpoint *cp, const char *dir)
 	struct fleetlog_stats st;
 	char **names = NULL, path[4096], bad[4096];
 	size_t n = 0, cap = 0, nnames = 0, i, emitted = 0, skipped = 0;
-	uint64_t from, min_from = UINT64_MAX;
+	uint64_t from = 0, min_from = UINT64_MAX;
 	DIR *d;
 
 	if ((d = opendir(dir)) == NULL) {
