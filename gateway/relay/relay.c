@@ -47,6 +47,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,11 +134,14 @@ struct listener {
 /*
  * What a connection needs only until it splices: the hello, the lookup,
  * the addresses to try, the deadline's timer.  Freed when splicing starts.
+ * One allocation: the first HELLO_FIRST bytes of the hello go into first
+ * (a bigger hello into buf of its own), and the resolver's answer, the
+ * largest member, is last and not zeroed (setup_new).
  */
 struct conn_setup {
 	struct event		 timer;		/* this state's deadline */
 	int			 timer_on;
-	uint8_t			*buf;		/* the hello, until sent */
+	uint8_t			*buf;		/* the hello: first, or bigger */
 	size_t			 blen, bcap, bsent;
 	char			*pbuf;		/* the proxy's reply */
 	size_t			 plen;
@@ -146,7 +150,8 @@ struct conn_setup {
 	size_t			 forbidden;	/* of those, by the policy */
 	int			 proxy_literal;	/* ans: the proxy's address */
 	uint64_t		 deadline;	/* of PEEK, or of RESOLVE..PROXY */
-	struct resolver_answer	 ans;
+	uint8_t			 first[HELLO_FIRST];
+	struct resolver_answer	 ans;		/* valid from RESOLVE on */
 };
 
 struct conn {
@@ -466,6 +471,20 @@ conn_set_state(struct conn *c, enum relay_state st)
 
 /* --- connection life ------------------------------------------------- */
 
+static struct conn_setup *
+setup_new(struct relay *relay, struct conn *c)
+{
+	struct conn_setup *s = xmalloc(sizeof(*s));
+
+	/* Not the answer (2 KiB): the resolver or the literal fills it. */
+	memset(s, 0, offsetof(struct conn_setup, ans));
+	s->ans.naddrs = 0;
+	s->buf = s->first;
+	s->bcap = sizeof(s->first);
+	evtimer_assign(&s->timer, relay->base, conn_timer_cb, c);
+	return s;
+}
+
 static void
 setup_free(struct relay *relay, struct conn_setup *s)
 {
@@ -475,7 +494,8 @@ setup_free(struct relay *relay, struct conn_setup *s)
 		evtimer_del(&s->timer);
 	if (s->wait != NULL)
 		relay->res_ops->cancel(relay->res_ctx, s->wait);
-	free(s->buf);
+	if (s->buf != s->first)
+		free(s->buf);
 	free(s->pbuf);
 	free(s);
 }
@@ -676,11 +696,15 @@ conn_peek(struct conn *c)
 			return;
 		}
 		if (s->blen == s->bcap) {
-			size_t ncap = s->bcap ? s->bcap * 2 : HELLO_FIRST;
+			size_t ncap = s->bcap * 2;
 
 			if (ncap > TLS_HELLO_MAX_WIRE)
 				ncap = TLS_HELLO_MAX_WIRE;
-			s->buf = xreallocarray(s->buf, ncap, 1);
+			if (s->buf == s->first) {
+				s->buf = xmalloc(ncap);
+				memcpy(s->buf, s->first, s->blen);
+			} else
+				s->buf = xreallocarray(s->buf, ncap, 1);
 			s->bcap = ncap;
 		}
 		n = read(c->cfd, s->buf + s->blen, s->bcap - s->blen);
@@ -1396,8 +1420,7 @@ relay_accept(struct listener *l, int fd, union sockaddr_any *sa)
 		return;
 	}
 	/* TCP_NODELAY and SO_KEEPALIVE came with the listener's. */
-	c->setup = xcalloc(1, sizeof(*c->setup));
-	evtimer_assign(&c->setup->timer, relay->base, conn_timer_cb, c);
+	c->setup = setup_new(relay, c);
 	c->setup->deadline = c->rec.start_mono_ms + r->hello_ms;
 	/* The hello came with the handshake's last ACK, most likely. */
 	c->cside = SIDE_RD | SIDE_WR;
