@@ -91,6 +91,7 @@
 #define SIDE_RD		0x01	/* bytes, EOF or an error may be read */
 #define SIDE_WR		0x02	/* bytes may be written */
 #define SIDE_REG	0x04	/* in the relay's epoll instance */
+#define SIDE_HUP	0x08	/* FIN, reset or error seen: read to the end */
 
 struct pipebuf {
 	SLIST_ENTRY(pipebuf)	 next;
@@ -713,7 +714,7 @@ conn_peek(struct conn *c)
 				continue;
 			if (errno == EAGAIN) {
 				c->cside &= ~SIDE_RD;
-				break;
+				goto wait;
 			}
 			conn_refuse(c, REFUSE_CLIENT_GONE, strerror(errno));
 			return;
@@ -723,6 +724,10 @@ conn_peek(struct conn *c)
 			    "EOF before a whole hello");
 			return;
 		}
+		/* A short read drained the socket (see copy_in): no read
+		 * to find EAGAIN when splicing starts. */
+		if ((size_t)n < s->bcap - s->blen && !(c->cside & SIDE_HUP))
+			c->cside &= ~SIDE_RD;
 		s->blen += (size_t)n;
 		st = tls_hello_parse(s->buf, s->blen, &hello);
 		switch (st) {
@@ -734,6 +739,8 @@ conn_peek(struct conn *c)
 				conn_refuse(c, REFUSE_TOO_BIG, NULL);
 				return;
 			}
+			if (!(c->cside & SIDE_RD))
+				goto wait;	/* drained */
 			continue;
 		case TLS_HELLO_BAD_SNI:
 			/* What the device asked for, for the operator:
@@ -754,6 +761,7 @@ conn_peek(struct conn *c)
 			return;
 		}
 	}
+wait:
 	/* Drained before the hello is whole: wait for more.  The deadline
 	 * is for the whole hello, not per segment: a hello dribbled a byte
 	 * at a time still times out. */
@@ -984,6 +992,66 @@ enum pump_result {
 };
 
 /*
+ * One read of a direction that is not bulk (or has no pipe) through a
+ * buffer on the stack, written on at once; what the destination does not
+ * take waits in the half's small buffer.  Small transfers -- MQTT, the
+ * hello's reply, a keepalive -- cost one read and one write this way,
+ * against a splice in, a splice out and a splice to find the socket
+ * drained: a short read says the socket is drained, unless a FIN or an
+ * error was seen (SIDE_HUP), whose 0 or error is still to be read (the
+ * rule nginx follows with EPOLLRDHUP).  A read that fills the buffer
+ * makes the direction bulk: pipes from then on.
+ * Returns 1 + the bytes written, 0 when the source has nothing more now
+ * (EAGAIN, or EOF: h->eof), or minus the pump_result of an error.
+ */
+static ssize_t
+copy_in(struct conn *c, struct half *h, int from, uint8_t *src, int to,
+    uint8_t *dst)
+{
+	uint8_t tmp[COPY_CHUNK];
+	ssize_t n, w = 0;
+
+	n = read(from, tmp, sizeof(tmp));
+	if (n == -1) {
+		if (errno == EAGAIN || errno == EINTR) {
+			if (errno == EAGAIN)
+				*src &= ~SIDE_RD;
+			return errno == EINTR ? 1 : 0;
+		}
+		return -(ssize_t)PUMP_ERR_SRC;
+	}
+	if (n == 0) {
+		h->eof = 1;
+		return 0;
+	}
+	if ((size_t)n < sizeof(tmp)) {
+		if (!(*src & SIDE_HUP))
+			*src &= ~SIDE_RD;	/* drained */
+	} else if (!h->bulk)
+		h->bulk = 1;
+	else
+		c->relay->ctr.copy_fallbacks++;	/* bulk without a pipe */
+	if (*dst & SIDE_WR) {
+		w = send(to, tmp, (size_t)n, MSG_NOSIGNAL);
+		if (w == -1) {
+			if (errno != EAGAIN && errno != EINTR)
+				return -(ssize_t)PUMP_ERR_DST;
+			if (errno == EAGAIN)
+				*dst &= ~SIDE_WR;
+			w = 0;
+		}
+	}
+	if (w < n) {
+		if (h->cbuf == NULL)
+			h->cbuf = xmalloc(COPY_CHUNK);
+		memcpy(h->cbuf, tmp + w, (size_t)(n - w));
+		h->clen = (uint32_t)(n - w);
+		h->coff = 0;
+	}
+	return 1 + w;
+}
+
+/*
  * Move one direction's bytes as far as the sides' readiness allows:
  * write what waits, then read more, until the source is drained (EAGAIN,
  * which clears its SIDE_RD), the destination is full (EAGAIN clears its
@@ -1048,31 +1116,18 @@ pump(struct conn *c, struct half *h, int from, uint8_t *src, int to,
 			res = PUMP_IDLE;
 			break;
 		}
-		if (h->pipe == NULL &&
-		    (h->pipe = pipe_get(relay, h->bulk)) == NULL) {
-			/* No pipe to be had: a small buffer, not a reset. */
-			if (h->cbuf == NULL) {
-				h->cbuf = xmalloc(COPY_CHUNK);
-				relay->ctr.copy_fallbacks++;
-			}
-			n = read(from, h->cbuf, COPY_CHUNK);
-			if (n == -1) {
-				if (errno == EINTR)
-					continue;
-				if (errno == EAGAIN) {
-					*src &= ~SIDE_RD;
-					res = PUMP_IDLE;
-					break;
-				}
-				return PUMP_ERR_SRC;
-			}
+		if (h->bulk && h->pipe == NULL)
+			h->pipe = pipe_get(relay, 1);
+		if (h->pipe == NULL) {
+			/* Copy: not bulk (yet), or no pipe to be had. */
+			n = copy_in(c, h, from, src, to, dst);
+			if (n < 0)
+				return (enum pump_result)-n;
 			if (n == 0) {
-				h->eof = 1;
 				res = PUMP_IDLE;
 				break;
 			}
-			h->clen = (uint32_t)n;
-			h->coff = 0;
+			moved += (uint64_t)(n - 1);
 			continue;
 		}
 		n = splice(from, NULL, h->pipe->wfd, NULL, h->pipe->cap,
@@ -1227,6 +1282,8 @@ conn_io(struct conn *c, int upstream, uint32_t events)
 
 	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 		*side |= SIDE_RD;
+	if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		*side |= SIDE_HUP;
 	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
 		*side |= SIDE_WR;
 	switch (c->rec.state) {

@@ -901,6 +901,38 @@ test_half_close(void **state)
 	close(cloud);
 }
 
+/*
+ * Bytes and the FIN in one go (a reply, then close): the short read of
+ * the bytes must not be taken for "drained" -- the FIN is still to be
+ * read, and no new event will say so.  Both ways; small messages take no
+ * pipe.
+ */
+static void
+test_data_then_fin(void **state)
+{
+	struct fx *fx = *state;
+	uint8_t got[16];
+	int client, cloud;
+
+	relayed_pair(fx, ALLOWED, &client, &cloud);
+	write_all(cloud, "bye", 3);
+	assert_int_equal(shutdown(cloud, SHUT_WR), 0);
+	read_n(fx, client, got, 3);
+	assert_memory_equal(got, "bye", 3);
+	read_eof(fx, client);
+	write_all(client, "later", 5);
+	assert_int_equal(shutdown(client, SHUT_WR), 0);
+	read_n(fx, cloud, got, 5);
+	assert_memory_equal(got, "later", 5);
+	read_eof(fx, cloud);
+	until(fx, no_connections, NULL, "the end");
+	assert_int_equal(counters(fx).closes[CLOSE_DONE], 1);
+	assert_int_equal(counters(fx).pipes_in_use, 0);
+	assert_int_equal(counters(fx).pipes_pooled, 0);
+	close(client);
+	close(cloud);
+}
+
 struct flood {
 	int		 fd;
 	size_t		 sent;
@@ -1291,6 +1323,7 @@ main(void)
 		T(test_connect_refused_next),
 		T(test_resolve_fails),
 		T(test_half_close),
+		T(test_data_then_fin),
 		T(test_back_pressure),
 		T(test_no_pipe_copies),
 		T(test_bulk_big_pipe),
