@@ -1336,10 +1336,6 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	case RELAY_PROXY:
 		conn_refuse(c, REFUSE_PROXY, "timed out");
 		break;
-	case RELAY_SPLICE:
-		/* the rest of the hello did not go out in time */
-		conn_refuse(c, REFUSE_CONNECT, "upstream takes no hello");
-		break;
 	default:
 		break;
 	}
@@ -1632,7 +1628,8 @@ relay_sweep_cb(evutil_socket_t fd, short what, void *arg)
 	relay_enter(relay);
 	for (c = TAILQ_FIRST(&relay->conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
-		if (c->rec.state == RELAY_SPLICE && c->setup == NULL &&
+		/* With or without its hello sent whole (setup). */
+		if (c->rec.state == RELAY_SPLICE &&
 		    now - c->last_active >= idle)
 			conn_close(c, CLOSE_IDLE);
 	}
