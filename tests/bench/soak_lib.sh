@@ -35,7 +35,10 @@
 #   127.1.x.y          the chargers (bench_soak), one address each
 #
 # soak_run writes, in SOAK_DIR:
-#   samples.csv        one line per sample: t_s, rss_kb, fds, cpu_s, active,
+#   samples.csv        one line per sample: t_s, rss_kb, anon_kb (RssAnon:
+#                      heap and stacks; the rest of RSS is code and data
+#                      of the libraries, paged in as paths are first
+#                      taken), fds, cpu_s, active,
 #                      splice, pipes_in_use, pipes_pooled, pipes_big,
 #                      cache, accepted, relayed, refused, reloads,
 #                      dnsmasq_restarts, checkpoints, log_seq
@@ -48,7 +51,7 @@
 : "${SOAK_KEEPALIVE:=30}"
 SOAK_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 SOAK_SOCK=$SOAK_DIR/evgated.sock
-SOAK_CSV_HEAD="t_s,rss_kb,fds,cpu_s,active,splice,pipes_in_use,pipes_pooled,pipes_big,cache,accepted,relayed,refused,reloads,dnsmasq_restarts,checkpoints,log_seq"
+SOAK_CSV_HEAD="t_s,rss_kb,anon_kb,fds,cpu_s,active,splice,pipes_in_use,pipes_pooled,pipes_big,cache,accepted,relayed,refused,reloads,dnsmasq_restarts,checkpoints,log_seq"
 
 soak_in() { ip netns exec "$SOAK_NS" "$@"; }
 
@@ -151,9 +154,10 @@ print(json.load(sys.stdin)["dnsmasq"].get("pid") or "")'
 
 # One line of samples.csv.
 soak_sample() {
-	local t=$1 s rss fds cpu hz
+	local t=$1 s rss anon fds cpu hz
 	hz=$(getconf CLK_TCK)
 	rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$SOAK_EVG_PID/status" 2>/dev/null)
+	anon=$(awk '/^RssAnon:/ {print $2}' "/proc/$SOAK_EVG_PID/status" 2>/dev/null)
 	fds=$(ls "/proc/$SOAK_EVG_PID/fd" 2>/dev/null | wc -l)
 	cpu=$(sed 's/.*) //' "/proc/$SOAK_EVG_PID/stat" 2>/dev/null |
 	    awk -v hz="$hz" '{printf "%.2f", ($12 + $13) / hz}')
@@ -161,13 +165,13 @@ soak_sample() {
 	python3 -c '
 import json, sys
 d = json.loads(sys.argv[1]); r = d["relay"]
-print(",".join(str(x) for x in (sys.argv[2], sys.argv[3], sys.argv[4],
-    sys.argv[5], r["active"], r["by_state"]["splice"], r["pipes_in_use"],
+print(",".join(str(x) for x in (sys.argv[2], sys.argv[3], sys.argv[6],
+    sys.argv[4], sys.argv[5], r["active"], r["by_state"]["splice"], r["pipes_in_use"],
     r["pipes_pooled"], r.get("pipes_big", 0), d["resolver"]["cached"],
     r["accepted"], r["relayed"], sum(r["refused"].values()),
     d["config"]["reloads"], d["dnsmasq"]["restarts"],
     d["checkpoint"]["saves"], d["log"]["next_seq"])))' \
-	    "$s" "$t" "${rss:-0}" "$fds" "${cpu:-0}"
+	    "$s" "$t" "${rss:-0}" "$fds" "${cpu:-0}" "${anon:-0}"
 }
 
 soak_reload() {		# alternate a.yaml and b.yaml, then SIGHUP
@@ -200,6 +204,7 @@ soak_run() {
 	fds0=$(ls "/proc/$SOAK_EVG_PID/fd" | wc -l)
 	echo "fds_before=$fds0" >>"$SOAK_DIR/summary"
 	echo "rss_before_kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$SOAK_EVG_PID/status")" >>"$SOAK_DIR/summary"
+	echo "anon_before_kb=$(awk '/^RssAnon:/ {print $2}' "/proc/$SOAK_EVG_PID/status")" >>"$SOAK_DIR/summary"
 	soak_bg "$SOAK_NS" "$SOAK_DIR/load.out" "$SOAK_BIN/bench_soak" \
 	    -c 127.0.0.2:8883 -C 127.0.0.2:443 -n "$SOAK_CHARGERS" \
 	    -b 127.1.0.1-127.1.$((SOAK_CHARGERS / 250)).250 \

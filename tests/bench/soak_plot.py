@@ -30,6 +30,8 @@ def load(path):
         r["other_fds"] = r["fds"] - 2 * r["active"] - 2 * (
             r["pipes_in_use"] + r["pipes_pooled"])
         r["rss_mib"] = r["rss_kb"] / 1024
+        # Older files have no anon_kb: the whole RSS stands in.
+        r["anon_mib"] = r.get("anon_kb", r["rss_kb"]) / 1024
     prev = None
     for r in rows:
         r["cpu_pct"] = 0.0 if prev is None or r["t_s"] <= prev["t_s"] else \
@@ -55,7 +57,8 @@ def slope_per_hour(pts):
 # "flat", or None for a figure that follows the load (connections and
 # their descriptors, CPU): the chargers come and go at random.
 FIGS = [
-    ("rss_mib", "RSS", "MiB", 1.0),
+    ("anon_mib", "RSS anonymous: heap, stacks", "MiB", 0.5),
+    ("rss_mib", "RSS, with the libraries' pages", "MiB", 1.0),
     ("pipes_pooled", "pipes in the pool", "", 0),
     ("pipes_in_use", "pipes in use", "", 16),
     ("cache", "resolver cache entries", "", 0),
@@ -86,7 +89,7 @@ def table(rows, after, warmup):
         lo = min(r[key] for r in post)
         hi = max(r[key] for r in post)
         sl = slope_per_hour([(r["t_s"], r[key]) for r in post])
-        fmt = "%.1f" if key in ("rss_mib", "cpu_pct") else "%.0f"
+        fmt = "%.1f" if key in ("rss_mib", "anon_mib", "cpu_pct") else "%.0f"
         out.append("| %s%s | %s | %s | %s-%s | %+.2f | %s | %s |" % (
             label, " (%s)" % unit if unit else "", fmt % first, fmt % last,
             fmt % lo, fmt % hi, sl, fmt % after[key],
