@@ -4,12 +4,14 @@
  *	PEEK -> RESOLVE -> CONNECT [-> PROXY] -> SPLICE -> CLOSE
  *
  * conn_set_state() is the one place a connection changes state and
- * conn_io() the one driver of socket events.  Bytes move with splice(2):
- * socket -> pipe -> socket, with a pipe taken from a pool while a
- * direction has data in flight and given back when it is drained, so an
+ * conn_io() the one driver of socket events.  Small transfers (MQTT, a
+ * reply, a keepalive) are read into a buffer on the stack and written on
+ * at once; a direction whose read fills that buffer is bulk and moves
+ * with splice(2): socket -> pipe -> socket, with a pipe taken from a pool
+ * while it has data in flight and given back when it is drained, so an
  * idle connection holds only its two sockets.  Back-pressure is natural:
- * while a pipe cannot be emptied into its destination we stop reading
- * from its source.  Half-close is passed on with shutdown(SHUT_WR).
+ * while bytes cannot be written to their destination we stop reading
+ * from their source.  Half-close is passed on with shutdown(SHUT_WR).
  *
  * System calls are most of a short connection's cost (doc/performance.md),
  * so each is counted:

@@ -5,9 +5,9 @@
  * a small state machine (PEEK -> RESOLVE -> CONNECT -> SPLICE -> CLOSE):
  * read the ClientHello (bounded, with a deadline), take its SNI, allow it
  * only if the port's allowlist matches, resolve the name with the site's
- * own resolvers, connect, forward the hello, then move bytes both ways
- * with splice(2) through pipes borrowed from a pool only while data is in
- * flight.  An idle relayed connection holds exactly two descriptors (the
+ * own resolvers, connect, forward the hello, then move bytes both ways:
+ * small ones by read and write, bulk with splice(2) through pipes
+ * borrowed from a pool only while data is in flight.  An idle relayed connection holds exactly two descriptors (the
  * charger's socket and the cloud's) and no buffers.  TLS is never
  * terminated here.
  *
