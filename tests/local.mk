@@ -137,7 +137,8 @@ BENCH_COMMON = tests/bench/bench.c tests/bench/bench.h
 BENCH_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(OPENSSL_CFLAGS)
 BENCH_LIBS = $(LIBEVENT_LIBS) $(OPENSSL_LIBS) $(LIBBSD_LIBS)
 BENCH_PROGS = tests/bench/bench_sink tests/bench/bench_bulk \
-	tests/bench/bench_rate tests/bench/bench_idle tests/bench/bench_ping
+	tests/bench/bench_rate tests/bench/bench_idle tests/bench/bench_ping \
+	tests/bench/bench_soak
 check_PROGRAMS += $(BENCH_PROGS)
 tests_bench_bench_sink_SOURCES = tests/bench/bench_sink.c $(BENCH_COMMON)
 tests_bench_bench_sink_CFLAGS = $(BENCH_CFLAGS)
@@ -154,6 +155,10 @@ tests_bench_bench_idle_LDADD = $(BENCH_LIBS)
 tests_bench_bench_ping_SOURCES = tests/bench/bench_ping.c $(BENCH_COMMON)
 tests_bench_bench_ping_CFLAGS = $(BENCH_CFLAGS)
 tests_bench_bench_ping_LDADD = $(BENCH_LIBS)
+tests_bench_bench_soak_SOURCES = tests/bench/bench_soak.c $(BENCH_COMMON)
+tests_bench_bench_soak_CFLAGS = $(BENCH_CFLAGS)
+tests_bench_bench_soak_LDADD = $(BENCH_LIBS)
+EXTRA_DIST += tests/bench/soak_lib.sh tests/bench/soak_plot.py
 EXTRA_DIST += tests/bench/lib.sh tests/bench/profile.sh tests/bench/profile_ntp.sh tests/bench/profile_fw.sh \
 	tests/bench/world_budget.sh
 GATEWAY_UNIT_TESTS += tests/unit/test_export
@@ -209,6 +214,12 @@ tests_unit_test_relay_report_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_relay_report_LDFLAGS = $(AM_LDFLAGS) -Wl,--wrap=now_mono_ms
 tests_unit_test_relay_report_LDADD = $(UNIT_LIBS)
 # The relay's state machine over loopback, with a resolver of the test's.
+GATEWAY_UNIT_TESTS += tests/unit/test_checkpoint
+tests_unit_test_checkpoint_SOURCES = tests/unit/test_checkpoint.c
+tests_unit_test_checkpoint_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_checkpoint_LDFLAGS = $(AM_LDFLAGS) -Wl,--wrap=relay_foreach
+tests_unit_test_checkpoint_LDADD = $(UNIT_LIBS)
+
 GATEWAY_UNIT_TESTS += tests/unit/test_relay
 tests_unit_test_relay_SOURCES = tests/unit/test_relay.c tests/unit/hello.h
 tests_unit_test_relay_CFLAGS = $(UNIT_CFLAGS)

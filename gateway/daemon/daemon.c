@@ -23,6 +23,7 @@
 #include "daemon/module.h"
 #include "daemon/role.h"
 #include "daemon/sdnotify.h"
+#include "fleetlog/checkpoint.h"
 #include "fleetlog/fleetlog.h"
 #include "fleetlog/metrics.h"
 #include "fleetlog/ship.h"
@@ -92,6 +93,7 @@ static void m##_free_(void *self) { m##_free((type *)self); }
 ADAPT(netpolicy, struct netpolicy)
 ADAPT(control, struct control)
 ADAPT(fleetlog, struct fleetlog)
+ADAPT(checkpoint, struct checkpoint)
 ADAPT(resolver, struct resolver)
 ADAPT(relay, struct relay)
 ADAPT(ntp, struct ntp)
@@ -110,6 +112,13 @@ static int
 fleetlog_prepare_(void *self, const struct config *c, char *err, size_t len)
 {
 	return fleetlog_prepare(self, c->log, err, len);
+}
+
+static int
+checkpoint_prepare_(void *self, const struct config *c, char *err,
+    size_t len)
+{
+	return checkpoint_prepare(self, c->log, err, len);
 }
 
 static int
@@ -204,6 +213,7 @@ m##_status_(void *self, struct json_object *into)			\
 	json_object_object_add(into, (key), m##_status(self));		\
 }
 SECTION(fleetlog, "log")
+SECTION(checkpoint, "checkpoint")
 SECTION(resolver, "resolver")
 SECTION(relay, "relay")
 SECTION(ntp, "ntp")
@@ -697,10 +707,13 @@ evgated_new(struct event_base *base, const char *conf_path,
 	d->pair = pair_new(base, d->site);
 	d->warm = warm_new(base, d->resolver);
 	d->vip_timer = evtimer_new(base, vip_timer_cb, d);
+	d->checkpoint = checkpoint_new(base, d->fleetlog, d->relay);
 	MOD(EVGATED_NETPOLICY, netpolicy, d->netpolicy, netpolicy_status_);
 	MOD(EVGATED_CONTROL, control, d->control, NULL);
 	MOD(EVGATED_RESOLVER, resolver, d->resolver, resolver_status_);
 	MOD(EVGATED_FLEETLOG, fleetlog, d->fleetlog, fleetlog_status_);
+	MOD(EVGATED_CHECKPOINT, checkpoint, d->checkpoint,
+	    checkpoint_status_);
 	MOD(EVGATED_SHIP, ship, d->ship, ship_status_);
 	MOD(EVGATED_METRICS, metrics, d->metrics, metrics_status_);
 	MOD(EVGATED_SITE, site, d->site, site_status_);

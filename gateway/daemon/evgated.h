@@ -11,6 +11,9 @@
  *	resolver  upstream name resolution
  *	fleetlog  the events' sink
  *	ship      shipping the fleet log (after fleetlog: its new directory)
+ *	checkpoint the open connections' end records, kept for a crash
+ *		  (after fleetlog: its directory; freed before fleetlog and
+ *		  ship, so that its last flush holds the relay's last records)
  *	metrics   the Prometheus endpoint
  *	site      DHCP and DNS through dnsmasq, the lease table
  *	ntp       the time service (after resolver: names of servers)
@@ -42,6 +45,7 @@ struct ntp;
 struct resolver;
 struct control;
 struct fleetlog;
+struct checkpoint;
 struct metrics;
 struct ship;
 struct site;
@@ -55,6 +59,7 @@ enum evgated_module {
 	EVGATED_RESOLVER,
 	EVGATED_FLEETLOG,
 	EVGATED_SHIP,
+	EVGATED_CHECKPOINT,
 	EVGATED_METRICS,
 	EVGATED_SITE,
 	EVGATED_NTP,
@@ -73,6 +78,7 @@ struct evgated {
 	struct netpolicy	*netpolicy;	/* upstream address policy */
 	struct control		*control;
 	struct fleetlog		*fleetlog;	/* the events sink */
+	struct checkpoint	*checkpoint;	/* crash accounting */
 	struct resolver		*resolver;
 	struct relay		*relay;
 	struct ntp		*ntp;		/* time service */

@@ -173,6 +173,14 @@ log_fsync(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 	return cfg_duration(ctx, node, 10, 60000, &l->fsync_ms);
 }
 
+static int
+log_checkpoint(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
+{
+	struct cfg_log *l = arg;
+
+	return cfg_duration(ctx, node, 1000, 3600000, &l->checkpoint_ms);
+}
+
 int
 fleetlog_cfg_section(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 {
@@ -183,6 +191,7 @@ fleetlog_cfg_section(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 		{ "segment_mb", log_segment_mb, 0 },
 		{ "fsync_interval", log_fsync, 0 },
 		{ "queue_max", log_queue, 0 },
+		{ "checkpoint_interval", log_checkpoint, 0 },
 		{ NULL, NULL, 0 },
 	};
 	struct cfg_log **out = arg, *l;
@@ -192,6 +201,7 @@ fleetlog_cfg_section(struct cfg_ctx *ctx, struct cfg_node *node, void *arg)
 	l->max_bytes = 1024ULL * 1024 * 1024;
 	l->segment_bytes = 16ULL * 1024 * 1024;
 	l->fsync_ms = 1000;
+	l->checkpoint_ms = 30000;
 	l->queue_max = FLEETLOG_QUEUE_MAX;
 	if (cfg_map(ctx, node, keys, l) == -1)
 		return -1;

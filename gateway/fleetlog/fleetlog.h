@@ -51,6 +51,7 @@ struct cfg_log {
 	uint64_t	 max_bytes;		/* all segments together */
 	uint64_t	 segment_bytes;		/* rotate at this size */
 	uint64_t	 fsync_ms;		/* batch interval */
+	uint64_t	 checkpoint_ms;		/* open connections (checkpoint.h) */
 	unsigned	 queue_max;		/* events waiting for the disk */
 };
 /* Its parser (arg: a struct cfg_log ** for a new struct), and free. */

@@ -3,15 +3,39 @@
  *
  *	PEEK -> RESOLVE -> CONNECT [-> PROXY] -> SPLICE -> CLOSE
  *
- * conn_set_state() is the one place a connection changes state.  Bytes
- * move with splice(2): socket -> pipe -> socket, with a pipe taken from a
- * pool while a direction has data in flight and given back when it is
- * drained, so an idle connection holds only its two sockets.  Back-pressure
- * is natural: while a pipe cannot be emptied into its destination we stop
- * reading from its source.  Half-close is passed on with shutdown(SHUT_WR).
+ * conn_set_state() is the one place a connection changes state and
+ * conn_io() the one driver of socket events.  Small transfers (MQTT, a
+ * reply, a keepalive) are read into a buffer on the stack and written on
+ * at once; a direction whose read fills that buffer is bulk and moves
+ * with splice(2): socket -> pipe -> socket, with a pipe taken from a pool
+ * while it has data in flight and given back when it is drained, so an
+ * idle connection holds only its two sockets.  Back-pressure is natural:
+ * while bytes cannot be written to their destination we stop reading
+ * from their source.  Half-close is passed on with shutdown(SHUT_WR).
+ *
+ * System calls are most of a short connection's cost (doc/performance.md),
+ * so each is counted:
+ *   - the hello is read right after accept4: a charger sends it with
+ *     the handshake's last ACK, so it is nearly always there already and
+ *     the connection waits for no event (an EAGAIN costs one read);
+ *     TCP_NODELAY and SO_KEEPALIVE are set on the listener and inherited;
+ *   - the connections' sockets live in an epoll instance of the relay's
+ *     own, registered once each, edge-triggered, for reading and writing:
+ *     no re-registration when what a connection waits for changes, and
+ *     none to undo at the end (closing a socket takes it out).  That
+ *     instance is one descriptor in the daemon's libevent loop.  A side's
+ *     readiness is kept in flags that the events set and EAGAIN clears;
+ *   - the hello's send tells whether the connect succeeded (its error is
+ *     the connect's), so no getsockopt(SO_ERROR);
+ *   - when the second direction ends the sockets are closed at once: the
+ *     close sends the FIN, no shutdown first.
+ * Timers (the hello, resolve and connect deadlines) are libevent timers
+ * that live in the connection's setup state, freed when splicing starts;
+ * an idle relayed connection is its struct conn and nothing else.
  */
 #include "evgate_config.h"
 
+#include <sys/epoll.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 /* libbsd's tree.h marks generated functions __unused, a BSD-ism. */
@@ -25,6 +49,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,21 +74,32 @@
 #define IP6T_SO_ORIGINAL_DST	80	/* linux/netfilter_ipv6/ip6_tables.h */
 #endif
 
-#define PIPE_CHUNK	(64 * 1024)	/* one pipe's default capacity */
+#define PIPE_CHUNK	(64 * 1024)	/* a pipe's default capacity */
+#define PIPE_BIG	(1024 * 1024)	/* a bulk direction's pipe */
+#define PIPE_BIG_MAX	32		/* big pipes at most (32 MiB) */
 #define COPY_CHUNK	(16 * 1024)	/* the buffer when no pipe can be had */
 #define FD_OTHERS	64		/* descriptors the rest of evgated uses */
 #define PIPE_RESERVE	256		/* pipe pairs max_conns leaves room for */
 #define PUMP_ROUNDS	16		/* chunks per wake-up, for fairness */
+#define PUMP_BYTES	(2 * 1024 * 1024) /* bytes per wake-up, likewise */
 #define PIPE_POOL_MAX	256		/* idle pipes kept for reuse */
 #define ACCEPT_BURST	64
+#define EPOLL_BATCH	128		/* events taken per epoll_wait */
 #define HELLO_FIRST	2048		/* first hello buffer; grows to max */
 #define PROXY_REPLY_MAX	4096
 #define RELAY_BAD_SNI_MAX	64	/* bytes of a refused name kept */
+
+/* A side's state: what its events said, and whether it is registered. */
+#define SIDE_RD		0x01	/* bytes, EOF or an error may be read */
+#define SIDE_WR		0x02	/* bytes may be written */
+#define SIDE_REG	0x04	/* in the relay's epoll instance */
+#define SIDE_HUP	0x08	/* FIN, reset or error seen: read to the end */
 
 struct pipebuf {
 	SLIST_ENTRY(pipebuf)	 next;
 	int			 rfd, wfd;
 	size_t			 len;		/* bytes in the pipe */
+	size_t			 cap;		/* PIPE_CHUNK or PIPE_BIG */
 };
 
 /*
@@ -78,6 +114,7 @@ struct half {
 	uint32_t		 clen, coff;	/* bytes in cbuf; written */
 	uint8_t			 eof;		/* source sent FIN */
 	uint8_t			 shut;		/* FIN passed on */
+	uint8_t			 bulk;		/* filled a pipe: take a big one */
 };
 
 struct client {
@@ -97,25 +134,40 @@ struct listener {
 	struct event		 pause;		/* after EMFILE */
 };
 
-struct conn {
-	TAILQ_ENTRY(conn)	 entry;
-	struct relay		*relay;
-	struct relay_record	 rec;
-	struct client		*client;
-	int			 cfd, ufd;
-	short			 cflags, uflags;	/* registered events */
-	struct event		 cev, uev;
-	struct half		 up, down;	/* up: charger -> cloud */
-	uint8_t			*buf;		/* the hello, until sent */
+/*
+ * What a connection needs only until it splices: the hello, the lookup,
+ * the addresses to try, the deadline's timer.  Freed when splicing starts.
+ * One allocation: the first HELLO_FIRST bytes of the hello go into first
+ * (a bigger hello into buf of its own), and the resolver's answer, the
+ * largest member, is last and not zeroed (setup_new).
+ */
+struct conn_setup {
+	struct event		 timer;		/* this state's deadline */
+	int			 timer_on;
+	uint8_t			*buf;		/* the hello: first, or bigger */
 	size_t			 blen, bcap, bsent;
 	char			*pbuf;		/* the proxy's reply */
 	size_t			 plen;
 	struct resolver_wait	*wait;
-	struct resolver_answer	*ans;
 	size_t			 next_addr;
 	size_t			 forbidden;	/* of those, by the policy */
 	int			 proxy_literal;	/* ans: the proxy's address */
 	uint64_t		 deadline;	/* of PEEK, or of RESOLVE..PROXY */
+	uint8_t			 first[HELLO_FIRST];
+	struct resolver_answer	 ans;		/* valid from RESOLVE on */
+};
+
+struct conn {
+	TAILQ_ENTRY(conn)	 entry;		/* relay->conns, or ->dead */
+	TAILQ_ENTRY(conn)	 again_entry;	/* relay->again */
+	struct relay		*relay;
+	struct relay_record	 rec;
+	struct client		*client;
+	struct conn_setup	*setup;		/* NULL once splicing */
+	int			 cfd, ufd;
+	uint8_t			 cside, uside;	/* SIDE_* */
+	uint8_t			 again;		/* on relay->again */
+	struct half		 up, down;	/* up: charger -> cloud */
 	uint64_t		 last_active;
 };
 
@@ -134,9 +186,21 @@ struct relay {
 	const struct cfg_relay	*next_conf;
 	TAILQ_HEAD(, listener)	 fresh;		/* new listeners */
 	TAILQ_HEAD(, conn)	 conns;
+	/* Closed while a batch of events may still name them: freed at
+	 * the end of the batch (relay_leave). */
+	TAILQ_HEAD(, conn)	 dead;
+	int			 busy;		/* inside relay_enter/leave */
+	/* Work left by the fairness bound: run again on the next round. */
+	TAILQ_HEAD(, conn)	 again;
+	size_t			 nagain;
+	struct event		*again_ev;
+	int			 epfd;		/* the connections' sockets */
+	struct event		*io_ev;
 	struct client_tree	 clients;
-	SLIST_HEAD(, pipebuf)	 pool;
-	size_t			 npool;
+	SLIST_HEAD(, pipebuf)	 pool;		/* PIPE_CHUNK pipes */
+	SLIST_HEAD(, pipebuf)	 bigpool;	/* PIPE_BIG pipes */
+	size_t			 npool;		/* in both pools */
+	size_t			 nbig;		/* big pipes, used or pooled */
 	struct relay_counters	 ctr;
 	uint64_t		 next_id;
 	struct event		*sweep;
@@ -152,11 +216,12 @@ struct relay {
 	struct log_ratelimit	 rl_warn, rl_accept, rl_pipe;
 };
 
-static void	conn_event_cb(evutil_socket_t, short, void *);
 static void	conn_close(struct conn *, enum relay_close);
 static void	conn_refuse(struct conn *, enum relay_refusal, const char *);
 static void	conn_connect_next(struct conn *);
 static void	conn_start_splice(struct conn *);
+static void	conn_splice(struct conn *);
+static void	conn_timer_cb(evutil_socket_t, short, void *);
 static void	listener_accept_cb(evutil_socket_t, short, void *);
 
 static int
@@ -219,37 +284,65 @@ fds_held(const struct relay *relay)
 }
 
 static struct pipebuf *
-pipe_get(struct relay *relay)
+pipe_new(struct relay *relay)
 {
 	struct pipebuf *p;
 	int fds[2];
 
-	if ((p = SLIST_FIRST(&relay->pool)) != NULL) {
+	/* A new pipe must leave room for every connection's sockets: else
+	 * copy through a buffer (pump). */
+	if (relay->fd_limit != 0 && fds_held(relay) + 2 > relay->fd_limit)
+		return NULL;
+	if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) == -1) {
+		log_warnx_rl(&relay->rl_pipe, "relay: pipe2: %s (copying "
+		    "through a buffer instead)", strerror(errno));
+		return NULL;
+	}
+	p = xcalloc(1, sizeof(*p));
+	p->rfd = fds[0];
+	p->wfd = fds[1];
+	p->cap = PIPE_CHUNK;
+	return p;
+}
+
+/*
+ * A pipe for a direction with bytes to move: from the pool, or new.  A
+ * bulk direction (one that filled a pipe) gets a big one while fewer
+ * than PIPE_BIG_MAX exist: 16 times fewer splice calls and wake-ups per
+ * byte, the largest single gain of the bulk path (doc/performance.md).
+ * The cap bounds what big pipes can hold, and keeps an unprivileged
+ * evgated within the kernel's pipe-user-pages-soft (16384 pages) with
+ * the small pool beside them.  NULL when no pipe can be had.
+ */
+static struct pipebuf *
+pipe_get(struct relay *relay, int bulk)
+{
+	struct pipebuf *p = NULL;
+
+	if (bulk && (p = SLIST_FIRST(&relay->bigpool)) != NULL) {
+		SLIST_REMOVE_HEAD(&relay->bigpool, next);
+		relay->npool--;
+	} else if ((p = SLIST_FIRST(&relay->pool)) != NULL) {
 		SLIST_REMOVE_HEAD(&relay->pool, next);
 		relay->npool--;
-	} else {
-		/* A new pipe must leave room for every connection's
-		 * sockets: else copy through a buffer (pump). */
-		if (relay->fd_limit != 0 &&
-		    fds_held(relay) + 2 > relay->fd_limit)
-			return NULL;
-		if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) == -1) {
-			log_warnx_rl(&relay->rl_pipe, "relay: pipe2: %s "
-			    "(copying through a buffer instead)",
-			    strerror(errno));
-			return NULL;
-		}
-		p = xcalloc(1, sizeof(*p));
-		p->rfd = fds[0];
-		p->wfd = fds[1];
+	} else if ((p = pipe_new(relay)) == NULL)
+		return NULL;
+	if (bulk && p->cap < PIPE_BIG && relay->nbig < PIPE_BIG_MAX) {
+		if (fcntl(p->wfd, F_SETPIPE_SZ, PIPE_BIG) >= PIPE_BIG) {
+			p->cap = PIPE_BIG;
+			relay->nbig++;
+		} else
+			log_debug("relay: F_SETPIPE_SZ: %s", strerror(errno));
 	}
 	relay->ctr.pipes_in_use++;
 	return p;
 }
 
 static void
-pipe_destroy(struct pipebuf *p)
+pipe_destroy(struct relay *relay, struct pipebuf *p)
 {
+	if (p->cap == PIPE_BIG)
+		relay->nbig--;
 	close(p->rfd);
 	close(p->wfd);
 	free(p);
@@ -261,42 +354,110 @@ pipe_put(struct relay *relay, struct pipebuf *p)
 	relay->ctr.pipes_in_use--;
 	/* A pipe that still holds bytes cannot be reused. */
 	if (p->len != 0 || relay->npool >= PIPE_POOL_MAX) {
-		pipe_destroy(p);
+		pipe_destroy(relay, p);
 		return;
 	}
-	SLIST_INSERT_HEAD(&relay->pool, p, next);
+	if (p->cap == PIPE_BIG)
+		SLIST_INSERT_HEAD(&relay->bigpool, p, next);
+	else
+		SLIST_INSERT_HEAD(&relay->pool, p, next);
 	relay->npool++;
 }
 
 /* --- events ---------------------------------------------------------- */
 
 /*
- * Register interest on one side; timeout_ms 0 means none.  Re-registering
- * costs an epoll_ctl, so an unchanged wish without a timer is a no-op.
+ * Entry points that may close connections (socket events, timers, the
+ * accept loop) run between relay_enter and relay_leave: a connection
+ * closed in between is freed at relay_leave, so an event later in the
+ * same batch never finds freed memory.
  */
 static void
-conn_want(struct conn *c, int upstream, short flags, uint64_t timeout_ms)
+relay_enter(struct relay *relay)
 {
-	struct event *ev = upstream ? &c->uev : &c->cev;
-	short *cur = upstream ? &c->uflags : &c->cflags;
-	int fd = upstream ? c->ufd : c->cfd;
+	relay->busy++;
+}
+
+static void
+relay_leave(struct relay *relay)
+{
+	struct conn *c;
+
+	if (--relay->busy > 0)
+		return;
+	while ((c = TAILQ_FIRST(&relay->dead)) != NULL) {
+		TAILQ_REMOVE(&relay->dead, c, entry);
+		free(c);
+	}
+}
+
+/*
+ * Put one side's socket into the relay's epoll instance, once for its
+ * whole life: edge-triggered, for reading and writing.  The event's data
+ * is the connection, its lowest bit the side (structs are aligned).
+ */
+static int
+conn_register(struct conn *c, int upstream)
+{
+	struct epoll_event ev;
+	uint8_t *side = upstream ? &c->uside : &c->cside;
+
+	if (*side & SIDE_REG)
+		return 0;
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+	ev.data.ptr = (void *)((uintptr_t)c | (upstream ? 1 : 0));
+	if (epoll_ctl(c->relay->epfd, EPOLL_CTL_ADD, upstream ? c->ufd :
+	    c->cfd, &ev) == -1) {
+		log_warnx_rl(&c->relay->rl_warn, "relay: epoll_ctl: %s",
+		    strerror(errno));
+		return -1;
+	}
+	*side |= SIDE_REG;
+	return 0;
+}
+
+/* Arm the setup timer for ms from now (0: stop it). */
+static void
+conn_timer(struct conn *c, uint64_t ms)
+{
+	struct conn_setup *s = c->setup;
 	struct timeval tv;
 
-	if (*cur == flags && timeout_ms == 0 && !(*cur & EV_TIMEOUT))
+	if (s->timer_on) {
+		evtimer_del(&s->timer);
+		s->timer_on = 0;
+	}
+	if (ms == 0)
 		return;
-	if (event_initialized(ev))
-		event_del(ev);
-	*cur = flags | (timeout_ms ? EV_TIMEOUT : 0);
-	if (flags == 0 && timeout_ms == 0)
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	evtimer_add(&s->timer, &tv);
+	s->timer_on = 1;
+}
+
+/* The time left to the setup deadline, at least 1 ms. */
+static uint64_t
+conn_time_left(const struct conn *c)
+{
+	uint64_t now = now_mono_ms();
+
+	return c->setup->deadline > now ? c->setup->deadline - now : 1;
+}
+
+/* Run the connection again on the next loop round (fairness bound). */
+static void
+conn_again(struct conn *c)
+{
+	struct relay *relay = c->relay;
+	struct timeval tv = { 0, 0 };
+
+	if (c->again)
 		return;
-	event_assign(ev, c->relay->base, flags ? fd : -1, flags | EV_PERSIST,
-	    conn_event_cb, c);
-	if (timeout_ms) {
-		tv.tv_sec = (time_t)(timeout_ms / 1000);
-		tv.tv_usec = (suseconds_t)(timeout_ms % 1000) * 1000;
-		event_add(ev, &tv);
-	} else
-		event_add(ev, NULL);
+	c->again = 1;
+	TAILQ_INSERT_TAIL(&relay->again, c, again_entry);
+	if (relay->nagain++ == 0)
+		evtimer_add(relay->again_ev, &tv);
 }
 
 static void
@@ -313,15 +474,41 @@ conn_set_state(struct conn *c, enum relay_state st)
 
 /* --- connection life ------------------------------------------------- */
 
+static struct conn_setup *
+setup_new(struct relay *relay, struct conn *c)
+{
+	struct conn_setup *s = xmalloc(sizeof(*s));
+
+	/* Not the answer (2 KiB): the resolver or the literal fills it. */
+	memset(s, 0, offsetof(struct conn_setup, ans));
+	s->ans.naddrs = 0;
+	s->buf = s->first;
+	s->bcap = sizeof(s->first);
+	evtimer_assign(&s->timer, relay->base, conn_timer_cb, c);
+	return s;
+}
+
+static void
+setup_free(struct relay *relay, struct conn_setup *s)
+{
+	if (s == NULL)
+		return;
+	if (s->timer_on)
+		evtimer_del(&s->timer);
+	if (s->wait != NULL)
+		relay->res_ops->cancel(relay->res_ctx, s->wait);
+	if (s->buf != s->first)
+		free(s->buf);
+	free(s->pbuf);
+	free(s);
+}
+
 static void
 conn_free(struct conn *c)
 {
 	struct relay *relay = c->relay;
 
-	if (event_initialized(&c->cev))
-		event_del(&c->cev);
-	if (event_initialized(&c->uev))
-		event_del(&c->uev);
+	/* Closing a socket takes it out of the epoll instance. */
 	if (c->cfd != -1)
 		close(c->cfd);
 	if (c->ufd != -1)
@@ -332,11 +519,13 @@ conn_free(struct conn *c)
 		pipe_put(relay, c->down.pipe);
 	free(c->up.cbuf);
 	free(c->down.cbuf);
-	if (c->wait != NULL)
-		relay->res_ops->cancel(relay->res_ctx, c->wait);
-	free(c->ans);
-	free(c->buf);
-	free(c->pbuf);
+	setup_free(relay, c->setup);
+	c->setup = NULL;
+	if (c->again) {
+		TAILQ_REMOVE(&relay->again, c, again_entry);
+		relay->nagain--;
+		c->again = 0;
+	}
 	if (c->client != NULL && --c->client->count == 0) {
 		RB_REMOVE(client_tree, &relay->clients, c->client);
 		free(c->client);
@@ -345,7 +534,11 @@ conn_free(struct conn *c)
 	relay->ctr.active--;
 	TAILQ_REMOVE(&relay->conns, c, entry);
 	free((char *)c->rec.sni);
-	free(c);
+	c->rec.sni = NULL;
+	if (relay->busy)
+		TAILQ_INSERT_TAIL(&relay->dead, c, entry);
+	else
+		free(c);
 }
 
 static void
@@ -402,15 +595,16 @@ static void
 conn_resolve_cb(const struct resolver_answer *ans, void *arg)
 {
 	struct conn *c = arg;
+	struct conn_setup *s = c->setup;
 
-	c->wait = NULL;
+	s->wait = NULL;
 	if (ans->error != 0 || ans->naddrs == 0) {
 		conn_refuse(c, REFUSE_RESOLVE, evdns_err_to_string(ans->error));
 		return;
 	}
-	c->ans = xmalloc(sizeof(*c->ans));
-	*c->ans = *ans;
-	c->next_addr = c->forbidden = 0;
+	if (ans != &s->ans)
+		s->ans = *ans;
+	s->next_addr = s->forbidden = 0;
 	conn_connect_next(c);
 }
 
@@ -418,28 +612,29 @@ static void
 conn_start_resolve(struct conn *c)
 {
 	const struct cfg_relay *r = c->relay->conf;
-	struct resolver_answer ans;
+	struct conn_setup *s = c->setup;
 	const char *name = r->proxy_host ? r->proxy_host : c->rec.sni;
 	union sockaddr_any lit;
 	int rv, flags;
 
 	conn_set_state(c, RELAY_RESOLVE);
-	c->deadline = now_mono_ms() + r->connect_ms;
-	conn_want(c, 0, 0, 0);	/* nothing to read from the charger yet */
+	s->deadline = now_mono_ms() + r->connect_ms;
+	conn_timer(c, 0);
 
 	/* A proxy given as an address needs no lookup. */
 	memset(&lit, 0, sizeof(lit));
 	if (r->proxy_host != NULL &&
 	    (inet_pton(AF_INET, name, &lit.sin.sin_addr) == 1 ||
 	    inet_pton(AF_INET6, name, &lit.sin6.sin6_addr) == 1)) {
-		c->ans = xcalloc(1, sizeof(*c->ans));
-		c->ans->naddrs = 1;
-		c->proxy_literal = 1;
+		memset(&s->ans, 0, sizeof(s->ans));
+		s->ans.naddrs = 1;
+		s->proxy_literal = 1;
 		if (inet_pton(AF_INET, name, &lit.sin.sin_addr) == 1)
 			lit.sin.sin_family = AF_INET;
 		else
 			lit.sin6.sin6_family = AF_INET6;
-		memcpy(&c->ans->addrs[0], &lit, sizeof(lit));
+		memcpy(&s->ans.addrs[0], &lit, sizeof(lit));
+		s->next_addr = s->forbidden = 0;
 		conn_connect_next(c);
 		return;
 	}
@@ -448,18 +643,19 @@ conn_start_resolve(struct conn *c)
 	flags = r->proxy_host == NULL && !route_names_exactly(
 	    relay_conf_route(r, c->rec.port), name, strlen(name)) ?
 	    RESOLVER_WILDCARD : 0;
+	/* A cache hit is answered into s->ans at once. */
 	rv = c->relay->res_ops->lookup(c->relay->res_ctx, name, flags,
-	    conn_resolve_cb, c, &ans, &c->wait);
+	    conn_resolve_cb, c, &s->ans, &s->wait);
 	if (rv == 1) {
-		conn_resolve_cb(&ans, c);
+		conn_resolve_cb(&s->ans, c);
 		return;
 	}
 	if (rv == -1) {
 		conn_refuse(c, REFUSE_RESOLVE, "no resolver configured");
 		return;
 	}
-	/* Bound the wait: a timer on the (not yet open) upstream side. */
-	conn_want(c, 1, 0, r->connect_ms);
+	/* Bound the wait. */
+	conn_timer(c, r->connect_ms);
 }
 
 static void
@@ -484,84 +680,109 @@ conn_decide(struct conn *c, const struct tls_hello *h)
 	}
 }
 
+/*
+ * Read what the charger sent until the hello is whole, the socket is
+ * drained (edge-triggered: wait for its next event) or the hello is
+ * refused.
+ */
 static void
 conn_peek(struct conn *c)
 {
+	struct conn_setup *s = c->setup;
 	struct tls_hello hello;
 	enum tls_hello_status st;
 	ssize_t n;
 
-	if (now_mono_ms() >= c->deadline) {
-		conn_refuse(c, REFUSE_HELLO_TIMEOUT, NULL);
-		return;
-	}
-	if (c->blen == c->bcap) {
-		size_t ncap = c->bcap ? c->bcap * 2 : HELLO_FIRST;
-
-		if (ncap > TLS_HELLO_MAX_WIRE)
-			ncap = TLS_HELLO_MAX_WIRE;
-		c->buf = xreallocarray(c->buf, ncap, 1);
-		c->bcap = ncap;
-	}
-	n = read(c->cfd, c->buf + c->blen, c->bcap - c->blen);
-	if (n == -1) {
-		if (errno == EAGAIN || errno == EINTR)
-			return;
-		conn_refuse(c, REFUSE_CLIENT_GONE, strerror(errno));
-		return;
-	}
-	if (n == 0) {
-		conn_refuse(c, REFUSE_CLIENT_GONE, "EOF before a whole hello");
-		return;
-	}
-	c->blen += (size_t)n;
-	st = tls_hello_parse(c->buf, c->blen, &hello);
-	switch (st) {
-	case TLS_HELLO_OK:
-		conn_decide(c, &hello);
-		return;
-	case TLS_HELLO_NEED_MORE:
-		if (c->blen >= TLS_HELLO_MAX_WIRE) {
-			conn_refuse(c, REFUSE_TOO_BIG, NULL);
+	for (;;) {
+		if (now_mono_ms() >= s->deadline) {
+			conn_refuse(c, REFUSE_HELLO_TIMEOUT, NULL);
 			return;
 		}
-		/* The deadline is for the whole hello, not per segment:
-		 * a hello dribbled a byte at a time still times out. */
-		conn_want(c, 0, EV_READ, c->deadline - now_mono_ms() + 1);
-		return;
-	case TLS_HELLO_BAD_SNI:
-		/* What the device asked for, for the operator: escaped (it
-		 * may hold any byte) and cut short. */
-		if (hello.sni_len > 0) {
-			char esc[4 * RELAY_BAD_SNI_MAX + 4];
+		if (s->blen == s->bcap) {
+			size_t ncap = s->bcap * 2;
 
-			c->rec.sni = xstrdup(str_escape(hello.sni,
-			    hello.sni_len, RELAY_BAD_SNI_MAX, esc, sizeof(esc)));
+			if (ncap > TLS_HELLO_MAX_WIRE)
+				ncap = TLS_HELLO_MAX_WIRE;
+			if (s->buf == s->first) {
+				s->buf = xmalloc(ncap);
+				memcpy(s->buf, s->first, s->blen);
+			} else
+				s->buf = xreallocarray(s->buf, ncap, 1);
+			s->bcap = ncap;
 		}
-		conn_refuse(c, REFUSE_BAD_SNI, tls_hello_status_str(st));
-		return;
-	default:
-		conn_refuse(c, hello_refusal(st), tls_hello_status_str(st));
+		n = read(c->cfd, s->buf + s->blen, s->bcap - s->blen);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN) {
+				c->cside &= ~SIDE_RD;
+				goto wait;
+			}
+			conn_refuse(c, REFUSE_CLIENT_GONE, strerror(errno));
+			return;
+		}
+		if (n == 0) {
+			conn_refuse(c, REFUSE_CLIENT_GONE,
+			    "EOF before a whole hello");
+			return;
+		}
+		/* A short read drained the socket (see copy_in): no read
+		 * to find EAGAIN when splicing starts. */
+		if ((size_t)n < s->bcap - s->blen && !(c->cside & SIDE_HUP))
+			c->cside &= ~SIDE_RD;
+		s->blen += (size_t)n;
+		st = tls_hello_parse(s->buf, s->blen, &hello);
+		switch (st) {
+		case TLS_HELLO_OK:
+			conn_decide(c, &hello);
+			return;
+		case TLS_HELLO_NEED_MORE:
+			if (s->blen >= TLS_HELLO_MAX_WIRE) {
+				conn_refuse(c, REFUSE_TOO_BIG, NULL);
+				return;
+			}
+			if (!(c->cside & SIDE_RD))
+				goto wait;	/* drained */
+			continue;
+		case TLS_HELLO_BAD_SNI:
+			/* What the device asked for, for the operator:
+			 * escaped (it may hold any byte) and cut short. */
+			if (hello.sni_len > 0) {
+				char esc[4 * RELAY_BAD_SNI_MAX + 4];
+
+				c->rec.sni = xstrdup(str_escape(hello.sni,
+				    hello.sni_len, RELAY_BAD_SNI_MAX, esc,
+				    sizeof(esc)));
+			}
+			conn_refuse(c, REFUSE_BAD_SNI,
+			    tls_hello_status_str(st));
+			return;
+		default:
+			conn_refuse(c, hello_refusal(st),
+			    tls_hello_status_str(st));
+			return;
+		}
+	}
+wait:
+	/* Drained before the hello is whole: wait for more.  The deadline
+	 * is for the whole hello, not per segment: a hello dribbled a byte
+	 * at a time still times out. */
+	if (conn_register(c, 0) == -1) {
+		conn_refuse(c, REFUSE_CLIENT_GONE, "cannot wait for the hello");
 		return;
 	}
+	if (!s->timer_on)
+		conn_timer(c, conn_time_left(c));
 }
 
 /* --- CONNECT and PROXY ----------------------------------------------- */
-
-static void
-set_tcp_options(int fd)
-{
-	int one = 1;
-
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-}
 
 static void
 conn_connect_next(struct conn *c)
 {
 	struct relay *relay = c->relay;
 	const struct cfg_relay *r = relay->conf;
+	struct conn_setup *s = c->setup;
 	uint64_t now = now_mono_ms(), left, slice;
 	union sockaddr_any *sa;
 	enum netpolicy_class cls;
@@ -569,18 +790,21 @@ conn_connect_next(struct conn *c)
 	size_t remaining;
 	uint16_t port;
 	char a[64];
+	int one = 1;
 
 	conn_set_state(c, RELAY_CONNECT);
 	if (c->ufd != -1) {
-		conn_want(c, 1, 0, 0);
+		/* Its registration goes with it. */
 		close(c->ufd);
 		c->ufd = -1;
+		c->uside = 0;
 	}
+	s->bsent = 0;
 	memset(&c->rec.upstream, 0, sizeof(c->rec.upstream));
 	for (;;) {
-		if (c->next_addr >= c->ans->naddrs || now >= c->deadline) {
+		if (s->next_addr >= s->ans.naddrs || now >= s->deadline) {
 			/* Only forbidden addresses: a refusal of its own. */
-			if (c->forbidden == c->next_addr && c->next_addr > 0)
+			if (s->forbidden == s->next_addr && s->next_addr > 0)
 				conn_refuse(c, REFUSE_ADDRESS, "every address "
 				    "is refused by the upstream address policy");
 			else
@@ -589,7 +813,7 @@ conn_connect_next(struct conn *c)
 				    "connection");
 			return;
 		}
-		sa = (union sockaddr_any *)&c->ans->addrs[c->next_addr++];
+		sa = (union sockaddr_any *)&s->ans.addrs[s->next_addr++];
 		port = r->proxy_host ? r->proxy_port :
 		    relay_conf_route(r, c->rec.port)->upstream_port;
 		if (sa->sa.sa_family == AF_INET)
@@ -598,9 +822,9 @@ conn_connect_next(struct conn *c)
 			sa->sin6.sin6_port = htons(port);
 		/* Never where a DNS answer alone would take us (SSRF). */
 		if (relay->np != NULL &&
-		    (cls = netpolicy_check(relay->np, sa, c->proxy_literal)) !=
+		    (cls = netpolicy_check(relay->np, sa, s->proxy_literal)) !=
 		    NETPOLICY_PUBLIC) {
-			c->forbidden++;
+			s->forbidden++;
 			log_warnx_rl(&relay->rl_warn, "relay: #%llu %s resolves "
 			    "to %s (%s): refused by the upstream address "
 			    "policy (wan.allow_prefixes)",
@@ -618,208 +842,320 @@ conn_connect_next(struct conn *c)
 			    strerror(errno));
 			continue;
 		}
-		set_tcp_options(c->ufd);
-		if (connect(c->ufd, &sa->sa, salen) == 0 ||
-		    errno == EINPROGRESS)
+		setsockopt(c->ufd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		setsockopt(c->ufd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+		if ((connect(c->ufd, &sa->sa, salen) == 0 ||
+		    errno == EINPROGRESS) && conn_register(c, 1) == 0)
 			break;
 		log_debug("relay: #%llu connect: %s",
 		    (unsigned long long)c->rec.id, strerror(errno));
 		close(c->ufd);
 		c->ufd = -1;
+		c->uside = 0;
 	}
 	memcpy(&c->rec.upstream, sa, salen);
 	/* Leave time for the addresses after this one. */
-	left = c->deadline - now;
-	remaining = c->ans->naddrs - c->next_addr + 1;
+	left = s->deadline - now;
+	remaining = s->ans.naddrs - s->next_addr + 1;
 	slice = left / remaining;
 	if (slice < 1000)
 		slice = left < 1000 ? left : 1000;
-	conn_want(c, 1, EV_WRITE, slice ? slice : 1);
+	conn_timer(c, slice ? slice : 1);
 }
 
-/* Write what is left of c->buf to the upstream; 1 done, 0 later, -1 error. */
+/*
+ * Write what is left of the setup's buffer upstream; 1 done, 0 later
+ * (the socket is full, or still connecting), -1 error (errno).
+ */
 static int
 conn_flush_buf(struct conn *c)
 {
-	while (c->bsent < c->blen) {
-		ssize_t n = send(c->ufd, c->buf + c->bsent, c->blen - c->bsent,
-		    MSG_NOSIGNAL);
+	struct conn_setup *s = c->setup;
+
+	while (s->bsent < s->blen) {
+		ssize_t n = send(c->ufd, s->buf + s->bsent,
+		    s->blen - s->bsent, MSG_NOSIGNAL);
 
 		if (n == -1) {
-			if (errno == EAGAIN || errno == EINTR)
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN) {
+				c->uside &= ~SIDE_WR;
 				return 0;
+			}
 			return -1;
 		}
-		c->bsent += (size_t)n;
+		s->bsent += (size_t)n;
 	}
 	return 1;
 }
 
+/*
+ * The upstream socket is writable (or failed): the first send says which.
+ * A connect that failed fails the send with its error; one still in
+ * progress (a spurious wake-up) gives EAGAIN.
+ */
 static void
 conn_connected(struct conn *c)
 {
 	const struct cfg_relay *r = c->relay->conf;
-	int err = 0;
-	socklen_t len = sizeof(err);
+	const struct cfg_route *route;
+	char req[600], up[64];
+	ssize_t sent;
+	int n;
 
-	if (getsockopt(c->ufd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
-		err = errno;
-	if (err != 0) {
-		char up[64];
-
-		log_debug("relay: #%llu connect to %s: %s",
-		    (unsigned long long)c->rec.id,
-		    format_sockaddr(&c->rec.upstream.sa, up, sizeof(up)),
-		    strerror(err));
-		conn_connect_next(c);
-		return;
-	}
-	free(c->ans);
-	c->ans = NULL;
 	if (r->proxy_host == NULL) {
 		conn_start_splice(c);
 		return;
 	}
 	/* RFC 9110 9.3.6: ask the proxy for a tunnel to name:port. */
-	{
-		const struct cfg_route *route = relay_conf_route(r, c->rec.port);
-		char req[600];
-		int n;
-
-		n = snprintf(req, sizeof(req), "CONNECT %s:%u HTTP/1.1\r\n"
-		    "Host: %s:%u\r\n\r\n", c->rec.sni, route->upstream_port,
-		    c->rec.sni, route->upstream_port);
-		if (send(c->ufd, req, (size_t)n, MSG_NOSIGNAL) != n) {
-			conn_refuse(c, REFUSE_PROXY, "cannot send CONNECT");
+	route = relay_conf_route(r, c->rec.port);
+	n = snprintf(req, sizeof(req), "CONNECT %s:%u HTTP/1.1\r\n"
+	    "Host: %s:%u\r\n\r\n", c->rec.sni, route->upstream_port,
+	    c->rec.sni, route->upstream_port);
+	sent = send(c->ufd, req, (size_t)n, MSG_NOSIGNAL);
+	if (sent >= 0 && sent != n) {
+		conn_refuse(c, REFUSE_PROXY, "cannot send CONNECT");
+		return;
+	}
+	if (sent == -1) {
+		if (errno == EAGAIN) {
+			c->uside &= ~SIDE_WR;
 			return;
 		}
+		log_debug("relay: #%llu connect to %s: %s",
+		    (unsigned long long)c->rec.id,
+		    format_sockaddr(&c->rec.upstream.sa, up, sizeof(up)),
+		    strerror(errno));
+		conn_connect_next(c);
+		return;
 	}
 	conn_set_state(c, RELAY_PROXY);
-	conn_want(c, 1, EV_READ, c->deadline > now_mono_ms() ?
-	    c->deadline - now_mono_ms() : 1);
+	conn_timer(c, conn_time_left(c));
 }
 
 /* Read the proxy's reply into a buffer of its own (the hello stays). */
 static void
 conn_proxy_reply(struct conn *c)
 {
+	struct conn_setup *s = c->setup;
 	char *end, *eol;
 	ssize_t n;
 
-	if (c->pbuf == NULL)
-		c->pbuf = xmalloc(PROXY_REPLY_MAX + 1);
+	if (s->pbuf == NULL)
+		s->pbuf = xmalloc(PROXY_REPLY_MAX + 1);
 	/* Byte by byte would be slow; but a proxy sends only its header
 	 * before our hello goes out, so whatever we read is header. */
-	n = recv(c->ufd, c->pbuf + c->plen, PROXY_REPLY_MAX - c->plen, 0);
-	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+	n = recv(c->ufd, s->pbuf + s->plen, PROXY_REPLY_MAX - s->plen, 0);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+		c->uside &= ~SIDE_RD;
 		return;
+	}
 	if (n <= 0) {
 		conn_refuse(c, REFUSE_PROXY, "proxy closed the connection");
 		return;
 	}
-	c->plen += (size_t)n;
-	c->pbuf[c->plen] = '\0';
-	if ((end = strstr(c->pbuf, "\r\n\r\n")) == NULL) {
-		if (c->plen == PROXY_REPLY_MAX)
+	s->plen += (size_t)n;
+	s->pbuf[s->plen] = '\0';
+	if ((end = strstr(s->pbuf, "\r\n\r\n")) == NULL) {
+		if (s->plen == PROXY_REPLY_MAX)
 			conn_refuse(c, REFUSE_PROXY, "proxy reply too long");
+		/* Edge-triggered: read on until the socket is drained. */
+		conn_proxy_reply(c);
 		return;
 	}
-	if (end + 4 != c->pbuf + c->plen) {
+	if (end + 4 != s->pbuf + s->plen) {
 		conn_refuse(c, REFUSE_PROXY, "proxy sent data before our hello");
 		return;
 	}
-	if (strncmp(c->pbuf, "HTTP/1.", 7) != 0 || c->pbuf[7] == '\0' ||
-	    c->pbuf[8] != ' ' || c->pbuf[9] != '2') {
-		if ((eol = strchr(c->pbuf, '\r')) != NULL)
+	if (strncmp(s->pbuf, "HTTP/1.", 7) != 0 || s->pbuf[7] == '\0' ||
+	    s->pbuf[8] != ' ' || s->pbuf[9] != '2') {
+		if ((eol = strchr(s->pbuf, '\r')) != NULL)
 			*eol = '\0';
 		log_warnx_rl(&c->relay->rl_warn, "relay: proxy refused "
-		    "CONNECT %s: %.80s", c->rec.sni, c->pbuf);
+		    "CONNECT %s: %.80s", c->rec.sni, s->pbuf);
 		conn_refuse(c, REFUSE_PROXY, NULL);
 		return;
 	}
-	free(c->pbuf);
-	c->pbuf = NULL;
-	c->plen = 0;
+	free(s->pbuf);
+	s->pbuf = NULL;
+	s->plen = 0;
 	conn_start_splice(c);
 }
 
 /* --- SPLICE ---------------------------------------------------------- */
 
 enum pump_result {
-	PUMP_IDLE,		/* source has nothing more for now */
-	PUMP_BLOCKED,		/* destination is full: wait for EV_WRITE */
+	PUMP_IDLE,		/* source has nothing more for now, or EOF */
+	PUMP_BLOCKED,		/* destination is full: wait for its event */
+	PUMP_MORE,		/* the fairness bound: more on the next round */
 	PUMP_ERR_SRC,
 	PUMP_ERR_DST,
 };
 
+/*
+ * One read of a direction that is not bulk (or has no pipe) through a
+ * buffer on the stack, written on at once; what the destination does not
+ * take waits in the half's small buffer.  Small transfers -- MQTT, the
+ * hello's reply, a keepalive -- cost one read and one write this way,
+ * against a splice in, a splice out and a splice to find the socket
+ * drained: a short read says the socket is drained, unless a FIN or an
+ * error was seen (SIDE_HUP), whose 0 or error is still to be read (the
+ * rule nginx follows with EPOLLRDHUP).  A read that fills the buffer
+ * makes the direction bulk: pipes from then on.
+ * Returns 1 + the bytes written, 0 when the source has nothing more now
+ * (EAGAIN, or EOF: h->eof), or minus the pump_result of an error.
+ */
+static ssize_t
+copy_in(struct conn *c, struct half *h, int from, uint8_t *src, int to,
+    uint8_t *dst)
+{
+	uint8_t tmp[COPY_CHUNK];
+	ssize_t n, w = 0;
+
+	n = read(from, tmp, sizeof(tmp));
+	if (n == -1) {
+		if (errno == EAGAIN || errno == EINTR) {
+			if (errno == EAGAIN)
+				*src &= ~SIDE_RD;
+			return errno == EINTR ? 1 : 0;
+		}
+		return -(ssize_t)PUMP_ERR_SRC;
+	}
+	if (n == 0) {
+		h->eof = 1;
+		return 0;
+	}
+	if ((size_t)n < sizeof(tmp)) {
+		if (!(*src & SIDE_HUP))
+			*src &= ~SIDE_RD;	/* drained */
+	} else if (!h->bulk)
+		h->bulk = 1;
+	else
+		c->relay->ctr.copy_fallbacks++;	/* bulk without a pipe */
+	if (*dst & SIDE_WR) {
+		w = send(to, tmp, (size_t)n, MSG_NOSIGNAL);
+		if (w == -1) {
+			if (errno != EAGAIN && errno != EINTR)
+				return -(ssize_t)PUMP_ERR_DST;
+			if (errno == EAGAIN)
+				*dst &= ~SIDE_WR;
+			w = 0;
+		}
+	}
+	if (w < n) {
+		if (h->cbuf == NULL)
+			h->cbuf = xmalloc(COPY_CHUNK);
+		memcpy(h->cbuf, tmp + w, (size_t)(n - w));
+		h->clen = (uint32_t)(n - w);
+		h->coff = 0;
+	}
+	return 1 + w;
+}
+
+/*
+ * Move one direction's bytes as far as the sides' readiness allows:
+ * write what waits, then read more, until the source is drained (EAGAIN,
+ * which clears its SIDE_RD), the destination is full (EAGAIN clears its
+ * SIDE_WR) or PUMP_ROUNDS chunks were moved.  Edge-triggered sockets
+ * give no second event for bytes that are already there, so a pump that
+ * stops early says PUMP_MORE and the connection runs again next round.
+ */
 static enum pump_result
-pump(struct conn *c, struct half *h, int from, int to, uint64_t *bytes)
+pump(struct conn *c, struct half *h, int from, uint8_t *src, int to,
+    uint8_t *dst, uint64_t *bytes)
 {
 	struct relay *relay = c->relay;
+	enum pump_result res = PUMP_MORE;
+	uint64_t moved = 0;
 	int rounds;
 	ssize_t n;
 
-	for (rounds = 0; rounds < PUMP_ROUNDS; rounds++) {
+	for (rounds = 0; rounds < PUMP_ROUNDS && moved < PUMP_BYTES;
+	    rounds++) {
 		if (h->cbuf != NULL && h->clen > h->coff) {
+			if (!(*dst & SIDE_WR)) {
+				res = PUMP_BLOCKED;
+				break;
+			}
 			n = write(to, h->cbuf + h->coff, h->clen - h->coff);
 			if (n == -1) {
-				if (errno == EAGAIN || errno == EINTR)
-					return PUMP_BLOCKED;
+				if (errno == EINTR)
+					continue;
+				if (errno == EAGAIN) {
+					*dst &= ~SIDE_WR;
+					res = PUMP_BLOCKED;
+					break;
+				}
 				return PUMP_ERR_DST;
 			}
 			h->coff += (uint32_t)n;
-			*bytes += (uint64_t)n;
-			c->last_active = now_mono_ms();
+			moved += (uint64_t)n;
 			continue;
 		}
 		if (h->pipe != NULL && h->pipe->len > 0) {
+			if (!(*dst & SIDE_WR)) {
+				res = PUMP_BLOCKED;
+				break;
+			}
 			n = splice(h->pipe->rfd, NULL, to, NULL, h->pipe->len,
 			    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 			if (n == -1) {
-				if (errno == EAGAIN || errno == EINTR)
-					return PUMP_BLOCKED;
+				if (errno == EINTR)
+					continue;
+				if (errno == EAGAIN) {
+					*dst &= ~SIDE_WR;
+					res = PUMP_BLOCKED;
+					break;
+				}
 				return PUMP_ERR_DST;
 			}
 			h->pipe->len -= (size_t)n;
-			*bytes += (uint64_t)n;
-			c->last_active = now_mono_ms();
+			moved += (uint64_t)n;
 			continue;
 		}
-		if (h->eof)
+		if (h->eof || !(*src & SIDE_RD)) {
+			res = PUMP_IDLE;
 			break;
-		if (h->pipe == NULL && (h->pipe = pipe_get(relay)) == NULL) {
-			/* No pipe to be had: a small buffer, not a reset. */
-			if (h->cbuf == NULL) {
-				h->cbuf = xmalloc(COPY_CHUNK);
-				relay->ctr.copy_fallbacks++;
-			}
-			n = read(from, h->cbuf, COPY_CHUNK);
-			if (n == -1) {
-				if (errno == EAGAIN || errno == EINTR)
-					break;
-				return PUMP_ERR_SRC;
-			}
+		}
+		if (h->bulk && h->pipe == NULL)
+			h->pipe = pipe_get(relay, 1);
+		if (h->pipe == NULL) {
+			/* Copy: not bulk (yet), or no pipe to be had. */
+			n = copy_in(c, h, from, src, to, dst);
+			if (n < 0)
+				return (enum pump_result)-n;
 			if (n == 0) {
-				h->eof = 1;
+				res = PUMP_IDLE;
 				break;
 			}
-			h->clen = (uint32_t)n;
-			h->coff = 0;
+			moved += (uint64_t)(n - 1);
 			continue;
 		}
-		n = splice(from, NULL, h->pipe->wfd, NULL, PIPE_CHUNK,
+		n = splice(from, NULL, h->pipe->wfd, NULL, h->pipe->cap,
 		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n == -1) {
-			if (errno == EAGAIN || errno == EINTR)
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN) {
+				/* The source is drained -- or the pipe is
+				 * full, which cannot be: it was empty. */
+				*src &= ~SIDE_RD;
+				res = PUMP_IDLE;
 				break;
+			}
 			return PUMP_ERR_SRC;
 		}
 		if (n == 0) {
 			h->eof = 1;
+			res = PUMP_IDLE;
 			break;
 		}
 		h->pipe->len += (size_t)n;
+		if ((size_t)n == h->pipe->cap)
+			h->bulk = 1;
 	}
+	*bytes += moved;
 	if (h->pipe != NULL && h->pipe->len == 0) {
 		pipe_put(relay, h->pipe);
 		h->pipe = NULL;
@@ -829,11 +1165,7 @@ pump(struct conn *c, struct half *h, int from, int to, uint64_t *bytes)
 		h->cbuf = NULL;
 		h->clen = h->coff = 0;
 	}
-	if (h->eof && h->pipe == NULL && h->cbuf == NULL && !h->shut) {
-		shutdown(to, SHUT_WR);
-		h->shut = 1;
-	}
-	return PUMP_IDLE;
+	return res;
 }
 
 /* Bytes of this direction wait to be written (pipe or buffer)? */
@@ -844,23 +1176,30 @@ half_pending(const struct half *h)
 	    (h->cbuf != NULL && h->clen > h->coff);
 }
 
-/* Run both directions as the events allow, then re-arm the events. */
+/* The source sent FIN and everything before it was passed on. */
+static int
+half_done(const struct half *h)
+{
+	return h->eof && !half_pending(h);
+}
+
+/* Run both directions as the sides' readiness allows. */
 static void
-conn_splice(struct conn *c, int up, int down)
+conn_splice(struct conn *c)
 {
 	struct relay *relay = c->relay;
-	enum pump_result ru = PUMP_IDLE, rd = PUMP_IDLE;
+	enum pump_result ru, rd;
 	uint64_t bu = 0, bd = 0;
-	short cf, uf;
 
-	if (up)
-		ru = pump(c, &c->up, c->cfd, c->ufd, &bu);
-	if (down)
-		rd = pump(c, &c->down, c->ufd, c->cfd, &bd);
-	c->rec.bytes_up += bu;
-	c->rec.bytes_down += bd;
-	relay->ctr.bytes_up += bu;
-	relay->ctr.bytes_down += bd;
+	ru = pump(c, &c->up, c->cfd, &c->cside, c->ufd, &c->uside, &bu);
+	rd = pump(c, &c->down, c->ufd, &c->uside, c->cfd, &c->cside, &bd);
+	if (bu != 0 || bd != 0) {
+		c->rec.bytes_up += bu;
+		c->rec.bytes_down += bd;
+		relay->ctr.bytes_up += bu;
+		relay->ctr.bytes_down += bd;
+		c->last_active = now_mono_ms();
+	}
 	if (ru == PUMP_ERR_SRC || rd == PUMP_ERR_DST) {
 		conn_close(c, CLOSE_CLIENT_RESET);
 		return;
@@ -869,99 +1208,188 @@ conn_splice(struct conn *c, int up, int down)
 		conn_close(c, CLOSE_UPSTREAM_RESET);
 		return;
 	}
-	if (c->up.shut && c->down.shut) {
+	/* Both ended: close, which sends the last FIN itself. */
+	if (half_done(&c->up) && half_done(&c->down)) {
 		conn_close(c, CLOSE_DONE);
 		return;
 	}
-	/* Read a source only while nothing of it waits; write while so. */
-	cf = uf = 0;
-	if (half_pending(&c->up))
-		uf |= EV_WRITE;
-	else if (!c->up.eof)
-		cf |= EV_READ;
-	if (half_pending(&c->down))
-		cf |= EV_WRITE;
-	else if (!c->down.eof)
-		uf |= EV_READ;
-	conn_want(c, 0, cf, 0);
-	conn_want(c, 1, uf, 0);
+	/* One ended: pass its FIN on (half-close). */
+	if (half_done(&c->up) && !c->up.shut) {
+		shutdown(c->ufd, SHUT_WR);
+		c->up.shut = 1;
+	}
+	if (half_done(&c->down) && !c->down.shut) {
+		shutdown(c->cfd, SHUT_WR);
+		c->down.shut = 1;
+	}
+	if (ru == PUMP_MORE || rd == PUMP_MORE)
+		conn_again(c);
 }
 
+/*
+ * Connected: send the hello (and anything after it) first, then splice.
+ * A send error before any byte left is the connect's own: try the next
+ * address.
+ */
 static void
 conn_start_splice(struct conn *c)
 {
 	struct relay *relay = c->relay;
+	struct conn_setup *s = c->setup;
+	char up[64];
 	int rv;
 
-	/* The hello (and anything after it) goes first. */
 	rv = conn_flush_buf(c);
 	if (rv == -1) {
+		if (s->bsent == 0 && c->rec.state == RELAY_CONNECT) {
+			log_debug("relay: #%llu connect to %s: %s",
+			    (unsigned long long)c->rec.id,
+			    format_sockaddr(&c->rec.upstream.sa, up,
+			    sizeof(up)), strerror(errno));
+			conn_connect_next(c);
+			return;
+		}
 		conn_refuse(c, REFUSE_CONNECT, "upstream closed before the hello");
 		return;
 	}
+	if (rv == 0 && s->bsent == 0 && c->rec.state == RELAY_CONNECT)
+		return;		/* still connecting */
 	if (c->rec.state != RELAY_SPLICE) {
 		conn_set_state(c, RELAY_SPLICE);
 		relay->ctr.relayed++;
 		c->last_active = now_mono_ms();
+		conn_timer(c, 0);
 	}
-	if (rv == 0) {
-		conn_want(c, 0, 0, 0);
-		conn_want(c, 1, EV_WRITE, 0);
+	if (rv == 0)
+		return;		/* the rest of the hello when writable */
+	c->rec.bytes_up += s->blen;
+	relay->ctr.bytes_up += s->blen;
+	setup_free(relay, s);
+	c->setup = NULL;
+	/* Registering reports what is already there: no read to try. */
+	if (conn_register(c, 0) == -1) {
+		conn_close(c, CLOSE_CLIENT_RESET);
 		return;
 	}
-	c->rec.bytes_up += c->blen;
-	relay->ctr.bytes_up += c->blen;
-	free(c->buf);
-	c->buf = NULL;
-	c->blen = c->bcap = c->bsent = 0;
-	conn_splice(c, 1, 1);
+	conn_splice(c);
 }
 
 /* --- the driver ------------------------------------------------------ */
 
+/* A socket event: what it says goes into the side's flags first. */
 static void
-conn_event_cb(evutil_socket_t fd, short what, void *arg)
+conn_io(struct conn *c, int upstream, uint32_t events)
 {
-	struct conn *c = arg;
-	int upstream = fd == c->ufd && fd != -1;
+	uint8_t *side = upstream ? &c->uside : &c->cside;
 
+	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		*side |= SIDE_RD;
+	if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		*side |= SIDE_HUP;
+	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+		*side |= SIDE_WR;
 	switch (c->rec.state) {
 	case RELAY_PEEK:
-		if (what & EV_TIMEOUT)
-			conn_refuse(c, REFUSE_HELLO_TIMEOUT, NULL);
-		else
+		if (!upstream && (c->cside & SIDE_RD))
 			conn_peek(c);
 		break;
-	case RELAY_RESOLVE:
-		if (what & EV_TIMEOUT)
-			conn_refuse(c, REFUSE_RESOLVE, "timed out");
-		break;
 	case RELAY_CONNECT:
-		if (what & EV_TIMEOUT)
-			conn_connect_next(c);
-		else
+		if (upstream && (c->uside & SIDE_WR))
 			conn_connected(c);
 		break;
 	case RELAY_PROXY:
-		if (what & EV_TIMEOUT)
-			conn_refuse(c, REFUSE_PROXY, "timed out");
-		else
+		if (upstream && (c->uside & SIDE_RD))
 			conn_proxy_reply(c);
 		break;
 	case RELAY_SPLICE:
-		if (c->buf != NULL) {
-			conn_start_splice(c);	/* still sending the hello */
+		if (c->setup != NULL) {
+			/* still sending the hello */
+			if (upstream && (c->uside & SIDE_WR))
+				conn_start_splice(c);
 			break;
 		}
-		if (upstream)
-			conn_splice(c, (what & EV_WRITE) != 0,
-			    (what & EV_READ) != 0);
-		else
-			conn_splice(c, (what & EV_READ) != 0,
-			    (what & EV_WRITE) != 0);
+		conn_splice(c);
+		break;
+	default:
+		/* RESOLVE: the charger's events wait in the flags. */
+		break;
+	}
+}
+
+/* The setup deadline of the state the connection is in. */
+static void
+conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	struct relay *relay = c->relay;
+
+	c->setup->timer_on = 0;
+	relay_enter(relay);
+	switch (c->rec.state) {
+	case RELAY_PEEK:
+		conn_refuse(c, REFUSE_HELLO_TIMEOUT, NULL);
+		break;
+	case RELAY_RESOLVE:
+		conn_refuse(c, REFUSE_RESOLVE, "timed out");
+		break;
+	case RELAY_CONNECT:
+		conn_connect_next(c);
+		break;
+	case RELAY_PROXY:
+		conn_refuse(c, REFUSE_PROXY, "timed out");
 		break;
 	default:
 		break;
+	}
+	relay_leave(relay);
+}
+
+/* The relay's epoll instance is readable: take a batch of events. */
+static void
+relay_io_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct relay *relay = arg;
+	struct epoll_event evs[EPOLL_BATCH];
+	struct conn *c;
+	uintptr_t p;
+	int i, n;
+
+	n = epoll_wait(relay->epfd, evs, EPOLL_BATCH, 0);
+	relay_enter(relay);
+	for (i = 0; i < n; i++) {
+		p = (uintptr_t)evs[i].data.ptr;
+		c = (struct conn *)(p & ~(uintptr_t)1);
+		/* Closed by an earlier event of this batch. */
+		if (c->rec.state == RELAY_CLOSE)
+			continue;
+		conn_io(c, (int)(p & 1), evs[i].events);
+	}
+	relay_leave(relay);
+}
+
+/* Connections the fairness bound stopped: on with them. */
+static void
+relay_again_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct relay *relay = arg;
+	struct conn *c;
+	size_t n = relay->nagain;
+
+	relay_enter(relay);
+	/* Only those queued before this round: a connection queued again
+	 * waits for the next. */
+	while (n-- > 0 && (c = TAILQ_FIRST(&relay->again)) != NULL) {
+		TAILQ_REMOVE(&relay->again, c, again_entry);
+		relay->nagain--;
+		c->again = 0;
+		if (c->rec.state == RELAY_SPLICE && c->setup == NULL)
+			conn_splice(c);
+	}
+	relay_leave(relay);
+	if (relay->nagain > 0) {
+		struct timeval tv = { 0, 0 };
+
+		evtimer_add(relay->again_ev, &tv);
 	}
 }
 
@@ -1002,6 +1430,7 @@ relay_accept(struct listener *l, int fd, union sockaddr_any *sa)
 {
 	struct relay *relay = l->relay;
 	const struct cfg_relay *r = relay->conf;
+	union sockaddr_any orig;
 	struct conn *c;
 	const char *name;
 	socklen_t len;
@@ -1015,8 +1444,6 @@ relay_accept(struct listener *l, int fd, union sockaddr_any *sa)
 	c->rec.start_wall_ms = now_wall_ms();
 	c->rec.start_mono_ms = now_mono_ms();
 	c->rec.state = RELAY_PEEK;
-	len = sizeof(c->rec.local);
-	getsockname(fd, &c->rec.local.sa, &len);
 	c->rec.port = ntohs(l->addr.sa.sa_family == AF_INET ?
 	    l->addr.sin.sin_port : l->addr.sin6.sin6_port);
 	if (relay->namer != NULL &&
@@ -1030,13 +1457,12 @@ relay_accept(struct listener *l, int fd, union sockaddr_any *sa)
 	if (l->transparent) {
 		/* The charger dialled a fixed address; netfilter sent it to
 		 * us.  The port it dialled chooses the route. */
-		len = sizeof(c->rec.orig_dst);
+		len = sizeof(orig);
 		if (getsockopt(fd, sa->sa.sa_family == AF_INET ? SOL_IP :
 		    SOL_IPV6, sa->sa.sa_family == AF_INET ? SO_ORIGINAL_DST :
-		    IP6T_SO_ORIGINAL_DST, &c->rec.orig_dst, &len) == 0)
-			c->rec.port = ntohs(c->rec.orig_dst.sa.sa_family ==
-			    AF_INET ? c->rec.orig_dst.sin.sin_port :
-			    c->rec.orig_dst.sin6.sin6_port);
+		    IP6T_SO_ORIGINAL_DST, &orig, &len) == 0)
+			c->rec.port = ntohs(orig.sa.sa_family == AF_INET ?
+			    orig.sin.sin_port : orig.sin6.sin6_port);
 		else
 			c->rec.port = 0;	/* no route: refused at decide */
 	}
@@ -1048,9 +1474,12 @@ relay_accept(struct listener *l, int fd, union sockaddr_any *sa)
 		conn_refuse(c, REFUSE_LIMIT_CLIENT, NULL);
 		return;
 	}
-	set_tcp_options(fd);
-	c->deadline = c->rec.start_mono_ms + r->hello_ms;
-	conn_want(c, 0, EV_READ, r->hello_ms);
+	/* TCP_NODELAY and SO_KEEPALIVE came with the listener's. */
+	c->setup = setup_new(relay, c);
+	c->setup->deadline = c->rec.start_mono_ms + r->hello_ms;
+	/* The hello came with the handshake's last ACK, most likely. */
+	c->cside = SIDE_RD | SIDE_WR;
+	conn_peek(c);
 }
 
 static void
@@ -1062,13 +1491,14 @@ listener_accept_cb(evutil_socket_t fd, short what, void *arg)
 	socklen_t len;
 	int i, cfd;
 
+	relay_enter(relay);
 	for (i = 0; i < ACCEPT_BURST && relay->listening; i++) {
 		len = sizeof(sa);
 		cfd = accept4(fd, &sa.sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (cfd == -1) {
 			if (errno == EAGAIN || errno == EINTR ||
 			    errno == ECONNABORTED)
-				return;
+				break;
 			relay->ctr.accept_errors++;
 			log_warnx_rl(&relay->rl_accept, "relay: accept: %s",
 			    strerror(errno));
@@ -1081,10 +1511,11 @@ listener_accept_cb(evutil_socket_t fd, short what, void *arg)
 				event_del(&l->ev);
 				evtimer_add(&l->pause, &tv);
 			}
-			return;
+			break;
 		}
 		relay_accept(l, cfd, &sa);
 	}
+	relay_leave(relay);
 }
 
 static void
@@ -1132,6 +1563,9 @@ listener_open(struct relay *relay, const union sockaddr_any *sa, int transp,
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	/* Start even if the LAN interface is not up yet (boot order). */
 	setsockopt(fd, SOL_IP, IP_FREEBIND, &one, sizeof(one));
+	/* Accepted sockets inherit these: no setsockopt per connection. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
 	if (sa->sa.sa_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (bind(fd, &sa->sa, len) == -1 || listen(fd, 1024) == -1) {
@@ -1193,11 +1627,15 @@ relay_sweep_cb(evutil_socket_t fd, short what, void *arg)
 	if (relay->conf == NULL)
 		return;
 	idle = relay->conf->idle_ms;
+	relay_enter(relay);
 	for (c = TAILQ_FIRST(&relay->conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
-		if (c->rec.state == RELAY_SPLICE && now - c->last_active >= idle)
+		/* With or without its hello sent whole (setup). */
+		if (c->rec.state == RELAY_SPLICE &&
+		    now - c->last_active >= idle)
 			conn_close(c, CLOSE_IDLE);
 	}
+	relay_leave(relay);
 }
 
 struct relay *
@@ -1215,12 +1653,21 @@ relay_new(struct event_base *base, const struct resolver_ops *ops,
 	TAILQ_INIT(&relay->listeners);
 	TAILQ_INIT(&relay->fresh);
 	TAILQ_INIT(&relay->conns);
+	TAILQ_INIT(&relay->dead);
+	TAILQ_INIT(&relay->again);
 	RB_INIT(&relay->clients);
 	SLIST_INIT(&relay->pool);
+	SLIST_INIT(&relay->bigpool);
 	relay->rl_warn = rl;
 	relay->rl_accept = rl;
 	relay->rl_pipe = rl;
 	relay->sweep = event_new(base, -1, EV_PERSIST, relay_sweep_cb, relay);
+	relay->again_ev = evtimer_new(base, relay_again_cb, relay);
+	if ((relay->epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		fatal("relay: epoll_create1");
+	relay->io_ev = event_new(base, relay->epfd, EV_READ | EV_PERSIST,
+	    relay_io_cb, relay);
+	event_add(relay->io_ev, NULL);
 	return relay;
 }
 
@@ -1381,7 +1828,9 @@ relay_commit(struct relay *relay)
 	relay->ctr.listeners = 0;
 	TAILQ_FOREACH(l, &relay->listeners, entry)
 		relay->ctr.listeners++;
+	relay_enter(relay);
 	relay_sweep_rules(relay);
+	relay_leave(relay);
 	event_del(relay->sweep);
 	if (r != NULL) {
 		uint64_t every = r->idle_ms / 10;
@@ -1440,6 +1889,7 @@ relay_close_all(struct relay *relay)
 {
 	struct conn *c;
 
+	relay_enter(relay);
 	while ((c = TAILQ_FIRST(&relay->conns)) != NULL) {
 		if (c->rec.state == RELAY_SPLICE)
 			conn_close(c, CLOSE_SHUTDOWN);
@@ -1448,6 +1898,7 @@ relay_close_all(struct relay *relay)
 			conn_close(c, CLOSE_REFUSED);
 		}
 	}
+	relay_leave(relay);
 }
 
 void
@@ -1461,9 +1912,16 @@ relay_free(struct relay *relay)
 	relay_close_all(relay);
 	while ((p = SLIST_FIRST(&relay->pool)) != NULL) {
 		SLIST_REMOVE_HEAD(&relay->pool, next);
-		pipe_destroy(p);
+		pipe_destroy(relay, p);
+	}
+	while ((p = SLIST_FIRST(&relay->bigpool)) != NULL) {
+		SLIST_REMOVE_HEAD(&relay->bigpool, next);
+		pipe_destroy(relay, p);
 	}
 	event_free(relay->sweep);
+	event_free(relay->again_ev);
+	event_free(relay->io_ev);
+	close(relay->epfd);
 	free(relay);
 }
 
@@ -1472,6 +1930,7 @@ relay_counters(const struct relay *relay, struct relay_counters *ctr)
 {
 	*ctr = relay->ctr;
 	ctr->pipes_pooled = relay->npool;
+	ctr->pipes_big = relay->nbig;
 }
 
 void

@@ -5,9 +5,9 @@
  * a small state machine (PEEK -> RESOLVE -> CONNECT -> SPLICE -> CLOSE):
  * read the ClientHello (bounded, with a deadline), take its SNI, allow it
  * only if the port's allowlist matches, resolve the name with the site's
- * own resolvers, connect, forward the hello, then move bytes both ways
- * with splice(2) through pipes borrowed from a pool only while data is in
- * flight.  An idle relayed connection holds exactly two descriptors (the
+ * own resolvers, connect, forward the hello, then move bytes both ways:
+ * small ones by read and write, bulk with splice(2) through pipes
+ * borrowed from a pool only while data is in flight.  An idle relayed connection holds exactly two descriptors (the
  * charger's socket and the cloud's) and no buffers.  TLS is never
  * terminated here.
  *
@@ -80,8 +80,6 @@ enum relay_close {
 struct relay_record {
 	uint64_t		 id;
 	union sockaddr_any	 client;
-	union sockaddr_any	 local;		/* where it arrived */
-	union sockaddr_any	 orig_dst;	/* transparent mode, else 0 */
 	union sockaddr_any	 upstream;	/* family 0 until connected */
 	uint16_t		 port;		/* route port */
 	const char		*sni;		/* NULL until the hello is read */
@@ -111,6 +109,7 @@ struct relay_counters {
 	size_t		 by_state[RELAY_NSTATES];
 	size_t		 pipes_in_use;
 	size_t		 pipes_pooled;
+	size_t		 pipes_big;	/* of those, 1 MiB bulk pipes */
 	unsigned long	 copy_fallbacks;	/* a buffer instead of a pipe */
 	size_t		 listeners;
 };

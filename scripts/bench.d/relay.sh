@@ -141,18 +141,21 @@ if want_test bulk; then
 	echo
 	echo "Higher Gbit/s is better; lower CPU s/GiB is better (the proxy's whole process tree)."
 	echo
-	echo "| path | Gbit/s | (runs) | CPU s/GiB | evgated/peer Gbit/s | evgated/peer CPU |"
-	echo "|---|---:|---:|---:|---:|---:|"
+	echo "The last column is each path's share of the direct path's throughput: the distance to what the machine allows."
+	echo
+	echo "| path | Gbit/s | (runs) | CPU s/GiB | evgated/peer Gbit/s | evgated/peer CPU | path/direct Gbit/s |"
+	echo "|---|---:|---:|---:|---:|---:|---:|"
+	gd=$(m bulk direct gbps)
 	for p in "${PEERS[@]}" direct; do
 		g=$(m bulk $p gbps)
 		c=$(m bulk $p cpu_gib)
 		if [ "$p" = direct ]; then
-			echo "| direct (no proxy) | $(fmt "$g" 2) | $(spread bulk $p gbps) | n/a | | |"
+			echo "| direct (no proxy) | $(fmt "$g" 2) | $(spread bulk $p gbps) | n/a | | | 1.00x |"
 		elif [ "$p" = $E ]; then
-			echo "| $p | $(fmt "$g" 2) | $(spread bulk $p gbps) | $(fmt "$c" 3) | | |"
+			echo "| $p | $(fmt "$g" 2) | $(spread bulk $p gbps) | $(fmt "$c" 3) | | | $(ratio "$g" "$gd") |"
 		else
 			echo "| $p | $(fmt "$g" 2) | $(spread bulk $p gbps) | $(fmt "$c" 3) |" \
-			    "$(ratio "$(m bulk $E gbps)" "$g") | $(ratio "$(m bulk $E cpu_gib)" "$c") |"
+			    "$(ratio "$(m bulk $E gbps)" "$g") | $(ratio "$(m bulk $E cpu_gib)" "$c") | $(ratio "$g" "$gd") |"
 		fi
 	done
 	echo
@@ -162,16 +165,19 @@ if want_test rate; then
 	echo
 	echo "Higher conn/s is better.  TTFB: connect() start to the first reply byte (with $RATE_CLIENTS in flight it is mostly queueing: TTFB ~ clients / rate)."
 	echo
-	echo "| path | conn/s | (runs) | TTFB p50 µs | TTFB p99 µs | CPU ms per 1k conn | errors | evgated/peer conn/s |"
-	echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+	echo "| path | conn/s | (runs) | TTFB p50 µs | TTFB p99 µs | CPU ms per 1k conn | errors | evgated/peer conn/s | evgated/peer CPU | path/direct conn/s |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	cd_=$(m rate direct cps)
 	for p in "${PEERS[@]}" direct; do
 		c=$(m rate $p cps)
 		cpu=$(m rate $p cpu_k)
 		[ "$p" = direct ] && cpu=
 		echo "| $([ $p = direct ] && echo 'direct (no proxy)' || echo $p) | $(fmt "$c" 0) |" \
 		    "$(spread rate $p cps) | $(fmt "$(m rate $p p50)" 0) | $(fmt "$(m rate $p p99)" 0) |" \
-		    "$(fmt "$cpu" 1) | $(m rate $p errors) |" \
-		    "$([ $p = $E ] || [ $p = direct ] || ratio "$(m rate $E cps)" "$c") |"
+		    "$([ -n "$cpu" ] && fmt "$cpu" 1) | $(m rate $p errors) |" \
+		    "$([ $p = $E ] || [ $p = direct ] || ratio "$(m rate $E cps)" "$c") |" \
+		    "$([ $p = $E ] || [ $p = direct ] || ratio "$(m rate $E cpu_k)" "$cpu") |" \
+		    "$(ratio "$c" "$cd_") |"
 	done
 	echo
 fi
@@ -183,6 +189,8 @@ if want_test idle; then
 		echo
 	fi
 	echo "RSS of the proxy's process tree (VmRSS summed) before and while holding them; lower is better."
+	echo
+	echo "The direct path holds no proxy, so no memory of its own: no ratio to it here."
 	echo
 	echo "| peer | held | RSS before MiB | RSS holding MiB | bytes per connection | (runs) | evgated/peer |"
 	echo "|---|---:|---:|---:|---:|---:|---:|"
@@ -199,8 +207,8 @@ if want_test latency; then
 	echo
 	echo "Round-trip time through each proxy, and what it adds to the direct path; lower is better."
 	echo
-	echo "| path | RTT p50 µs | RTT p99 µs | added p50 µs | added p99 µs | evgated/peer added p50 |"
-	echo "|---|---:|---:|---:|---:|---:|"
+	echo "| path | RTT p50 µs | RTT p99 µs | added p50 µs | added p99 µs | evgated/peer added p50 | evgated/peer added p99 | path/direct RTT p50 |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 	d50=$(m latency direct p50)
 	d99=$(m latency direct p99)
 	a50() { awk -v a="$(m latency "$1" p50)" -v d="$d50" 'BEGIN { if (a != "" && d != "") printf "%.2f", a - d }'; }
@@ -208,9 +216,11 @@ if want_test latency; then
 	for p in "${PEERS[@]}"; do
 		echo "| $p | $(fmt "$(m latency $p p50)" 1) | $(fmt "$(m latency $p p99)" 1) |" \
 		    "$(fmt "$(a50 $p)" 1) | $(fmt "$(a99 $p)" 1) |" \
-		    "$([ $p = $E ] || ratio "$(a50 $E)" "$(a50 $p)") |"
+		    "$([ $p = $E ] || ratio "$(a50 $E)" "$(a50 $p)") |" \
+		    "$([ $p = $E ] || ratio "$(a99 $E)" "$(a99 $p)") |" \
+		    "$(ratio "$(m latency $p p50)" "$d50") |"
 	done
-	echo "| direct (no proxy) | $(fmt "$d50" 1) | $(fmt "$d99" 1) | | | |"
+	echo "| direct (no proxy) | $(fmt "$d50" 1) | $(fmt "$d99" 1) | | | | | 1.00x |"
 	echo
 fi
 exit "$failed"

@@ -47,7 +47,7 @@ if [ "$tool" = syscalls ]; then
 	A=${PEER_ADDR[$peer]}
 	pids=$(tree_pids "$PEER_PID" | sed 's/^/-p /' | tr '\n' ' ')
 	# shellcheck disable=SC2086
-	strace -c -f -o "$outdir/strace.$peer.$load.txt" $pids &
+	strace ${STRACE_OPTS:-} -c -f -o "$outdir/strace.$peer.$load.txt" $pids &
 	spid=$!
 	sleep 1
 	out=$(run_load)

@@ -4,11 +4,16 @@
 # relays to nginx and mosquitto through dnsmasq).
 #
 #  1. HTTPS requests and refused connections through the relay; once the
-#     log says all of it is committed, more traffic starts and evgated is
-#     killed with SIGKILL in the middle of it.
+#     log says all of it is committed, three connections are opened and
+#     held (keep-alive HTTPS), more traffic starts and evgated is killed
+#     with SIGKILL in the middle of it.
 #  2. After a restart the export holds every connection of the first
 #     phase and every event up to the committed seq read just before the
-#     kill, with no gap; seq goes on after the last event on disk.
+#     kill, with no gap; seq goes on after the last event on disk.  Each
+#     held connection has one end record, reason gateway-restart, with
+#     the bytes the relay had counted (the checkpoint, checkpoint.h); no
+#     connection has two, also after a second kill -9 right after the
+#     restart.
 #  3. A torn last line (a power cut in the middle of a batch) is cut on
 #     start and never breaks the export; report and CSV work.
 . "$(dirname "$0")/lib.sh"
@@ -17,7 +22,7 @@
 LOG=$T/log
 write_conf "$T/evgated.yaml"
 cat >>"$T/evgated.yaml" <<EOF
-log: {dir: $LOG, fsync_interval: 200ms, segment_mb: 1}
+log: {dir: $LOG, fsync_interval: 200ms, segment_mb: 1, checkpoint_interval: 1s}
 EOF
 start_evgated || { not_ok "evgated started" "$(tail -20 "$T/evgated.log")"; exit 1; }
 ok "evgated started with a fleet log"
@@ -53,7 +58,40 @@ print(sum(1 for l in sys.stdin if json.loads(l).get("sni") == "evil.example.com"
           and json.loads(l).get("reason") == "not-allowed"))')
 check_eq "every refused connection is a refusal event" 3 "$refs1"
 
-# --- phase 2: kill -9 in the middle of traffic -----------------------------
+# --- phase 2: kill -9 with connections held and in the middle of traffic ---
+# Three keep-alive HTTPS connections, held open after one request each.
+cat >"$T/hold.py" <<'PY'
+import socket, ssl, sys, time
+ctx = ssl.create_default_context(cafile=sys.argv[1])
+held = []
+for i in range(3):
+    t = ctx.wrap_socket(socket.create_connection(("127.0.0.1", 443)),
+                        server_hostname=sys.argv[2])
+    t.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: %s\r\n\r\n" % sys.argv[2].encode())
+    data = b""
+    while b"hello from the cloud" not in data:
+        data += t.recv(4096)
+    held.append(t)
+print("held", len(held), flush=True)
+time.sleep(600)
+PY
+coproc HOLD { in_ns "$NS" python3 "$T/hold.py" "$CA" "$API" 2>&1; }
+at_exit "kill $HOLD_PID"
+line=""
+read -r -t 30 line <&"${HOLD[0]}"
+check_eq "three connections held open through the relay" "held 3" "$line"
+# What the relay counts for them, then a checkpoint written after that.
+ctl "$SOCK" --json connections | python3 -c '
+import json, sys
+for c in json.load(sys.stdin)["connections"]:
+    if c["state"] == "splice" and c["sni"] == sys.argv[1]:
+        print(c["id"], c["bytes_up"], c["bytes_down"])' "$API" >"$T/held.txt"
+check_eq "the relay lists them" 3 "$(wc -l <"$T/held.txt")"
+saves0=$(json_get "$(status)" "d['checkpoint']['saves']")
+saved_after() { [ "$(json_get "$(status)" "d['checkpoint']['saves']")" -gt "$((saves0 + 1))" ]; }
+check "a checkpoint is written after that (every second here)" wait_for 10 saved_after
+check "the checkpoint holds them" test \
+    "$(json_get "$(status)" "d['checkpoint']['connections']")" -ge 3
 (
 	for i in $(seq 1 200); do
 		in_ns "$NS" curl -sS -m 5 --cacert "$CA" "https://$API/hello.txt" \
@@ -70,6 +108,8 @@ wait "$EVG_PID" 2>/dev/null
 kill "$traffic" 2>/dev/null
 wait "$traffic" 2>/dev/null
 diag "killed at committed seq $committed (phase 1 ended at $phase1)"
+check "the killed run left its checkpoint" \
+    bash -c "ls '$LOG' | grep -q '^checkpoint-.*\.jsonl\$'"
 
 seqs=$(export_jsonl | python3 -c '
 import json, sys
@@ -92,8 +132,58 @@ last=$(echo "$seqs" | awk '{print $NF}')
 # --- phase 3: restart; then a torn tail --------------------------------------
 rm -f "$SOCK"	# left behind by the kill: start_evgated waits for a new one
 start_evgated && wait_for 10 status || not_ok "evgated restarted"
-check_eq "seq goes on after the last event on disk" "$((last + 2))" \
-    "$(logst next_seq)"	# the daemon's own "started" event took last+1
+recovered=$(json_get "$(status)" "d['checkpoint']['recovered']")
+diag "the restart closed $recovered connections as gateway-restart"
+# The end records of the connections open at the kill come first, then
+# the daemon's own "started" event.
+check_eq "seq goes on after the last event on disk" \
+    "$((last + recovered + 2))" "$(logst next_seq)"
+kill "$HOLD_PID" 2>/dev/null
+
+# Every held connection: one end record, with the bytes the relay counted.
+restart_records() {
+	export_jsonl --type connection | python3 -c '
+import json, sys
+for l in sys.stdin:
+    e = json.loads(l)
+    if e.get("reason") == "gateway-restart":
+        print(e["conn"], e["bytes_up"], e["bytes_down"], e["duration_s"])'
+}
+check "each held connection has one gateway-restart record with its bytes" \
+    python3 -c '
+import sys
+held = [l.split() for l in open(sys.argv[1])]
+got = {}
+for l in sys.argv[2].splitlines():
+    c, up, down, dur = l.split()
+    assert c not in got, "two records for #" + c
+    got[c] = (up, down, float(dur))
+for c, up, down in held:
+    assert c in got, "no record for #" + c
+    assert got[c][:2] == (up, down), "#%s: %s, relay said %s" % (c, got[c], (up, down))
+    assert got[c][2] > 0, "#%s: no duration" % c
+' "$T/held.txt" "$(restart_records)"
+no_twice() {	# no connection of any run has two end records
+	export_jsonl --type connection | python3 -c '
+import json, sys, collections
+n = collections.Counter((e["conn"], e["start"]) for e in map(json.loads, sys.stdin))
+dup = [k for k, v in n.items() if v > 1]
+assert not dup, "twice: %s" % dup
+print(sum(n.values()))'
+}
+check "no connection has two end records" no_twice
+check "the checkpoint file of the killed run is gone" \
+    bash -c "! ls '$LOG' | grep -q '^checkpoint-'"
+# Killed again right after that start: its recovery is not done twice.
+nrec=$(restart_records | wc -l)
+kill -9 "$EVG_PID"
+wait "$EVG_PID" 2>/dev/null
+rm -f "$SOCK"
+start_evgated && wait_for 10 status || not_ok "evgated restarted after a second kill"
+check_eq "a second kill -9 adds no end record" "$nrec" "$(restart_records | wc -l)"
+check_eq "... and recovers nothing" 0 \
+    "$(json_get "$(status)" "d['checkpoint']['recovered']")"
+check "still no connection with two end records" no_twice
 ctl "$SOCK" reload >/dev/null
 wait_for 10 settled
 kill "$EVG_PID"

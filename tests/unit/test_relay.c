@@ -5,11 +5,14 @@
  * (resolver_ops of its own, answering at once, later, or never), and runs
  * the relay's event loop in between.
  *
- * Covered: a hello a byte at a time, refusals that never resolve or
- * connect, a cache hit answered synchronously, an answer that comes later,
- * half-close both ways, back-pressure, and a reload during every state --
- * including the crash of issue 14 (the relay section removed while a hello
- * is half sent).
+ * Covered: a hello a byte at a time, a hello larger than the first buffer,
+ * refusals that never resolve or connect, a cache hit answered
+ * synchronously, an answer that comes later (with the charger's bytes
+ * after the hello arriving meanwhile: edge-triggered sockets report them
+ * once), a refused first address, half-close both ways, back-pressure,
+ * bulk through a big pipe past the fairness bound, and a reload during
+ * every state -- including the crash of issue 14 (the relay section
+ * removed while a hello is half sent).
  */
 #include "evgate_config.h"
 
@@ -551,6 +554,35 @@ test_byte_at_a_time(void **state)
 	until(fx, no_connections, NULL, "the end of the connection");
 }
 
+/* A hello bigger than the first buffer (2 KiB) is read whole, sent whole. */
+static void
+test_big_hello(void **state)
+{
+	struct fx *fx = *state;
+	static uint8_t hello[20000], got[20000];
+	uint8_t ext[8000];
+	const char *name = ALLOWED;
+	size_t e = hello_sni_ext(ext, &name, 1), n;
+	int client, cloud;
+
+	/* padding (RFC 7685) to about 7 KiB, in two records */
+	e += hello_put16(ext + e, 21);
+	e += hello_put16(ext + e, 7000);
+	memset(ext + e, 0, 7000);
+	e += 7000;
+	n = hello_build(hello, sizeof(hello), ext, e, 4000);
+	assert_true(n > 7000);
+	client = connect_to(fx->port);
+	write_all(client, hello, n);
+	cloud = cloud_accept(fx);
+	read_n(fx, cloud, got, n);
+	assert_memory_equal(got, hello, n);
+	until_state(fx, RELAY_SPLICE);
+	close(client);
+	close(cloud);
+	until(fx, no_connections, NULL, "the end");
+}
+
 /* Refused before any lookup or connection; the charger sees EOF. */
 static void
 refused(struct fx *fx, const char *name, enum relay_refusal why)
@@ -667,6 +699,141 @@ test_async_answer(void **state)
 	until(fx, no_connections, NULL, "the end");
 }
 
+/*
+ * The charger sends more after its hello while the name is being
+ * resolved: those bytes are reported once (edge-triggered) and must reach
+ * the cloud when splicing starts, in order.
+ */
+static void
+test_bytes_during_resolve(void **state)
+{
+	struct fx *fx = *state;
+	uint8_t hello[1024], got[1024];
+	size_t n = hello_for(hello, sizeof(hello), ALLOWED);
+	int client = connect_to(fx->port), cloud;
+
+	fx->mode = FAKE_ASYNC;
+	pump(fx, 5);
+	write_all(client, hello, n);
+	until_state(fx, RELAY_RESOLVE);
+	write_all(client, "early", 5);
+	pump(fx, 20);
+	write_all(client, "-later", 6);
+	pump(fx, 20);
+	fake_answer(fx, 0);
+	cloud = cloud_accept(fx);
+	read_n(fx, cloud, got, n + 11);
+	assert_memory_equal(got, hello, n);
+	assert_memory_equal(got + n, "early-later", 11);
+	/* and the connection goes on both ways */
+	write_all(cloud, "ok", 2);
+	read_n(fx, client, got, 2);
+	assert_memory_equal(got, "ok", 2);
+	close(client);
+	close(cloud);
+	until(fx, no_connections, NULL, "the end");
+}
+
+/* The first address refuses the connection: the next one is tried. */
+static void
+test_connect_refused_next(void **state)
+{
+	struct fx *fx = *state;
+	uint8_t hello[1024], got[1024];
+	size_t n = hello_for(hello, sizeof(hello), ALLOWED);
+	int client, cloud;
+
+	/* nobody listens on 127.0.0.4 at the cloud's port */
+	answer_with(fx, (const char *const []){ "127.0.0.4", "127.0.0.3" }, 2);
+	client = connect_to(fx->port);
+	pump(fx, 5);
+	write_all(client, hello, n);
+	cloud = cloud_accept(fx);
+	read_n(fx, cloud, got, n);
+	assert_memory_equal(got, hello, n);
+	until_state(fx, RELAY_SPLICE);
+	assert_int_equal(counters(fx).refused[REFUSE_CONNECT], 0);
+	close(client);
+	close(cloud);
+	until(fx, no_connections, NULL, "the end");
+
+	/* and when no address takes it: refused as connect-failed */
+	answer_with(fx, (const char *const []){ "127.0.0.4" }, 1);
+	client = connect_to(fx->port);
+	pump(fx, 5);
+	write_all(client, hello, n);
+	read_eof(fx, client);
+	close(client);
+	assert_int_equal(counters(fx).refused[REFUSE_CONNECT], 1);
+}
+
+struct bulk {
+	int		 from, to;
+	size_t		 total, sent, got;
+	uint8_t		*buf;
+	int		 bad;
+};
+
+static int
+bulk_step(struct fx *fx, void *arg)
+{
+	static uint8_t in[65536];
+	struct bulk *b = arg;
+	ssize_t n;
+	size_t i, want;
+
+	while (b->sent < b->total) {
+		want = b->total - b->sent < 65536 ? b->total - b->sent : 65536;
+		n = write(b->from, b->buf + b->sent, want);
+		if (n <= 0)
+			break;
+		b->sent += (size_t)n;
+	}
+	while ((n = read(b->to, in, sizeof(in))) > 0) {
+		for (i = 0; i < (size_t)n; i++)
+			if (in[i] != b->buf[b->got + i])
+				b->bad++;
+		b->got += (size_t)n;
+	}
+	return b->got == b->total;
+}
+
+/*
+ * A bulk download: the direction fills a pipe, so it gets a big one, and
+ * moves more than the fairness bound allows in one wake-up (2 MiB).
+ * Every byte checked.  (That a pump stopped by the bound runs again
+ * without a new event is what test_no_pipe_copies needs: 16 KiB chunks
+ * of a flood that blocks nothing.)
+ */
+static void
+test_bulk_big_pipe(void **state)
+{
+	struct fx *fx = *state;
+	struct bulk b;
+	int client, cloud;
+	size_t i;
+
+	relayed_pair(fx, ALLOWED, &client, &cloud);
+	memset(&b, 0, sizeof(b));
+	b.from = cloud;
+	b.to = client;
+	b.total = 12 * 1024 * 1024;
+	b.buf = malloc(b.total);
+	for (i = 0; i < b.total; i++)
+		b.buf[i] = (uint8_t)(i * 7 + i / 65536);
+	until(fx, bulk_step, &b, "12 MiB through the relay");
+	assert_int_equal(b.bad, 0);
+	assert_true(counters(fx).pipes_big >= 1);
+	assert_int_equal(counters(fx).bytes_down, b.total);
+	free(b.buf);
+	close(client);
+	close(cloud);
+	until(fx, no_connections, NULL, "the end");
+	/* the big pipe went back to the pool, not away */
+	assert_int_equal(counters(fx).pipes_in_use, 0);
+	assert_true(counters(fx).pipes_big >= 1);
+}
+
 static void
 test_resolve_fails(void **state)
 {
@@ -730,6 +897,38 @@ test_half_close(void **state)
 	read_eof(fx, cloud);
 	until(fx, no_connections, NULL, "the end");
 	assert_int_equal(counters(fx).closes[CLOSE_DONE], 2);
+	close(client);
+	close(cloud);
+}
+
+/*
+ * Bytes and the FIN in one go (a reply, then close): the short read of
+ * the bytes must not be taken for "drained" -- the FIN is still to be
+ * read, and no new event will say so.  Both ways; small messages take no
+ * pipe.
+ */
+static void
+test_data_then_fin(void **state)
+{
+	struct fx *fx = *state;
+	uint8_t got[16];
+	int client, cloud;
+
+	relayed_pair(fx, ALLOWED, &client, &cloud);
+	write_all(cloud, "bye", 3);
+	assert_int_equal(shutdown(cloud, SHUT_WR), 0);
+	read_n(fx, client, got, 3);
+	assert_memory_equal(got, "bye", 3);
+	read_eof(fx, client);
+	write_all(client, "later", 5);
+	assert_int_equal(shutdown(client, SHUT_WR), 0);
+	read_n(fx, cloud, got, 5);
+	assert_memory_equal(got, "later", 5);
+	read_eof(fx, cloud);
+	until(fx, no_connections, NULL, "the end");
+	assert_int_equal(counters(fx).closes[CLOSE_DONE], 1);
+	assert_int_equal(counters(fx).pipes_in_use, 0);
+	assert_int_equal(counters(fx).pipes_pooled, 0);
 	close(client);
 	close(cloud);
 }
@@ -1113,16 +1312,21 @@ main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_byte_at_a_time),
+		T(test_big_hello),
 		T(test_not_allowed),
 		T(test_wrong_port),
 		T(test_bad_sni_recorded),
 		T(test_not_tls),
 		T(test_client_gone),
 		T(test_async_answer),
+		T(test_bytes_during_resolve),
+		T(test_connect_refused_next),
 		T(test_resolve_fails),
 		T(test_half_close),
+		T(test_data_then_fin),
 		T(test_back_pressure),
 		T(test_no_pipe_copies),
+		T(test_bulk_big_pipe),
 		T(test_reload_off_during_peek),
 		T(test_reload_during_peek),
 		T(test_reload_during_resolve),
