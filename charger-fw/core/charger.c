@@ -1,8 +1,10 @@
 /*
  * charger: see charger.h.  Every mode change goes through charger_set_mode,
  * which publishes 710 at once; timers are deadlines on the monotonic
- * clock passed in.
+ * clock passed in.  The session's durable state is one kv record of text
+ * (session_save / session_load).
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,11 @@
 
 #define SEC	1000ULL
 #define NEVER	UINT64_MAX
+#define KV_SESSION	"session"
+#define SESSION_TEXT_MAX	512
+/* Volts and amps go up again when they moved more than this. */
+#define DELTA_V		2.0
+#define DELTA_A		0.2
 
 struct charger {
 	struct charger_cfg	 cfg;
@@ -31,11 +38,23 @@ struct charger {
 	double			 session_start_wh;
 	double			 session_last_wh;
 	int64_t			 session_start_wall;
+	int64_t			 session_last_wall;
+	uint32_t		 session_key;
+	uint64_t		 session_if0;	/* bytes at its start */
+	uint64_t		 session_mqtt0;
+	uint64_t		 next_progress;
+	unsigned		 stretch;
+	uint64_t		 last_sent;	/* mono: anything published */
+	int			 have_sent_vi;
+	double			 sent_v[3];
+	double			 sent_i[3];
 	char			 session_id[METHOD_TEXT_MAX + 1];
 	char			 user_id[METHOD_TEXT_MAX + 1];
 	uint64_t		 next_meter;
 	uint64_t		 next_pulse;
 	unsigned long		 sessions;
+	unsigned long		 resumed;
+	unsigned long		 closed;
 	unsigned long		 published;
 };
 
@@ -66,29 +85,66 @@ charger_publish(struct charger *c, const struct tel_msg *m)
 	if ((json = tel_encode(m, hal_wall_ms())) == NULL)
 		return;
 	c->published++;
-	c->cb.publish(c->cb.arg, json);
+	c->last_sent = hal_mono_ms();
+	c->cb.publish(c->cb.arg, m, json);
 	free(json);
 }
 
+/* Volts and amps that moved since they last went up (or all: full). */
+static int
+vi_moved(const struct charger *c, const struct hal_meter *mv)
+{
+	int i;
+
+	if (!c->have_sent_vi)
+		return 1;
+	for (i = 0; i < 3; i++)
+		if (mv->voltage[i] > c->sent_v[i] + DELTA_V ||
+		    mv->voltage[i] < c->sent_v[i] - DELTA_V ||
+		    mv->current[i] > c->sent_i[i] + DELTA_A ||
+		    mv->current[i] < c->sent_i[i] - DELTA_A)
+			return 1;
+	return 0;
+}
+
+/*
+ * The meter's observations: power and, in a session, its energy always;
+ * volts and amps with a state change or a report (full), else only when
+ * they moved: the periodic message is two values, not nine.
+ */
 static void
-add_meter(struct charger *c, struct tel_msg *m)
+add_meter_vi(struct charger *c, struct tel_msg *m, int full)
 {
 	struct hal_meter mv;
+	int i;
 
 	if (hal_meter_read(&mv) == -1)
 		return;
-	tel_addf(m, TEL_VOLTAGE1, TEL_DECIMAL, "%.1f", mv.voltage[0]);
-	tel_addf(m, TEL_VOLTAGE2, TEL_DECIMAL, "%.1f", mv.voltage[1]);
-	tel_addf(m, TEL_VOLTAGE3, TEL_DECIMAL, "%.1f", mv.voltage[2]);
-	tel_addf(m, TEL_CURRENT1, TEL_DECIMAL, "%.2f", mv.current[0]);
-	tel_addf(m, TEL_CURRENT2, TEL_DECIMAL, "%.2f", mv.current[1]);
-	tel_addf(m, TEL_CURRENT3, TEL_DECIMAL, "%.2f", mv.current[2]);
+	if (full || vi_moved(c, &mv)) {
+		tel_addf(m, TEL_VOLTAGE1, TEL_DECIMAL, "%.1f", mv.voltage[0]);
+		tel_addf(m, TEL_VOLTAGE2, TEL_DECIMAL, "%.1f", mv.voltage[1]);
+		tel_addf(m, TEL_VOLTAGE3, TEL_DECIMAL, "%.1f", mv.voltage[2]);
+		tel_addf(m, TEL_CURRENT1, TEL_DECIMAL, "%.2f", mv.current[0]);
+		tel_addf(m, TEL_CURRENT2, TEL_DECIMAL, "%.2f", mv.current[1]);
+		tel_addf(m, TEL_CURRENT3, TEL_DECIMAL, "%.2f", mv.current[2]);
+		for (i = 0; i < 3; i++) {
+			c->sent_v[i] = mv.voltage[i];
+			c->sent_i[i] = mv.current[i];
+		}
+		c->have_sent_vi = 1;
+	}
 	tel_addf(m, TEL_POWER, TEL_DECIMAL, "%.0f", mv.power);
 	if (c->in_session) {
 		c->session_last_wh = mv.energy;
 		tel_addf(m, TEL_SESSION_ENERGY, TEL_DECIMAL, "%.3f",
 		    (mv.energy - c->session_start_wh) / 1000.0);
 	}
+}
+
+static void
+add_meter(struct charger *c, struct tel_msg *m)
+{
+	add_meter_vi(c, m, 1);
 }
 
 static uint64_t
@@ -102,14 +158,14 @@ pulse_interval(const struct charger *c)
 	else
 		s = c->lim.pulse_idle_s != 0 ? c->lim.pulse_idle_s :
 		    c->cfg.pulse_idle_s;
-	return s * SEC;
+	return s * SEC * c->stretch;
 }
 
 static uint64_t
 meter_interval(const struct charger *c)
 {
 	return (c->lim.meter_interval_s != 0 ? c->lim.meter_interval_s :
-	    c->cfg.meter_interval_s) * SEC;
+	    c->cfg.meter_interval_s) * SEC * c->stretch;
 }
 
 /* The current to offer for a request of want A (0: the default). */
@@ -123,6 +179,8 @@ offered_current(const struct charger *c, unsigned want)
 	return a;
 }
 
+static void	session_progress(struct charger *, uint64_t);
+
 static void
 charger_set_mode(struct charger *c, enum charger_mode mode, uint64_t now)
 {
@@ -133,6 +191,9 @@ charger_set_mode(struct charger *c, enum charger_mode mode, uint64_t now)
 	fw_info("charger: %s -> %s", charger_mode_name(c->mode),
 	    charger_mode_name(mode));
 	c->mode = mode;
+	/* Whether it charges is part of a session's durable state. */
+	if (c->in_session)
+		session_progress(c, now);
 	tel_init(&m);
 	tel_addf(&m, TEL_MODE, TEL_INT, "%d", (int)mode);
 	/* Energy flow starts or stops: the meter goes up with it. */
@@ -153,9 +214,139 @@ publish_one(struct charger *c, int id, enum tel_type type, const char *v)
 	charger_publish(c, &m);
 }
 
+/* ------------------------------------------------------------------ */
+/* The session's durable state: one line of text in the kv store.     */
+
 static void
-session_begin(struct charger *c)
+hex_of(const char *in, char *out, size_t cap)
 {
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 0;
+
+	for (; *in != '\0' && n + 2 < cap; in++) {
+		out[n++] = hex[(unsigned char)*in >> 4];
+		out[n++] = hex[(unsigned char)*in & 15];
+	}
+	out[n] = '\0';
+}
+
+static int
+text_of(const char *hex, char *out, size_t cap)
+{
+	size_t n = strlen(hex), i;
+	unsigned v;
+
+	if (n % 2 != 0 || n / 2 >= cap)
+		return -1;
+	for (i = 0; i < n / 2; i++) {
+		if (sscanf(hex + 2 * i, "%2x", &v) != 1 || v < 0x20 ||
+		    v > 0x7e)
+			return -1;
+		out[i] = (char)v;
+	}
+	out[n / 2] = '\0';
+	return 0;
+}
+
+/* FNV-1a of the session id and start: the record's identity. */
+static uint32_t
+session_key(const char *id, int64_t start)
+{
+	uint32_t h = 2166136261U;
+	size_t i;
+
+	for (; *id != '\0'; id++)
+		h = (h ^ (uint8_t)*id) * 16777619U;
+	for (i = 0; i < 8; i++)
+		h = (h ^ (uint8_t)((uint64_t)start >> (8 * i))) * 16777619U;
+	return h != 0 ? h : 1;
+}
+
+struct session_end {
+	int	ended;
+	double	wh;
+	int64_t	wall;
+	int	reason;		/* 0 unplugged, 1 after a restart */
+};
+
+/* Keep the session (and how it ended, if it did); -1 on a store error. */
+static int
+session_save(struct charger *c, const struct session_end *e)
+{
+	char text[SESSION_TEXT_MAX], sid[2 * METHOD_TEXT_MAX + 1];
+	char uid[2 * METHOD_TEXT_MAX + 1];
+	int n;
+
+	hex_of(c->session_id, sid, sizeof(sid));
+	hex_of(c->user_id, uid, sizeof(uid));
+	n = snprintf(text, sizeof(text), "v1 s=%s u=%s sw=%.3f lw=%.3f "
+	    "st=%" PRId64 " lt=%" PRId64 " a=%u p=%u c=%d b=%" PRIu64
+	    " m=%" PRIu64 " e=%d ew=%.3f et=%" PRId64 " r=%d",
+	    sid[0] != '\0' ? sid : "-", uid[0] != '\0' ? uid : "-",
+	    c->session_start_wh, c->session_last_wh, c->session_start_wall,
+	    c->session_last_wall, c->current_a, c->phases,
+	    c->mode == CHARGER_CHARGING, c->session_if0, c->session_mqtt0,
+	    e->ended, e->wh, e->wall, e->reason);
+	if (n < 0 || (size_t)n >= sizeof(text) ||
+	    hal_kv_set(KV_SESSION, text, (size_t)n) == -1) {
+		fw_err("charger: cannot keep session %s", c->session_id);
+		return -1;
+	}
+	return 0;
+}
+
+/* The kept session into c; was_charging and its end.  -1 if none. */
+static int
+session_load(struct charger *c, int *was_charging, struct session_end *e)
+{
+	char text[SESSION_TEXT_MAX], sid[2 * METHOD_TEXT_MAX + 1];
+	char uid[2 * METHOD_TEXT_MAX + 1];
+	long long st, lt, et;
+	unsigned long long b, m;
+	unsigned a, p;
+	size_t len;
+
+	if (hal_kv_get(KV_SESSION, text, sizeof(text) - 1, &len) == -1 ||
+	    len >= sizeof(text))
+		return -1;
+	text[len] = '\0';
+	memset(e, 0, sizeof(*e));
+	if (sscanf(text, "v1 s=%128s u=%128s sw=%lf lw=%lf st=%lld lt=%lld "
+	    "a=%u p=%u c=%d b=%llu m=%llu e=%d ew=%lf et=%lld r=%d", sid,
+	    uid, &c->session_start_wh, &c->session_last_wh, &st, &lt, &a, &p,
+	    was_charging, &b, &m, &e->ended, &e->wh, &et, &e->reason) != 15 ||
+	    (strcmp(sid, "-") != 0 && text_of(sid, c->session_id,
+	    sizeof(c->session_id)) == -1) ||
+	    (strcmp(uid, "-") != 0 && text_of(uid, c->user_id,
+	    sizeof(c->user_id)) == -1) ||
+	    a > 32 || (p != 1 && p != 3)) {
+		fw_err("charger: the kept session is unreadable: dropped");
+		hal_kv_del(KV_SESSION);
+		return -1;
+	}
+	c->session_start_wall = st;
+	c->session_last_wall = lt;
+	c->session_if0 = b;
+	c->session_mqtt0 = m;
+	e->wall = et;
+	c->current_a = a;
+	c->phases = p;
+	c->session_key = session_key(c->session_id, st);
+	return 0;
+}
+
+static void
+session_bytes(struct charger *c, uint64_t *iface, uint64_t *mqtt)
+{
+	*iface = *mqtt = 0;
+	if (c->cb.bytes != NULL)
+		c->cb.bytes(c->cb.arg, iface, mqtt);
+}
+
+static void
+session_begin(struct charger *c, uint64_t now)
+{
+	struct session_end none = { 0, 0, 0, 0 };
 	struct hal_meter mv;
 	uint8_t r[8];
 	size_t i;
@@ -166,31 +357,48 @@ session_begin(struct charger *c)
 		memset(&mv, 0, sizeof(mv));
 	c->in_session = 1;
 	c->session_start_wh = c->session_last_wh = mv.energy;
-	c->session_start_wall = hal_wall_ms();
+	c->session_start_wall = c->session_last_wall = hal_wall_ms();
 	if (c->session_id[0] == '\0') {
 		/* No id from the cloud (504) yet: make one. */
 		hal_random(r, sizeof(r));
 		for (i = 0; i < sizeof(r); i++)
 			snprintf(c->session_id + 2 * i, 3, "%02x", r[i]);
 	}
+	c->session_key = session_key(c->session_id, c->session_start_wall);
+	session_bytes(c, &c->session_if0, &c->session_mqtt0);
+	session_save(c, &none);
+	c->next_progress = now + c->cfg.progress_s * SEC;
 	publish_one(c, TEL_SESSION_ID, TEL_TEXT, c->session_id);
 	if (c->cb.session != NULL)
 		c->cb.session(c->cb.arg, 1);
 }
 
+/* Its progress, durable: a power cut loses at most progress_s of it. */
 static void
-session_end(struct charger *c)
+session_progress(struct charger *c, uint64_t now)
 {
+	struct session_end none = { 0, 0, 0, 0 };
 	struct hal_meter mv;
-	char start[32], end[32], sum[TEL_VALUE_MAX], kwh[32];
-	struct json_object *o;
 
-	if (!c->in_session)
-		return;
 	if (hal_meter_read(&mv) == 0)
 		c->session_last_wh = mv.energy;
+	c->session_last_wall = hal_wall_ms();
+	session_save(c, &none);
+	c->next_progress = now + c->cfg.progress_s * SEC;
+}
+
+/* The record (723) of the kept session, ended as e says. */
+static void
+session_record(struct charger *c, const struct session_end *e)
+{
+	char start[32], end[32], sum[TEL_VALUE_MAX], kwh[32];
+	uint64_t ifb, mqb;
+	struct json_object *o, *b;
+	struct tel_msg m;
+	double kw = (e->wh - c->session_start_wh) / 1000.0;
+
 	tel_time(c->session_start_wall, start, sizeof(start));
-	tel_time(hal_wall_ms(), end, sizeof(end));
+	tel_time(e->wall, end, sizeof(end));
 	/* json-c escapes the ids (they may hold quotes). */
 	o = json_object_new_object();
 	json_object_object_add(o, "SessionId",
@@ -199,22 +407,63 @@ session_end(struct charger *c)
 	json_object_object_add(o, "StartDateTime",
 	    json_object_new_string(start));
 	json_object_object_add(o, "EndDateTime", json_object_new_string(end));
-	snprintf(kwh, sizeof(kwh), "%.3f",
-	    (c->session_last_wh - c->session_start_wh) / 1000.0);
-	json_object_object_add(o, "Energy", json_object_new_double_s(
-	    (c->session_last_wh - c->session_start_wh) / 1000.0, kwh));
+	snprintf(kwh, sizeof(kwh), "%.3f", kw);
+	json_object_object_add(o, "Energy", json_object_new_double_s(kw, kwh));
+	/* What the session cost in data, when it is known (not across a
+	 * power cut: counters since boot). */
+	session_bytes(c, &ifb, &mqb);
+	if (e->reason == 0 && ifb >= c->session_if0) {
+		b = json_object_new_object();
+		json_object_object_add(b, "Interface", json_object_new_int64(
+		    (int64_t)(ifb - c->session_if0)));
+		json_object_object_add(b, "Mqtt", json_object_new_int64(
+		    (int64_t)(mqb - c->session_mqtt0)));
+		json_object_object_add(o, "Bytes", b);
+	}
+	if (e->reason == 1)
+		json_object_object_add(o, "EndReason",
+		    json_object_new_string("ChargerRestart"));
 	snprintf(sum, sizeof(sum), "%s", json_object_to_json_string_ext(o,
 	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
-	publish_one(c, TEL_SESSION_DONE, TEL_JSON, sum);
-	fw_info("charger: session %s ended, %.3f kWh", c->session_id,
-	    (c->session_last_wh - c->session_start_wh) / 1000.0);
+	tel_init(&m);
+	tel_add(&m, TEL_SESSION_DONE, TEL_JSON, sum);
+	m.key = c->session_key;
+	charger_publish(c, &m);
+}
+
+/* End the session: kept as ended, its record out (stored), forgotten. */
+static void
+session_close(struct charger *c, const struct session_end *e)
+{
+	session_save(c, e);
+	session_record(c, e);
+	fw_info("charger: session %s ended, %.3f kWh%s", c->session_id,
+	    (e->wh - c->session_start_wh) / 1000.0,
+	    e->reason == 1 ? " (closed after a restart)" : "");
+	hal_kv_del(KV_SESSION);
 	c->in_session = 0;
 	c->sessions++;
 	c->session_id[0] = '\0';
 	c->user_id[0] = '\0';
+	c->next_progress = NEVER;
 	if (c->cb.session != NULL)
 		c->cb.session(c->cb.arg, 0);
+}
+
+static void
+session_end(struct charger *c)
+{
+	struct session_end e = { 1, 0, 0, 0 };
+	struct hal_meter mv;
+
+	if (!c->in_session)
+		return;
+	if (hal_meter_read(&mv) == 0)
+		c->session_last_wh = mv.energy;
+	e.wh = c->session_last_wh;
+	e.wall = hal_wall_ms();
+	session_close(c, &e);
 }
 
 static void
@@ -241,11 +490,14 @@ charger_new(const struct charger_cfg *cfg, const struct charger_cb *cb)
 		c->cfg.pulse_charging_s = 180;
 	if (c->cfg.default_current_a == 0)
 		c->cfg.default_current_a = 16;
+	if (c->cfg.progress_s == 0)
+		c->cfg.progress_s = 300;
 	if (cb != NULL)
 		c->cb = *cb;
 	c->mode = CHARGER_UNKNOWN;
 	c->phases = 3;
-	c->next_meter = c->next_pulse = NEVER;
+	c->stretch = 1;
+	c->next_meter = c->next_pulse = c->next_progress = NEVER;
 	return c;
 }
 
@@ -253,6 +505,60 @@ void
 charger_free(struct charger *c)
 {
 	free(c);
+}
+
+/*
+ * A session kept from before the restart: recorded once if it had ended,
+ * resumed if the car is still there, closed otherwise.
+ */
+static void
+session_recover(struct charger *c, uint64_t now)
+{
+	struct session_end e;
+	struct hal_meter mv;
+	int was_charging = 0;
+
+	if (session_load(c, &was_charging, &e) == -1)
+		return;
+	c->in_session = 1;
+	if (e.ended) {
+		/* Its record may be stored already: once, not twice. */
+		if (c->cb.recorded != NULL &&
+		    c->cb.recorded(c->cb.arg, c->session_key)) {
+			fw_info("charger: session %s was recorded before the "
+			    "restart", c->session_id);
+			hal_kv_del(KV_SESSION);
+			c->in_session = 0;
+			c->session_id[0] = c->user_id[0] = '\0';
+			return;
+		}
+		c->closed++;
+		session_close(c, &e);
+		return;
+	}
+	if (c->car != HAL_CAR_ABSENT) {
+		c->resumed++;
+		fw_info("charger: session %s resumed after a restart%s",
+		    c->session_id, was_charging && c->car == HAL_CAR_PLUGGED ?
+		    ": charging again" : "");
+		c->next_progress = now + c->cfg.progress_s * SEC;
+		if (c->cb.session != NULL)
+			c->cb.session(c->cb.arg, 1);
+		if (was_charging && c->car == HAL_CAR_PLUGGED) {
+			contactor(c, 1);
+			charger_set_mode(c, CHARGER_CHARGING, now);
+		}
+		return;
+	}
+	/* The car left while we were off: the session ended at the last
+	 * sign of it; the meter's register says how much it took. */
+	e.ended = 1;
+	e.reason = 1;
+	e.wall = c->session_last_wall;
+	e.wh = hal_meter_read(&mv) == 0 && mv.energy >= c->session_start_wh ?
+	    mv.energy : c->session_last_wh;
+	c->closed++;
+	session_close(c, &e);
 }
 
 void
@@ -263,6 +569,7 @@ charger_start(struct charger *c, uint64_t now)
 	c->mode = c->car == HAL_CAR_ABSENT ? CHARGER_DISCONNECTED :
 	    CHARGER_REQUESTING;
 	c->next_pulse = now + pulse_interval(c);
+	session_recover(c, now);
 }
 
 void
@@ -332,7 +639,7 @@ charger_method(struct charger *c, int id, const uint8_t *payload,
 			return reply_err(reply, cap, "paused: resume with 507");
 		c->current_a = offered_current(c, a.current_a);
 		c->phases = a.phases;
-		session_begin(c);
+		session_begin(c, now);
 		contactor(c, 1);
 		charger_set_mode(c, CHARGER_CHARGING, now);
 		return 200;
@@ -402,14 +709,34 @@ charger_tick(struct charger *c, uint64_t now)
 
 	if (now >= c->next_meter) {
 		tel_init(&m);
-		add_meter(c, &m);
+		add_meter_vi(c, &m, 0);
 		charger_publish(c, &m);
 		c->next_meter = now + meter_interval(c);
 	}
 	if (now >= c->next_pulse) {
-		publish_one(c, TEL_PULSE, TEL_INT, "1");
-		c->next_pulse = now + pulse_interval(c);
+		/* A sign of life only when nothing else was one. */
+		if (c->last_sent == 0 || now - c->last_sent >= pulse_interval(c))
+			publish_one(c, TEL_PULSE, TEL_INT, "1");
+		c->next_pulse = (c->last_sent != 0 && c->last_sent > now -
+		    pulse_interval(c) ? c->last_sent : now) + pulse_interval(c);
 	}
+	if (c->in_session && now >= c->next_progress)
+		session_progress(c, now);
+}
+
+void
+charger_set_stretch(struct charger *c, unsigned factor, uint64_t now)
+{
+	if (factor == 0)
+		factor = 1;
+	if (factor == c->stretch)
+		return;
+	c->stretch = factor;
+	fw_info("charger: periodic telemetry every %ux its interval", factor);
+	if (c->next_meter != NEVER)
+		c->next_meter = now + meter_interval(c);
+	if (c->next_pulse != NEVER)
+		c->next_pulse = now + pulse_interval(c);
 }
 
 void
@@ -435,7 +762,10 @@ charger_set_limits(struct charger *c, const struct charger_limits *l,
 uint64_t
 charger_deadline(const struct charger *c)
 {
-	return c->next_meter < c->next_pulse ? c->next_meter : c->next_pulse;
+	uint64_t d = c->next_meter < c->next_pulse ? c->next_meter :
+	    c->next_pulse;
+
+	return c->in_session && c->next_progress < d ? c->next_progress : d;
 }
 
 void
@@ -460,5 +790,8 @@ charger_status(struct charger *c, struct charger_status *s)
 	snprintf(s->session_id, sizeof(s->session_id), "%s", c->session_id);
 	snprintf(s->user_id, sizeof(s->user_id), "%s", c->user_id);
 	s->sessions = c->sessions;
+	s->resumed = c->resumed;
+	s->closed = c->closed;
 	s->published = c->published;
+	s->stretch = c->stretch;
 }

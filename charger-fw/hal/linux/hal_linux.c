@@ -342,6 +342,122 @@ hal_cred_store(const struct hal_cred *c)
 }
 
 /* ------------------------------------------------------------------ */
+/* Store-and-forward regions: state_dir/store-N.bin, written in place  */
+/* with pwrite and made durable with fsync (formatting: temp file of   */
+/* 0xff bytes, fsync, rename).                                         */
+
+static int
+store_path(int region, char *buf, size_t cap)
+{
+	char name[32];
+
+	if (region < 0 || region >= HAL_STORE_REGIONS)
+		return -1;
+	snprintf(name, sizeof(name), "store-%d.bin", region);
+	return path_of(buf, cap, name);
+}
+
+static int
+store_fd(int region, int flags)
+{
+	char path[PATH_MAX];
+
+	if (store_path(region, path, sizeof(path)) == -1)
+		return -1;
+	return open(path, flags | O_CLOEXEC);
+}
+
+size_t
+hal_store_size(int region)
+{
+	struct stat st;
+	int fd;
+
+	if ((fd = store_fd(region, O_RDONLY)) == -1)
+		return 0;
+	if (fstat(fd, &st) == -1)
+		st.st_size = 0;
+	close(fd);
+	return (size_t)st.st_size;
+}
+
+int
+hal_store_format(int region, size_t size)
+{
+	char path[PATH_MAX], tmp[PATH_MAX + 8], dir[PATH_MAX], *slash;
+	uint8_t buf[4096];
+	size_t left = size, n;
+	int fd;
+
+	if (store_path(region, path, sizeof(path)) == -1)
+		return -1;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0644)) == -1)
+		return -1;
+	memset(buf, 0xff, sizeof(buf));
+	while (left > 0) {
+		n = left < sizeof(buf) ? left : sizeof(buf);
+		if (write(fd, buf, n) != (ssize_t)n)
+			goto fail;
+		left -= n;
+	}
+	if (fsync(fd) == -1)
+		goto fail;
+	close(fd);
+	if (rename(tmp, path) == -1) {
+		unlink(tmp);
+		return -1;
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) != NULL)
+		*slash = '\0';
+	return sync_dir(dir);
+fail:
+	close(fd);
+	unlink(tmp);
+	return -1;
+}
+
+int
+hal_store_read(int region, size_t off, void *buf, size_t len)
+{
+	ssize_t n;
+	int fd;
+
+	if ((fd = store_fd(region, O_RDONLY)) == -1)
+		return -1;
+	n = pread(fd, buf, len, (off_t)off);
+	close(fd);
+	return n == (ssize_t)len ? 0 : -1;
+}
+
+int
+hal_store_write(int region, size_t off, const void *buf, size_t len)
+{
+	ssize_t n;
+	int fd;
+
+	if ((fd = store_fd(region, O_WRONLY)) == -1)
+		return -1;
+	n = pwrite(fd, buf, len, (off_t)off);
+	close(fd);
+	return n == (ssize_t)len ? 0 : -1;
+}
+
+int
+hal_store_sync(int region)
+{
+	int fd, rv;
+
+	if ((fd = store_fd(region, O_RDONLY)) == -1)
+		return -1;
+	rv = fdatasync(fd);
+	close(fd);
+	return rv;
+}
+
+/* ------------------------------------------------------------------ */
 /* The simulated car and meter: 230 V on three phases; a plugged-in car  */
 /* draws what is offered (optionally capped in watts); energy is the    */
 /* integral of power over monotonic time.                            */
