@@ -23,6 +23,7 @@ charger_fw_libfw_a_SOURCES = \
 	charger-fw/core/ring.c charger-fw/core/ring.h \
 	charger-fw/core/store.c charger-fw/core/store.h \
 	charger-fw/core/usage.c charger-fw/core/usage.h \
+	charger-fw/core/session.c charger-fw/core/session.h \
 	charger-fw/core/charger.c charger-fw/core/charger.h \
 	charger-fw/core/link.c charger-fw/core/link.h \
 	charger-fw/core/twin.c charger-fw/core/twin.h \
@@ -146,7 +147,7 @@ tests_unit_fw_test_hal_linux_LDADD = charger-fw/libfwlinux.a $(FW_DEPLIBS) \
 # listed here and added to the program lists the same way it does.
 FW_FUZZ_TARGETS = tests/fuzz/fuzz_dhcp tests/fuzz/fuzz_sntp \
 	tests/fuzz/fuzz_method tests/fuzz/fuzz_twin tests/fuzz/fuzz_desired \
-	tests/fuzz/fuzz_arp
+	tests/fuzz/fuzz_arp tests/fuzz/fuzz_ring tests/fuzz/fuzz_session
 if ENABLE_FUZZING
 noinst_PROGRAMS += $(FW_FUZZ_TARGETS)
 else
@@ -176,6 +177,14 @@ tests_fuzz_fuzz_arp_SOURCES = tests/fuzz/fuzz_arp.c
 tests_fuzz_fuzz_arp_CFLAGS = $(FUZZ_CFLAGS) $(FW_CFLAGS)
 tests_fuzz_fuzz_arp_LDFLAGS = $(FUZZ_PROG_LINKFLAGS)
 tests_fuzz_fuzz_arp_LDADD = $(FUZZ_MAIN) $(FW_TEST_LIBS)
+tests_fuzz_fuzz_ring_SOURCES = tests/fuzz/fuzz_ring.c
+tests_fuzz_fuzz_ring_CFLAGS = $(FUZZ_CFLAGS) $(FW_CFLAGS)
+tests_fuzz_fuzz_ring_LDFLAGS = $(FUZZ_PROG_LINKFLAGS)
+tests_fuzz_fuzz_ring_LDADD = $(FUZZ_MAIN) $(FW_TEST_LIBS)
+tests_fuzz_fuzz_session_SOURCES = tests/fuzz/fuzz_session.c
+tests_fuzz_fuzz_session_CFLAGS = $(FUZZ_CFLAGS) $(FW_CFLAGS)
+tests_fuzz_fuzz_session_LDFLAGS = $(FUZZ_PROG_LINKFLAGS)
+tests_fuzz_fuzz_session_LDADD = $(FUZZ_MAIN) $(FW_TEST_LIBS)
 
 # The update engine (signed A/B firmware updates): its rules live with it.
 include $(top_srcdir)/charger-fw/core/update/local.mk

@@ -13,13 +13,13 @@
 
 #include "core/charger.h"
 #include "core/fwlog.h"
+#include "core/session.h"
 #include "core/telemetry.h"
 #include "hal/hal.h"
 
 #define SEC	1000ULL
 #define NEVER	UINT64_MAX
 #define KV_SESSION	"session"
-#define SESSION_TEXT_MAX	512
 /* Volts and amps go up again when they moved more than this. */
 #define DELTA_V		2.0
 #define DELTA_A		0.2
@@ -215,79 +215,41 @@ publish_one(struct charger *c, int id, enum tel_type type, const char *v)
 }
 
 /* ------------------------------------------------------------------ */
-/* The session's durable state: one line of text in the kv store.     */
-
-static void
-hex_of(const char *in, char *out, size_t cap)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t n = 0;
-
-	for (; *in != '\0' && n + 2 < cap; in++) {
-		out[n++] = hex[(unsigned char)*in >> 4];
-		out[n++] = hex[(unsigned char)*in & 15];
-	}
-	out[n] = '\0';
-}
-
-static int
-text_of(const char *hex, char *out, size_t cap)
-{
-	size_t n = strlen(hex), i;
-	unsigned v;
-
-	if (n % 2 != 0 || n / 2 >= cap)
-		return -1;
-	for (i = 0; i < n / 2; i++) {
-		if (sscanf(hex + 2 * i, "%2x", &v) != 1 || v < 0x20 ||
-		    v > 0x7e)
-			return -1;
-		out[i] = (char)v;
-	}
-	out[n / 2] = '\0';
-	return 0;
-}
-
-/* FNV-1a of the session id and start: the record's identity. */
-static uint32_t
-session_key(const char *id, int64_t start)
-{
-	uint32_t h = 2166136261U;
-	size_t i;
-
-	for (; *id != '\0'; id++)
-		h = (h ^ (uint8_t)*id) * 16777619U;
-	for (i = 0; i < 8; i++)
-		h = (h ^ (uint8_t)((uint64_t)start >> (8 * i))) * 16777619U;
-	return h != 0 ? h : 1;
-}
+/* The session's durable state: one line of text in the kv store      */
+/* (core/session.h).                                                  */
 
 struct session_end {
 	int	ended;
 	double	wh;
 	int64_t	wall;
-	int	reason;		/* 0 unplugged, 1 after a restart */
+	int	reason;		/* enum session_reason */
 };
 
 /* Keep the session (and how it ended, if it did); -1 on a store error. */
 static int
 session_save(struct charger *c, const struct session_end *e)
 {
-	char text[SESSION_TEXT_MAX], sid[2 * METHOD_TEXT_MAX + 1];
-	char uid[2 * METHOD_TEXT_MAX + 1];
+	struct session_rec r;
+	char text[SESSION_TEXT_MAX];
 	int n;
 
-	hex_of(c->session_id, sid, sizeof(sid));
-	hex_of(c->user_id, uid, sizeof(uid));
-	n = snprintf(text, sizeof(text), "v1 s=%s u=%s sw=%.3f lw=%.3f "
-	    "st=%" PRId64 " lt=%" PRId64 " a=%u p=%u c=%d b=%" PRIu64
-	    " m=%" PRIu64 " e=%d ew=%.3f et=%" PRId64 " r=%d",
-	    sid[0] != '\0' ? sid : "-", uid[0] != '\0' ? uid : "-",
-	    c->session_start_wh, c->session_last_wh, c->session_start_wall,
-	    c->session_last_wall, c->current_a, c->phases,
-	    c->mode == CHARGER_CHARGING, c->session_if0, c->session_mqtt0,
-	    e->ended, e->wh, e->wall, e->reason);
-	if (n < 0 || (size_t)n >= sizeof(text) ||
+	memset(&r, 0, sizeof(r));
+	snprintf(r.id, sizeof(r.id), "%s", c->session_id);
+	snprintf(r.user, sizeof(r.user), "%s", c->user_id);
+	r.start_wh = c->session_start_wh;
+	r.last_wh = c->session_last_wh;
+	r.start_wall = c->session_start_wall;
+	r.last_wall = c->session_last_wall;
+	r.current_a = c->current_a;
+	r.phases = c->phases;
+	r.charging = c->mode == CHARGER_CHARGING;
+	r.if0 = c->session_if0;
+	r.mqtt0 = c->session_mqtt0;
+	r.ended = e->ended;
+	r.end_wh = e->wh;
+	r.end_wall = e->wall;
+	r.reason = (enum session_reason)e->reason;
+	if ((n = session_encode(&r, text, sizeof(text))) == -1 ||
 	    hal_kv_set(KV_SESSION, text, (size_t)n) == -1) {
 		fw_err("charger: cannot keep session %s", c->session_id);
 		return -1;
@@ -299,39 +261,33 @@ session_save(struct charger *c, const struct session_end *e)
 static int
 session_load(struct charger *c, int *was_charging, struct session_end *e)
 {
-	char text[SESSION_TEXT_MAX], sid[2 * METHOD_TEXT_MAX + 1];
-	char uid[2 * METHOD_TEXT_MAX + 1];
-	long long st, lt, et;
-	unsigned long long b, m;
-	unsigned a, p;
+	struct session_rec r;
+	char text[SESSION_TEXT_MAX];
 	size_t len;
 
-	if (hal_kv_get(KV_SESSION, text, sizeof(text) - 1, &len) == -1 ||
-	    len >= sizeof(text))
+	if (hal_kv_get(KV_SESSION, text, sizeof(text), &len) == -1)
 		return -1;
-	text[len] = '\0';
-	memset(e, 0, sizeof(*e));
-	if (sscanf(text, "v1 s=%128s u=%128s sw=%lf lw=%lf st=%lld lt=%lld "
-	    "a=%u p=%u c=%d b=%llu m=%llu e=%d ew=%lf et=%lld r=%d", sid,
-	    uid, &c->session_start_wh, &c->session_last_wh, &st, &lt, &a, &p,
-	    was_charging, &b, &m, &e->ended, &e->wh, &et, &e->reason) != 15 ||
-	    (strcmp(sid, "-") != 0 && text_of(sid, c->session_id,
-	    sizeof(c->session_id)) == -1) ||
-	    (strcmp(uid, "-") != 0 && text_of(uid, c->user_id,
-	    sizeof(c->user_id)) == -1) ||
-	    a > 32 || (p != 1 && p != 3)) {
+	if (session_decode(text, len, &r) == -1) {
 		fw_err("charger: the kept session is unreadable: dropped");
 		hal_kv_del(KV_SESSION);
 		return -1;
 	}
-	c->session_start_wall = st;
-	c->session_last_wall = lt;
-	c->session_if0 = b;
-	c->session_mqtt0 = m;
-	e->wall = et;
-	c->current_a = a;
-	c->phases = p;
-	c->session_key = session_key(c->session_id, st);
+	snprintf(c->session_id, sizeof(c->session_id), "%s", r.id);
+	snprintf(c->user_id, sizeof(c->user_id), "%s", r.user);
+	c->session_start_wh = r.start_wh;
+	c->session_last_wh = r.last_wh;
+	c->session_start_wall = r.start_wall;
+	c->session_last_wall = r.last_wall;
+	c->session_if0 = r.if0;
+	c->session_mqtt0 = r.mqtt0;
+	c->current_a = r.current_a;
+	c->phases = r.phases;
+	*was_charging = r.charging;
+	e->ended = r.ended;
+	e->wh = r.end_wh;
+	e->wall = r.end_wall;
+	e->reason = (int)r.reason;
+	c->session_key = session_key(c->session_id, r.start_wall);
 	return 0;
 }
 

@@ -2,6 +2,7 @@
  * ring: see ring.h.  The index of live records is an array in sequence
  * order (the oldest first); the region is touched only through the HAL.
  */
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -252,6 +253,69 @@ scan(struct ring *g, size_t size)
 	return 0;
 }
 
+/*
+ * The live records must lie in one arc behind the head, in sequence
+ * order, each ending before the next begins: that is how ring_put lays
+ * them down, and what place() assumes when it writes ahead of the head.
+ * Bytes that were never ours (bit rot, a region from elsewhere) may hold
+ * intact records out of that order; walking back from the newest, one
+ * that overlaps the arc, or repeats a sequence number, is made dead, so
+ * that it can neither be overwritten while thought live nor come back
+ * after a later open.
+ */
+/* How far back from the head a record starts (size when at the head). */
+static size_t
+arc_back(const struct ring *g, const struct ring_rec *r)
+{
+	return r->off < g->head ? g->head - r->off :
+	    g->head + g->size - r->off;
+}
+
+static void
+arc_check(struct ring *g)
+{
+	static const uint8_t dead = STATE_DEAD;
+	struct ring_rec *r, t;
+	size_t i, j, d, total, kept_d = 0;
+	uint32_t kept_seq = 0;
+	int kept = 0;
+
+	/*
+	 * Of records repeating a sequence number, the one nearest the head
+	 * is tried first (it is the last of its run in the index).
+	 */
+	for (i = 1; i < g->nlive; i++)
+		for (j = i; j > 0 && g->live[j - 1].seq == g->live[j].seq &&
+		    arc_back(g, &g->live[j - 1]) < arc_back(g, &g->live[j]);
+		    j--) {
+			t = g->live[j];
+			g->live[j] = g->live[j - 1];
+			g->live[j - 1] = t;
+		}
+	i = g->nlive;
+	while (i-- > 0) {
+		r = &g->live[i];
+		total = total_of(r->len);
+		d = arc_back(g, r);
+		if (d >= total && d - total >= kept_d &&
+		    (!kept || r->seq != kept_seq)) {
+			kept_d = d;
+			kept_seq = r->seq;
+			kept = 1;
+			continue;
+		}
+		fw_warn("store: region %d: record %" PRIu32 " at %" PRIu32
+		    " is out of place; dropped", g->region, r->seq, r->off);
+		if (hal_store_write(g->region, r->off + OFF_STATE, &dead, 1) ==
+		    -1 || hal_store_sync(g->region) == -1)
+			fw_warn("store: cannot write region %d", g->region);
+		memmove(&g->live[i], &g->live[i + 1],
+		    (g->nlive - i - 1) * sizeof(*g->live));
+		g->nlive--;
+		g->stats.misplaced++;
+	}
+}
+
 struct ring *
 ring_open(int region, size_t size)
 {
@@ -272,12 +336,16 @@ ring_open(int region, size_t size)
 	if (have == size) {
 		if (scan(g, size) == -1)
 			goto fail;
+		arc_check(g);
 		return g;
 	}
 	if (have != 0) {
 		/* Resized: keep what is live, in order. */
+		g->size = have;
 		if (scan(g, have) == -1)
 			goto fail;
+		arc_check(g);
+		g->size = size;
 		nold = g->nlive;
 		old = g->live;
 		g->live = NULL;

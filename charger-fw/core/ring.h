@@ -21,7 +21,9 @@
  * records (every 8 bytes, in chunks), takes the newest as the head and
  * the live ones, in sequence order, as the backlog.  Records that are
  * intact but dead keep their keys known (ring_has_key), which is how a
- * session record is made exactly once across a power cut.
+ * session record is made exactly once across a power cut.  Live records
+ * that do not lie in order in one arc behind the head (bytes that were
+ * never written by ring_put) are made dead at open.
  *
  * Not thread-safe; every call from the firmware thread.  The parser of a
  * region's bytes (ring_parse) is pure and bounded (fuzzed:
@@ -56,6 +58,7 @@ struct ring_stats {
 	unsigned long	torn;		/* records with a bad CRC at open */
 	unsigned long	migrated;	/* moved when the region was resized */
 	unsigned long	lost;		/* live ones that did not fit then */
+	unsigned long	misplaced;	/* live ones out of order at open */
 };
 
 /*

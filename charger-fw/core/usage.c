@@ -26,25 +26,36 @@ usage_encode(const struct usage *u, char *buf, size_t cap)
 int
 usage_decode(const char *buf, size_t len, struct usage *u)
 {
-	char text[USAGE_TEXT_MAX];
+	char text[USAGE_TEXT_MAX], again[USAGE_TEXT_MAX];
+	struct usage t;
 	unsigned long long a, b, d, e;
 	long long day;
-	int over;
+	int over, end = -1;
 
-	if (len == 0 || len >= sizeof(text))
+	if (len == 0 || len >= sizeof(text) || memchr(buf, '\0', len) != NULL)
 		return -1;
 	memcpy(text, buf, len);
 	text[len] = '\0';
 	if (sscanf(text, "v1 if=%llu mqtt=%llu day=%lld dif=%llu dmqtt=%llu "
-	    "over=%d", &a, &b, &day, &d, &e, &over) != 6 || d > a || e > b ||
-	    day < -1 || (over != 0 && over != 1))
+	    "over=%d%n", &a, &b, &day, &d, &e, &over, &end) != 6 ||
+	    end != (int)len || d > a || e > b || day < -1 ||
+	    (over != 0 && over != 1))
 		return -1;
-	u->total_if = a;
-	u->total_mqtt = b;
-	u->day = day;
-	u->day_if = d;
-	u->day_mqtt = e;
-	u->over = over;
+	t = *u;
+	t.total_if = a;
+	t.total_mqtt = b;
+	t.day = day;
+	t.day_if = d;
+	t.day_mqtt = e;
+	t.over = over;
+	/*
+	 * Only what usage_encode writes: sscanf is lenient (it takes "-1"
+	 * for a huge unsigned number, leading zeros, a '+').
+	 */
+	if (usage_encode(&t, again, sizeof(again)) == -1 ||
+	    strcmp(again, text) != 0)
+		return -1;
+	*u = t;
 	return 0;
 }
 

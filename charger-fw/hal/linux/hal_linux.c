@@ -461,8 +461,53 @@ hal_store_sync(int region)
 /* The simulated car and meter: 230 V on three phases; a plugged-in car  */
 /* draws what is offered (optionally capped in watts); energy is the    */
 /* integral of power over monotonic time.                            */
+/*                                                                    */
+/* A real charger's meter keeps its energy register through a power   */
+/* cut, and a car stays plugged in while the charger reboots; the     */
+/* simulation keeps both in state_dir/sim, written whenever they change */
+/* or are read, so that a kill -9 or a reboot finds them as the        */
+/* firmware last saw them (a session that survives the cut can be      */
+/* resumed or closed against the same register).                      */
 
 #define SIM_VOLTAGE	230.0
+#define SIM_FILE	"sim"
+
+static void
+sim_save(void)
+{
+	char buf[128];
+	int n;
+
+	n = snprintf(buf, sizeof(buf), "car=%d\nenergy=%.6f\npower_cap=%.3f\n",
+	    (int)car, energy_wh, power_cap);
+	if (n < 0 || (size_t)n >= sizeof(buf) ||
+	    file_put(SIM_FILE, buf, (size_t)n, 0644) == -1)
+		linux_log(HAL_LOG_WARN, "%s/%s: cannot save the simulated "
+		    "car and meter: %s", state_dir, SIM_FILE, strerror(errno));
+}
+
+static void
+sim_load(void)
+{
+	char buf[128];
+	ssize_t n;
+	int c;
+	double e, w;
+
+	if ((n = file_get(SIM_FILE, buf, sizeof(buf) - 1)) <= 0)
+		return;
+	buf[n] = '\0';
+	if (sscanf(buf, "car=%d\nenergy=%lf\npower_cap=%lf", &c, &e, &w) != 3 ||
+	    c < HAL_CAR_ABSENT || c > HAL_CAR_FULL || !(e >= 0) || !(w >= 0)) {
+		linux_log(HAL_LOG_WARN, "%s/%s: not a simulation state; "
+		    "starting with no car and a zero meter", state_dir,
+		    SIM_FILE);
+		return;
+	}
+	car = (enum hal_car)c;
+	energy_wh = e;
+	power_cap = w;
+}
 
 static double
 sim_power(void)
@@ -510,6 +555,7 @@ hal_meter_read(struct hal_meter *m)
 	}
 	m->power = p;
 	m->energy = energy_wh;
+	sim_save();
 	return 0;
 }
 
@@ -520,6 +566,7 @@ hal_contactor_set(int on, unsigned a, unsigned ph)
 	contactor_on = on;
 	offer_a = on ? a : 0;
 	offer_ph = on ? ph : 0;
+	sim_save();
 	return 0;
 }
 
@@ -535,6 +582,7 @@ hal_linux_sim_car(enum hal_car c)
 {
 	sim_integrate();
 	car = c;
+	sim_save();
 	if (car_fn != NULL)
 		car_fn(car_arg);
 }
@@ -544,6 +592,7 @@ hal_linux_sim_set_power(double w)
 {
 	sim_integrate();
 	power_cap = w;
+	sim_save();
 }
 
 /* ------------------------------------------------------------------ */
@@ -816,6 +865,7 @@ hal_linux_init(const struct hal_linux_params *p)
 		buf[len] = '\0';
 		rtc_offset = strtoll(buf, NULL, 10);
 	}
+	sim_load();
 	if (boot_select() == -1) {
 		linux_log(HAL_LOG_ERR, "%s/boot-state: %s", state_dir,
 		    strerror(errno));

@@ -22,8 +22,10 @@
 #include <cmocka.h>
 
 #include "core/charger.h"
+#include "core/session.h"
 #include "core/store.h"
 #include "core/telemetry.h"
+#include "core/usage.h"
 #include "hal/fake/hal_fake.h"
 
 int	__real_hal_kv_set(const char *, const void *, size_t);
@@ -349,6 +351,120 @@ cut_run(unsigned k, int up, int car_back)
 }
 
 /* Without cuts: one record, with what the session took. */
+/* The durable lines: what the encoders write decodes; nothing else. */
+static void
+test_record_text(void **state)
+{
+	static const char *const bad_session[] = {
+		"",
+		"v1",
+		"v2 s=6162 u=- sw=0.000 lw=0.000 st=0 lt=0 a=0 p=3 c=0 b=0 "
+		    "m=0 e=0 ew=0.000 et=0 r=0",
+		/* no id */
+		"v1 s=- u=- sw=0.000 lw=0.000 st=0 lt=0 a=0 p=3 c=0 b=0 m=0 "
+		    "e=0 ew=0.000 et=0 r=0",
+		/* odd hex, upper-case hex, a control character */
+		"v1 s=616 u=- sw=0.000 lw=0.000 st=0 lt=0 a=0 p=3 c=0 b=0 "
+		    "m=0 e=0 ew=0.000 et=0 r=0",
+		"v1 s=6A62 u=- sw=0.000 lw=0.000 st=0 lt=0 a=0 p=3 c=0 b=0 "
+		    "m=0 e=0 ew=0.000 et=0 r=0",
+		"v1 s=0a62 u=- sw=0.000 lw=0.000 st=0 lt=0 a=0 p=3 c=0 b=0 "
+		    "m=0 e=0 ew=0.000 et=0 r=0",
+		/* not a number of watt-hours */
+		"v1 s=6162 u=- sw=nan lw=nan st=0 lt=0 a=0 p=3 c=0 b=0 m=0 "
+		    "e=0 ew=0.000 et=0 r=0",
+		"v1 s=6162 u=- sw=-1.000 lw=0.000 st=0 lt=0 a=0 p=3 c=0 b=0 "
+		    "m=0 e=0 ew=0.000 et=0 r=0",
+		/* the meter ran backwards; time too */
+		"v1 s=6162 u=- sw=5.000 lw=4.000 st=0 lt=0 a=0 p=3 c=0 b=0 "
+		    "m=0 e=0 ew=0.000 et=0 r=0",
+		"v1 s=6162 u=- sw=0.000 lw=0.000 st=9 lt=8 a=0 p=3 c=0 b=0 "
+		    "m=0 e=0 ew=0.000 et=0 r=0",
+		/* out of range */
+		"v1 s=6162 u=- sw=0.000 lw=0.000 st=0 lt=0 a=33 p=3 c=0 b=0 "
+		    "m=0 e=0 ew=0.000 et=0 r=0",
+		"v1 s=6162 u=- sw=0.000 lw=0.000 st=0 lt=0 a=0 p=2 c=0 b=0 "
+		    "m=0 e=0 ew=0.000 et=0 r=0",
+		"v1 s=6162 u=- sw=0.000 lw=0.000 st=0 lt=0 a=0 p=3 c=2 b=0 "
+		    "m=0 e=0 ew=0.000 et=0 r=0",
+		"v1 s=6162 u=- sw=0.000 lw=0.000 st=0 lt=0 a=0 p=3 c=0 b=0 "
+		    "m=0 e=0 ew=0.000 et=0 r=2",
+		/* not as written: a sign, zeros, trailing bytes */
+		"v1 s=6162 u=- sw=0.000 lw=0.000 st=0 lt=0 a=0 p=3 c=0 b=-1 "
+		    "m=0 e=0 ew=0.000 et=0 r=0",
+		"v1 s=6162 u=- sw=0.000 lw=0.000 st=0 lt=0 a=016 p=3 c=0 "
+		    "b=0 m=0 e=0 ew=0.000 et=0 r=0",
+		"v1 s=6162 u=- sw=0.000 lw=0.000 st=0 lt=0 a=0 p=3 c=0 b=0 "
+		    "m=0 e=0 ew=0.000 et=0 r=0 ",
+	};
+	static const char *const bad_usage[] = {
+		"", "v1 if=1 mqtt=1 day=1 dif=1 dmqtt=1",
+		"v1 if=-1 mqtt=0 day=-1 dif=0 dmqtt=0 over=0",
+		"v1 if=1 mqtt=1 day=-2 dif=0 dmqtt=0 over=0",
+		"v1 if=1 mqtt=1 day=3 dif=2 dmqtt=0 over=0",
+		"v1 if=1 mqtt=1 day=3 dif=0 dmqtt=0 over=2",
+		"v1 if=01 mqtt=1 day=3 dif=0 dmqtt=0 over=0",
+		"v1 if=1 mqtt=1 day=3 dif=0 dmqtt=0 over=0\n",
+	};
+	struct session_rec r, t;
+	struct usage u;
+	char text[SESSION_TEXT_MAX];
+	size_t i;
+	int n;
+
+	memset(&r, 0, sizeof(r));
+	snprintf(r.id, sizeof(r.id), "id with \"quotes\" and spaces");
+	snprintf(r.user, sizeof(r.user), "~user~");
+	r.start_wh = 1000.5;
+	r.last_wh = 2000.25;
+	r.start_wall = 1795600800000LL;
+	r.last_wall = 1795601100000LL;
+	r.current_a = 32;
+	r.phases = 1;
+	r.charging = 1;
+	r.if0 = UINT64_MAX;
+	r.mqtt0 = 7;
+	r.ended = 1;
+	r.end_wh = 2100;
+	r.end_wall = 1795601200000LL;
+	r.reason = SESSION_RESTART;
+	n = session_encode(&r, text, sizeof(text));
+	assert_true(n > 0);
+	assert_int_equal(session_decode(text, (size_t)n, &t), 0);
+	assert_string_equal(t.id, r.id);
+	assert_string_equal(t.user, r.user);
+	assert_true(t.start_wh == r.start_wh && t.last_wh == r.last_wh);
+	assert_true(t.if0 == UINT64_MAX);
+	assert_int_equal(t.reason, SESSION_RESTART);
+	assert_int_equal(session_key(t.id, t.start_wall),
+	    session_key(r.id, r.start_wall));
+	assert_int_not_equal(session_key(t.id, t.start_wall),
+	    session_key(t.id, t.start_wall + 1));
+	/* Cut short anywhere: refused. */
+	for (i = 0; i < (size_t)n; i++)
+		assert_int_equal(session_decode(text, i, &t), -1);
+	/* A NUL inside, or too long for the kept line. */
+	text[5] = '\0';
+	assert_int_equal(session_decode(text, (size_t)n, &t), -1);
+	assert_int_equal(session_decode(text, SESSION_TEXT_MAX, &t), -1);
+	for (i = 0; i < sizeof(bad_session) / sizeof(*bad_session); i++) {
+		if (session_decode(bad_session[i], strlen(bad_session[i]),
+		    &t) != -1)
+			fail_msg("accepted: %s", bad_session[i]);
+		assert_int_equal(t.id[0], '\0');
+	}
+	snprintf(text, sizeof(text), "v1 if=5 mqtt=3 day=-1 dif=0 dmqtt=0 "
+	    "over=0");
+	assert_int_equal(usage_decode(text, strlen(text), &u), 0);
+	assert_true(u.total_if == 5 && u.total_mqtt == 3 && u.day == -1);
+	for (i = 0; i < sizeof(bad_usage) / sizeof(*bad_usage); i++) {
+		memset(&u, 0, sizeof(u));
+		if (usage_decode(bad_usage[i], strlen(bad_usage[i]), &u) != -1)
+			fail_msg("accepted: %s", bad_usage[i]);
+		assert_true(u.total_if == 0);
+	}
+}
+
 static void
 test_plain(void **state)
 {
@@ -471,6 +587,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_record_text),
 		cmocka_unit_test(test_plain),
 		cmocka_unit_test(test_resume),
 		cmocka_unit_test(test_close_after_restart),
