@@ -65,6 +65,9 @@ struct fw {
 	}			 inflight[INFLIGHT_MAX];
 	size_t			 ninflight;
 	unsigned		 backlog;	/* stored ones in flight */
+	unsigned		 drain_rate;	/* backlog a second */
+	int64_t			 link_since;	/* wall ms of this link's start */
+	uint64_t		 next_drain;	/* mono: the next may go */
 	struct usage		 usage;
 	unsigned		 usage_ticks;
 	struct event		*ev_tick;
@@ -77,6 +80,8 @@ struct fw {
 };
 
 static void	fw_schedule(struct fw *);
+static uint64_t	fw_drain_deadline(struct fw *);
+static void	fw_drain(struct fw *);
 
 static void
 fw_libevent_log(int severity, const char *msg)
@@ -252,6 +257,7 @@ fw_tick(evutil_socket_t fd, short what, void *arg)
 	sntp_tick(f->sntp, now);
 	charger_tick(f->charger, now);
 	twin_tick(f->twin, now);
+	fw_drain(f);
 	fw_schedule(f);
 }
 
@@ -268,6 +274,8 @@ fw_schedule(struct fw *f)
 	if ((x = charger_deadline(f->charger)) < d)
 		d = x;
 	if ((x = twin_deadline(f->twin)) < d)
+		d = x;
+	if ((x = fw_drain_deadline(f)) < d)
 		d = x;
 	if (d == NEVER) {
 		evtimer_del(f->ev_tick);
@@ -303,7 +311,13 @@ fw_tel_class(const struct tel_msg *m)
 	return STORE_PERIODIC;
 }
 
-/* The key: a record's identity, or (periodic) its observations' set. */
+/*
+ * The key: a record's identity; for periodic telemetry, what a newer
+ * message supersedes.  A pulse, a data-usage report, the versions: only
+ * the newest matters, the key is the observations' set.  Meter values
+ * are a series (a power curve, an energy register read at times): each
+ * is kept while there is room, key 0.
+ */
 static uint32_t
 fw_tel_key(const struct tel_msg *m, enum store_class cls)
 {
@@ -312,8 +326,12 @@ fw_tel_key(const struct tel_msg *m, enum store_class cls)
 
 	if (m->key != 0 || cls == STORE_RECORD)
 		return m->key;
-	for (i = 0; i < m->n; i++)
+	for (i = 0; i < m->n; i++) {
+		if ((m->obs[i].id >= TEL_VOLTAGE1 && m->obs[i].id <= TEL_POWER) ||
+		    m->obs[i].id == TEL_SESSION_ENERGY)
+			return 0;
 		h = (h ^ (uint32_t)m->obs[i].id) * 16777619U;
+	}
 	return h != 0 ? h : 1;
 }
 
@@ -343,18 +361,35 @@ fw_send(struct fw *f, uint32_t id, int64_t wall, const char *json,
 }
 
 /*
- * The backlog, oldest first, a few at a time: each PUBACK lets the next
- * one go, so live messages and method answers never queue behind it.
+ * The backlog, oldest first, paced: at most BACKLOG_WINDOW in flight and
+ * drain_rate a second, so that live messages and method answers never
+ * queue behind it (at most two backlog messages are ahead of them on the
+ * link), and a fleet back from an outage does not hit the hub's
+ * device-to-cloud throttle all at once.  The deadline timer comes back
+ * for the next one (fw_schedule).
  */
 static void
 fw_drain(struct fw *f)
 {
 	const struct store_msg *m;
+	uint64_t now = hal_mono_ms();
 
 	while (cloud_state(f->cloud) == CLOUD_CONNECTED &&
 	    f->backlog < BACKLOG_WINDOW && f->ninflight < INFLIGHT_MAX &&
-	    (m = store_next(f->store)) != NULL)
+	    now >= f->next_drain && (m = store_next(f->store)) != NULL) {
 		fw_send(f, m->id, m->wall, m->json, 1);
+		f->next_drain = now + 1000 / f->drain_rate;
+	}
+}
+
+/* When the backlog may go on: NEVER when it cannot or need not. */
+static uint64_t
+fw_drain_deadline(struct fw *f)
+{
+	if (cloud_state(f->cloud) != CLOUD_CONNECTED ||
+	    f->backlog >= BACKLOG_WINDOW || store_unsent(f->store) == 0)
+		return NEVER;
+	return f->next_drain;
 }
 
 /* Stored first, sent at once when the link is up. */
@@ -385,6 +420,7 @@ fw_acked(void *arg, int mid)
 		f->backlog--;
 	f->inflight[i] = f->inflight[--f->ninflight];
 	fw_drain(f);
+	fw_schedule(f);
 }
 
 void
@@ -509,10 +545,13 @@ fw_cloud_state(void *arg, int up)
 	struct fw *f = arg;
 
 	if (up) {
+		/* Stored from now on: live, not backlog (status: since_ms). */
+		f->link_since = hal_wall_ms();
 		charger_report(f->charger, hal_mono_ms());
 		fw_data_usage(f);
 		/* What was stored meanwhile, oldest first, a few at a time. */
 		fw_drain(f);
+		fw_schedule(f);
 		return;		/* the twin waits for the SUBACKs */
 	}
 	/* Not acknowledged: they go again on the next link. */
@@ -781,6 +820,8 @@ fw_new(struct event_base *base, const struct fw_config *cfg,
 	if ((f->charger = charger_new(&cfg->charger, &ccb)) == NULL)
 		goto fail;
 	/* What was stored and not acknowledged before the restart. */
+	f->drain_rate = cfg->store.drain_rate != 0 ? cfg->store.drain_rate :
+	    STORE_DEFAULT_RATE;
 	if ((f->store = store_open(&cfg->store)) == NULL) {
 		fw_err("cannot open the message store in the HAL");
 		goto fail;
@@ -1011,6 +1052,8 @@ fw_status_json(struct fw *f)
 	    cloud_state_name(cloud_state(f->cloud))));
 	json_object_object_add(c, "connected", json_object_new_boolean(
 	    cloud_state(f->cloud) == CLOUD_CONNECTED));
+	json_object_object_add(c, "since_ms", json_object_new_int64(
+	    cloud_state(f->cloud) == CLOUD_CONNECTED ? f->link_since : 0));
 	json_object_object_add(c, "address", json_object_new_string(
 	    cs->address));
 	json_object_object_add(c, "connects", json_object_new_int64(

@@ -218,6 +218,7 @@ static const struct yamlcfg_key charger_keys[] = {
 static const struct yamlcfg_key store_keys[] = {
 	NUM("records", store.record_bytes, RING_MIN_SIZE, 64UL << 20),
 	NUM("telemetry", store.periodic_bytes, RING_MIN_SIZE, 64UL << 20),
+	NUM("drain_rate", store.drain_rate, 1, 100),
 	END
 };
 
@@ -295,6 +296,7 @@ fwconfig_defaults(struct fw_config *c)
 	c->charger.progress_s = 300;
 	c->store.record_bytes = STORE_DEFAULT_BYTES;
 	c->store.periodic_bytes = STORE_DEFAULT_BYTES;
+	c->store.drain_rate = STORE_DEFAULT_RATE;
 	c->budget_daily = 200 * 1000;
 	snprintf(c->control_socket, sizeof(c->control_socket),
 	    "/run/evcharger.sock");

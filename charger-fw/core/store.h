@@ -10,16 +10,20 @@
  *                   when it has none the message still goes out, but is
  *                   not kept (counted: unstored);
  *   STORE_PERIODIC  meter values, pulses, data usage, versions: a newer
- *                   one with the same key (the same observations)
- *                   collapses the older ones not yet handed on; when the
- *                   ring is full the oldest go first (counted: dropped).
+ *                   one with the same key collapses the older ones not
+ *                   yet handed on (the caller gives a key only to what
+ *                   a newer value supersedes: a pulse, a report of
+ *                   counters; meter values are a series, key 0); when
+ *                   the ring is full the oldest go first (counted:
+ *                   dropped).
  * Separate rings, so that no amount of periodic telemetry can push a
  * billing record out.
  *
  * The backlog (stored, not yet handed on) drains oldest first, records
  * before periodic telemetry; how fast is the caller's (core/fw.c keeps
- * at most a few backlog messages in flight, so live messages and method
- * answers never wait behind it).  Each message keeps the text -- and so
+ * at most two backlog messages in flight and sends drain_rate a second,
+ * so live messages and method answers never wait behind it, and a fleet
+ * coming back from an outage does not meet the hub's throttle at once).  Each message keeps the text -- and so
  * the observation time -- it was stored with, and an id that stays the
  * same across resends and reboots: the hub's message id ($.mid), by which
  * the cloud keeps a record once however often it arrives.
@@ -35,6 +39,7 @@
 #define STORE_MSG_MAX		RING_REC_MAX
 #define STORE_MID_MAX		32	/* store_mid's text */
 #define STORE_DEFAULT_BYTES	(64 * 1024)	/* each ring */
+#define STORE_DEFAULT_RATE	2	/* backlog messages a second */
 
 enum store_class {
 	STORE_RECORD = 0,
@@ -44,6 +49,7 @@ enum store_class {
 struct store_cfg {
 	size_t	record_bytes;		/* ring of records; default 64 KiB */
 	size_t	periodic_bytes;		/* ring of telemetry; default 64 KiB */
+	unsigned drain_rate;		/* backlog sent a second (core/fw.c) */
 };
 
 struct store_msg {

@@ -333,7 +333,7 @@ test_parse_edges(void **state)
 static struct store *
 store(size_t rec, size_t per)
 {
-	struct store_cfg cfg = { rec, per };
+	struct store_cfg cfg = { rec, per, STORE_DEFAULT_RATE };
 	struct store *s = store_open(&cfg);
 
 	assert_non_null(s);
