@@ -20,6 +20,10 @@ charger_fw_libfw_a_SOURCES = \
 	charger-fw/core/sas.c charger-fw/core/sas.h \
 	charger-fw/core/method.c charger-fw/core/method.h \
 	charger-fw/core/telemetry.c charger-fw/core/telemetry.h \
+	charger-fw/core/ring.c charger-fw/core/ring.h \
+	charger-fw/core/store.c charger-fw/core/store.h \
+	charger-fw/core/usage.c charger-fw/core/usage.h \
+	charger-fw/core/session.c charger-fw/core/session.h \
 	charger-fw/core/charger.c charger-fw/core/charger.h \
 	charger-fw/core/link.c charger-fw/core/link.h \
 	charger-fw/core/twin.c charger-fw/core/twin.h \
@@ -28,7 +32,10 @@ charger_fw_libfw_a_SOURCES = \
 	charger-fw/core/fwconfig.c charger-fw/core/fwconfig.h \
 	charger-fw/core/yamlcfg.c charger-fw/core/yamlcfg.h \
 	charger-fw/core/fw.c charger-fw/core/fw.h
-charger_fw_libfw_a_CFLAGS = $(FW_CFLAGS)
+# The stack budget of a controller's RTOS task (4-8 KB): no function of
+# the core may need more than 4 KB; with -Werror (CI) that is an error.
+FW_STACK_CFLAGS = -Wstack-usage=4096
+charger_fw_libfw_a_CFLAGS = $(FW_CFLAGS) $(FW_STACK_CFLAGS)
 
 noinst_LIBRARIES += charger-fw/libfwlinux.a
 charger_fw_libfwlinux_a_SOURCES = \
@@ -83,6 +90,8 @@ FW_UNIT_TESTS = \
 	tests/unit/fw/test_link \
 	tests/unit/fw/test_twin \
 	tests/unit/fw/test_desired \
+	tests/unit/fw/test_store \
+	tests/unit/fw/test_session \
 	tests/unit/fw/test_hal_linux
 
 check_PROGRAMS += $(FW_UNIT_TESTS)
@@ -127,6 +136,16 @@ tests_unit_fw_test_twin_LDADD = $(FW_TEST_LIBS)
 tests_unit_fw_test_desired_SOURCES = tests/unit/fw/test_desired.c
 tests_unit_fw_test_desired_CFLAGS = $(FW_TEST_CFLAGS)
 tests_unit_fw_test_desired_LDADD = $(FW_TEST_LIBS)
+tests_unit_fw_test_store_SOURCES = tests/unit/fw/test_store.c
+tests_unit_fw_test_store_CFLAGS = $(FW_TEST_CFLAGS)
+tests_unit_fw_test_store_LDADD = $(FW_TEST_LIBS)
+# The power can be cut after any durable HAL call (kv, store sync).
+tests_unit_fw_test_session_SOURCES = tests/unit/fw/test_session.c
+tests_unit_fw_test_session_CFLAGS = $(FW_TEST_CFLAGS)
+tests_unit_fw_test_session_LDFLAGS = $(AM_LDFLAGS) \
+	-Wl,--wrap=hal_kv_set,--wrap=hal_kv_del \
+	-Wl,--wrap=hal_store_write,--wrap=hal_store_sync
+tests_unit_fw_test_session_LDADD = $(FW_TEST_LIBS)
 # The Linux HAL itself, in a temporary state directory.
 tests_unit_fw_test_hal_linux_SOURCES = tests/unit/fw/test_hal_linux.c
 tests_unit_fw_test_hal_linux_CFLAGS = $(FW_TEST_CFLAGS)
@@ -138,7 +157,7 @@ tests_unit_fw_test_hal_linux_LDADD = charger-fw/libfwlinux.a $(FW_DEPLIBS) \
 # listed here and added to the program lists the same way it does.
 FW_FUZZ_TARGETS = tests/fuzz/fuzz_dhcp tests/fuzz/fuzz_sntp \
 	tests/fuzz/fuzz_method tests/fuzz/fuzz_twin tests/fuzz/fuzz_desired \
-	tests/fuzz/fuzz_arp
+	tests/fuzz/fuzz_arp tests/fuzz/fuzz_ring tests/fuzz/fuzz_session
 if ENABLE_FUZZING
 noinst_PROGRAMS += $(FW_FUZZ_TARGETS)
 else
@@ -168,6 +187,14 @@ tests_fuzz_fuzz_arp_SOURCES = tests/fuzz/fuzz_arp.c
 tests_fuzz_fuzz_arp_CFLAGS = $(FUZZ_CFLAGS) $(FW_CFLAGS)
 tests_fuzz_fuzz_arp_LDFLAGS = $(FUZZ_PROG_LINKFLAGS)
 tests_fuzz_fuzz_arp_LDADD = $(FUZZ_MAIN) $(FW_TEST_LIBS)
+tests_fuzz_fuzz_ring_SOURCES = tests/fuzz/fuzz_ring.c
+tests_fuzz_fuzz_ring_CFLAGS = $(FUZZ_CFLAGS) $(FW_CFLAGS)
+tests_fuzz_fuzz_ring_LDFLAGS = $(FUZZ_PROG_LINKFLAGS)
+tests_fuzz_fuzz_ring_LDADD = $(FUZZ_MAIN) $(FW_TEST_LIBS)
+tests_fuzz_fuzz_session_SOURCES = tests/fuzz/fuzz_session.c
+tests_fuzz_fuzz_session_CFLAGS = $(FUZZ_CFLAGS) $(FW_CFLAGS)
+tests_fuzz_fuzz_session_LDFLAGS = $(FUZZ_PROG_LINKFLAGS)
+tests_fuzz_fuzz_session_LDADD = $(FUZZ_MAIN) $(FW_TEST_LIBS)
 
 # The update engine (signed A/B firmware updates): its rules live with it.
 include $(top_srcdir)/charger-fw/core/update/local.mk

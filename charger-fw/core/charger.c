@@ -1,8 +1,10 @@
 /*
  * charger: see charger.h.  Every mode change goes through charger_set_mode,
  * which publishes 710 at once; timers are deadlines on the monotonic
- * clock passed in.
+ * clock passed in.  The session's durable state is one kv record of text
+ * (session_save / session_load).
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,11 +13,16 @@
 
 #include "core/charger.h"
 #include "core/fwlog.h"
+#include "core/session.h"
 #include "core/telemetry.h"
 #include "hal/hal.h"
 
 #define SEC	1000ULL
 #define NEVER	UINT64_MAX
+#define KV_SESSION	"session"
+/* Volts and amps go up again when they moved more than this. */
+#define DELTA_V		2.0
+#define DELTA_A		0.2
 
 struct charger {
 	struct charger_cfg	 cfg;
@@ -31,11 +38,23 @@ struct charger {
 	double			 session_start_wh;
 	double			 session_last_wh;
 	int64_t			 session_start_wall;
+	int64_t			 session_last_wall;
+	uint32_t		 session_key;
+	uint64_t		 session_if0;	/* bytes at its start */
+	uint64_t		 session_mqtt0;
+	uint64_t		 next_progress;
+	unsigned		 stretch;
+	uint64_t		 last_sent;	/* mono: anything published */
+	int			 have_sent_vi;
+	double			 sent_v[3];
+	double			 sent_i[3];
 	char			 session_id[METHOD_TEXT_MAX + 1];
 	char			 user_id[METHOD_TEXT_MAX + 1];
 	uint64_t		 next_meter;
 	uint64_t		 next_pulse;
 	unsigned long		 sessions;
+	unsigned long		 resumed;
+	unsigned long		 closed;
 	unsigned long		 published;
 };
 
@@ -66,29 +85,66 @@ charger_publish(struct charger *c, const struct tel_msg *m)
 	if ((json = tel_encode(m, hal_wall_ms())) == NULL)
 		return;
 	c->published++;
-	c->cb.publish(c->cb.arg, json);
+	c->last_sent = hal_mono_ms();
+	c->cb.publish(c->cb.arg, m, json);
 	free(json);
 }
 
+/* Volts and amps that moved since they last went up (or all: full). */
+static int
+vi_moved(const struct charger *c, const struct hal_meter *mv)
+{
+	int i;
+
+	if (!c->have_sent_vi)
+		return 1;
+	for (i = 0; i < 3; i++)
+		if (mv->voltage[i] > c->sent_v[i] + DELTA_V ||
+		    mv->voltage[i] < c->sent_v[i] - DELTA_V ||
+		    mv->current[i] > c->sent_i[i] + DELTA_A ||
+		    mv->current[i] < c->sent_i[i] - DELTA_A)
+			return 1;
+	return 0;
+}
+
+/*
+ * The meter's observations: power and, in a session, its energy always;
+ * volts and amps with a state change or a report (full), else only when
+ * they moved: the periodic message is two values, not nine.
+ */
 static void
-add_meter(struct charger *c, struct tel_msg *m)
+add_meter_vi(struct charger *c, struct tel_msg *m, int full)
 {
 	struct hal_meter mv;
+	int i;
 
 	if (hal_meter_read(&mv) == -1)
 		return;
-	tel_addf(m, TEL_VOLTAGE1, TEL_DECIMAL, "%.1f", mv.voltage[0]);
-	tel_addf(m, TEL_VOLTAGE2, TEL_DECIMAL, "%.1f", mv.voltage[1]);
-	tel_addf(m, TEL_VOLTAGE3, TEL_DECIMAL, "%.1f", mv.voltage[2]);
-	tel_addf(m, TEL_CURRENT1, TEL_DECIMAL, "%.2f", mv.current[0]);
-	tel_addf(m, TEL_CURRENT2, TEL_DECIMAL, "%.2f", mv.current[1]);
-	tel_addf(m, TEL_CURRENT3, TEL_DECIMAL, "%.2f", mv.current[2]);
+	if (full || vi_moved(c, &mv)) {
+		tel_addf(m, TEL_VOLTAGE1, TEL_DECIMAL, "%.1f", mv.voltage[0]);
+		tel_addf(m, TEL_VOLTAGE2, TEL_DECIMAL, "%.1f", mv.voltage[1]);
+		tel_addf(m, TEL_VOLTAGE3, TEL_DECIMAL, "%.1f", mv.voltage[2]);
+		tel_addf(m, TEL_CURRENT1, TEL_DECIMAL, "%.2f", mv.current[0]);
+		tel_addf(m, TEL_CURRENT2, TEL_DECIMAL, "%.2f", mv.current[1]);
+		tel_addf(m, TEL_CURRENT3, TEL_DECIMAL, "%.2f", mv.current[2]);
+		for (i = 0; i < 3; i++) {
+			c->sent_v[i] = mv.voltage[i];
+			c->sent_i[i] = mv.current[i];
+		}
+		c->have_sent_vi = 1;
+	}
 	tel_addf(m, TEL_POWER, TEL_DECIMAL, "%.0f", mv.power);
 	if (c->in_session) {
 		c->session_last_wh = mv.energy;
 		tel_addf(m, TEL_SESSION_ENERGY, TEL_DECIMAL, "%.3f",
 		    (mv.energy - c->session_start_wh) / 1000.0);
 	}
+}
+
+static void
+add_meter(struct charger *c, struct tel_msg *m)
+{
+	add_meter_vi(c, m, 1);
 }
 
 static uint64_t
@@ -102,14 +158,14 @@ pulse_interval(const struct charger *c)
 	else
 		s = c->lim.pulse_idle_s != 0 ? c->lim.pulse_idle_s :
 		    c->cfg.pulse_idle_s;
-	return s * SEC;
+	return s * SEC * c->stretch;
 }
 
 static uint64_t
 meter_interval(const struct charger *c)
 {
 	return (c->lim.meter_interval_s != 0 ? c->lim.meter_interval_s :
-	    c->cfg.meter_interval_s) * SEC;
+	    c->cfg.meter_interval_s) * SEC * c->stretch;
 }
 
 /* The current to offer for a request of want A (0: the default). */
@@ -123,6 +179,8 @@ offered_current(const struct charger *c, unsigned want)
 	return a;
 }
 
+static void	session_progress(struct charger *, uint64_t);
+
 static void
 charger_set_mode(struct charger *c, enum charger_mode mode, uint64_t now)
 {
@@ -133,6 +191,9 @@ charger_set_mode(struct charger *c, enum charger_mode mode, uint64_t now)
 	fw_info("charger: %s -> %s", charger_mode_name(c->mode),
 	    charger_mode_name(mode));
 	c->mode = mode;
+	/* Whether it charges is part of a session's durable state. */
+	if (c->in_session)
+		session_progress(c, now);
 	tel_init(&m);
 	tel_addf(&m, TEL_MODE, TEL_INT, "%d", (int)mode);
 	/* Energy flow starts or stops: the meter goes up with it. */
@@ -153,9 +214,95 @@ publish_one(struct charger *c, int id, enum tel_type type, const char *v)
 	charger_publish(c, &m);
 }
 
-static void
-session_begin(struct charger *c)
+/* ------------------------------------------------------------------ */
+/* The session's durable state: one line of text in the kv store      */
+/* (core/session.h).                                                  */
+
+struct session_end {
+	int	ended;
+	double	wh;
+	int64_t	wall;
+	int	reason;		/* enum session_reason */
+};
+
+/* Keep the session (and how it ended, if it did); -1 on a store error. */
+static int
+session_save(struct charger *c, const struct session_end *e)
 {
+	struct session_rec r;
+	char text[SESSION_TEXT_MAX];
+	int n;
+
+	memset(&r, 0, sizeof(r));
+	snprintf(r.id, sizeof(r.id), "%s", c->session_id);
+	snprintf(r.user, sizeof(r.user), "%s", c->user_id);
+	r.start_wh = c->session_start_wh;
+	r.last_wh = c->session_last_wh;
+	r.start_wall = c->session_start_wall;
+	r.last_wall = c->session_last_wall;
+	r.current_a = c->current_a;
+	r.phases = c->phases;
+	r.charging = c->mode == CHARGER_CHARGING;
+	r.if0 = c->session_if0;
+	r.mqtt0 = c->session_mqtt0;
+	r.ended = e->ended;
+	r.end_wh = e->wh;
+	r.end_wall = e->wall;
+	r.reason = (enum session_reason)e->reason;
+	if ((n = session_encode(&r, text, sizeof(text))) == -1 ||
+	    hal_kv_set(KV_SESSION, text, (size_t)n) == -1) {
+		fw_err("charger: cannot keep session %s", c->session_id);
+		return -1;
+	}
+	return 0;
+}
+
+/* The kept session into c; was_charging and its end.  -1 if none. */
+static int
+session_load(struct charger *c, int *was_charging, struct session_end *e)
+{
+	struct session_rec r;
+	char text[SESSION_TEXT_MAX];
+	size_t len;
+
+	if (hal_kv_get(KV_SESSION, text, sizeof(text), &len) == -1)
+		return -1;
+	if (session_decode(text, len, &r) == -1) {
+		fw_err("charger: the kept session is unreadable: dropped");
+		hal_kv_del(KV_SESSION);
+		return -1;
+	}
+	snprintf(c->session_id, sizeof(c->session_id), "%s", r.id);
+	snprintf(c->user_id, sizeof(c->user_id), "%s", r.user);
+	c->session_start_wh = r.start_wh;
+	c->session_last_wh = r.last_wh;
+	c->session_start_wall = r.start_wall;
+	c->session_last_wall = r.last_wall;
+	c->session_if0 = r.if0;
+	c->session_mqtt0 = r.mqtt0;
+	c->current_a = r.current_a;
+	c->phases = r.phases;
+	*was_charging = r.charging;
+	e->ended = r.ended;
+	e->wh = r.end_wh;
+	e->wall = r.end_wall;
+	e->reason = (int)r.reason;
+	c->session_key = session_key(c->session_id, r.start_wall);
+	return 0;
+}
+
+static void
+session_bytes(struct charger *c, uint64_t *iface, uint64_t *mqtt)
+{
+	*iface = *mqtt = 0;
+	if (c->cb.bytes != NULL)
+		c->cb.bytes(c->cb.arg, iface, mqtt);
+}
+
+static void
+session_begin(struct charger *c, uint64_t now)
+{
+	struct session_end none = { 0, 0, 0, 0 };
 	struct hal_meter mv;
 	uint8_t r[8];
 	size_t i;
@@ -166,31 +313,48 @@ session_begin(struct charger *c)
 		memset(&mv, 0, sizeof(mv));
 	c->in_session = 1;
 	c->session_start_wh = c->session_last_wh = mv.energy;
-	c->session_start_wall = hal_wall_ms();
+	c->session_start_wall = c->session_last_wall = hal_wall_ms();
 	if (c->session_id[0] == '\0') {
 		/* No id from the cloud (504) yet: make one. */
 		hal_random(r, sizeof(r));
 		for (i = 0; i < sizeof(r); i++)
 			snprintf(c->session_id + 2 * i, 3, "%02x", r[i]);
 	}
+	c->session_key = session_key(c->session_id, c->session_start_wall);
+	session_bytes(c, &c->session_if0, &c->session_mqtt0);
+	session_save(c, &none);
+	c->next_progress = now + c->cfg.progress_s * SEC;
 	publish_one(c, TEL_SESSION_ID, TEL_TEXT, c->session_id);
 	if (c->cb.session != NULL)
 		c->cb.session(c->cb.arg, 1);
 }
 
+/* Its progress, durable: a power cut loses at most progress_s of it. */
 static void
-session_end(struct charger *c)
+session_progress(struct charger *c, uint64_t now)
 {
+	struct session_end none = { 0, 0, 0, 0 };
 	struct hal_meter mv;
-	char start[32], end[32], sum[TEL_VALUE_MAX], kwh[32];
-	struct json_object *o;
 
-	if (!c->in_session)
-		return;
 	if (hal_meter_read(&mv) == 0)
 		c->session_last_wh = mv.energy;
+	c->session_last_wall = hal_wall_ms();
+	session_save(c, &none);
+	c->next_progress = now + c->cfg.progress_s * SEC;
+}
+
+/* The record (723) of the kept session, ended as e says. */
+static void
+session_record(struct charger *c, const struct session_end *e)
+{
+	char start[32], end[32], sum[TEL_VALUE_MAX], kwh[32];
+	uint64_t ifb, mqb;
+	struct json_object *o, *b;
+	struct tel_msg m;
+	double kw = (e->wh - c->session_start_wh) / 1000.0;
+
 	tel_time(c->session_start_wall, start, sizeof(start));
-	tel_time(hal_wall_ms(), end, sizeof(end));
+	tel_time(e->wall, end, sizeof(end));
 	/* json-c escapes the ids (they may hold quotes). */
 	o = json_object_new_object();
 	json_object_object_add(o, "SessionId",
@@ -199,22 +363,63 @@ session_end(struct charger *c)
 	json_object_object_add(o, "StartDateTime",
 	    json_object_new_string(start));
 	json_object_object_add(o, "EndDateTime", json_object_new_string(end));
-	snprintf(kwh, sizeof(kwh), "%.3f",
-	    (c->session_last_wh - c->session_start_wh) / 1000.0);
-	json_object_object_add(o, "Energy", json_object_new_double_s(
-	    (c->session_last_wh - c->session_start_wh) / 1000.0, kwh));
+	snprintf(kwh, sizeof(kwh), "%.3f", kw);
+	json_object_object_add(o, "Energy", json_object_new_double_s(kw, kwh));
+	/* What the session cost in data, when it is known (not across a
+	 * power cut: counters since boot). */
+	session_bytes(c, &ifb, &mqb);
+	if (e->reason == 0 && ifb >= c->session_if0) {
+		b = json_object_new_object();
+		json_object_object_add(b, "Interface", json_object_new_int64(
+		    (int64_t)(ifb - c->session_if0)));
+		json_object_object_add(b, "Mqtt", json_object_new_int64(
+		    (int64_t)(mqb - c->session_mqtt0)));
+		json_object_object_add(o, "Bytes", b);
+	}
+	if (e->reason == 1)
+		json_object_object_add(o, "EndReason",
+		    json_object_new_string("ChargerRestart"));
 	snprintf(sum, sizeof(sum), "%s", json_object_to_json_string_ext(o,
 	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
-	publish_one(c, TEL_SESSION_DONE, TEL_JSON, sum);
-	fw_info("charger: session %s ended, %.3f kWh", c->session_id,
-	    (c->session_last_wh - c->session_start_wh) / 1000.0);
+	tel_init(&m);
+	tel_add(&m, TEL_SESSION_DONE, TEL_JSON, sum);
+	m.key = c->session_key;
+	charger_publish(c, &m);
+}
+
+/* End the session: kept as ended, its record out (stored), forgotten. */
+static void
+session_close(struct charger *c, const struct session_end *e)
+{
+	session_save(c, e);
+	session_record(c, e);
+	fw_info("charger: session %s ended, %.3f kWh%s", c->session_id,
+	    (e->wh - c->session_start_wh) / 1000.0,
+	    e->reason == 1 ? " (closed after a restart)" : "");
+	hal_kv_del(KV_SESSION);
 	c->in_session = 0;
 	c->sessions++;
 	c->session_id[0] = '\0';
 	c->user_id[0] = '\0';
+	c->next_progress = NEVER;
 	if (c->cb.session != NULL)
 		c->cb.session(c->cb.arg, 0);
+}
+
+static void
+session_end(struct charger *c)
+{
+	struct session_end e = { 1, 0, 0, 0 };
+	struct hal_meter mv;
+
+	if (!c->in_session)
+		return;
+	if (hal_meter_read(&mv) == 0)
+		c->session_last_wh = mv.energy;
+	e.wh = c->session_last_wh;
+	e.wall = hal_wall_ms();
+	session_close(c, &e);
 }
 
 static void
@@ -241,11 +446,14 @@ charger_new(const struct charger_cfg *cfg, const struct charger_cb *cb)
 		c->cfg.pulse_charging_s = 180;
 	if (c->cfg.default_current_a == 0)
 		c->cfg.default_current_a = 16;
+	if (c->cfg.progress_s == 0)
+		c->cfg.progress_s = 300;
 	if (cb != NULL)
 		c->cb = *cb;
 	c->mode = CHARGER_UNKNOWN;
 	c->phases = 3;
-	c->next_meter = c->next_pulse = NEVER;
+	c->stretch = 1;
+	c->next_meter = c->next_pulse = c->next_progress = NEVER;
 	return c;
 }
 
@@ -253,6 +461,60 @@ void
 charger_free(struct charger *c)
 {
 	free(c);
+}
+
+/*
+ * A session kept from before the restart: recorded once if it had ended,
+ * resumed if the car is still there, closed otherwise.
+ */
+static void
+session_recover(struct charger *c, uint64_t now)
+{
+	struct session_end e;
+	struct hal_meter mv;
+	int was_charging = 0;
+
+	if (session_load(c, &was_charging, &e) == -1)
+		return;
+	c->in_session = 1;
+	if (e.ended) {
+		/* Its record may be stored already: once, not twice. */
+		if (c->cb.recorded != NULL &&
+		    c->cb.recorded(c->cb.arg, c->session_key)) {
+			fw_info("charger: session %s was recorded before the "
+			    "restart", c->session_id);
+			hal_kv_del(KV_SESSION);
+			c->in_session = 0;
+			c->session_id[0] = c->user_id[0] = '\0';
+			return;
+		}
+		c->closed++;
+		session_close(c, &e);
+		return;
+	}
+	if (c->car != HAL_CAR_ABSENT) {
+		c->resumed++;
+		fw_info("charger: session %s resumed after a restart%s",
+		    c->session_id, was_charging && c->car == HAL_CAR_PLUGGED ?
+		    ": charging again" : "");
+		c->next_progress = now + c->cfg.progress_s * SEC;
+		if (c->cb.session != NULL)
+			c->cb.session(c->cb.arg, 1);
+		if (was_charging && c->car == HAL_CAR_PLUGGED) {
+			contactor(c, 1);
+			charger_set_mode(c, CHARGER_CHARGING, now);
+		}
+		return;
+	}
+	/* The car left while we were off: the session ended at the last
+	 * sign of it; the meter's register says how much it took. */
+	e.ended = 1;
+	e.reason = 1;
+	e.wall = c->session_last_wall;
+	e.wh = hal_meter_read(&mv) == 0 && mv.energy >= c->session_start_wh ?
+	    mv.energy : c->session_last_wh;
+	c->closed++;
+	session_close(c, &e);
 }
 
 void
@@ -263,6 +525,7 @@ charger_start(struct charger *c, uint64_t now)
 	c->mode = c->car == HAL_CAR_ABSENT ? CHARGER_DISCONNECTED :
 	    CHARGER_REQUESTING;
 	c->next_pulse = now + pulse_interval(c);
+	session_recover(c, now);
 }
 
 void
@@ -332,7 +595,7 @@ charger_method(struct charger *c, int id, const uint8_t *payload,
 			return reply_err(reply, cap, "paused: resume with 507");
 		c->current_a = offered_current(c, a.current_a);
 		c->phases = a.phases;
-		session_begin(c);
+		session_begin(c, now);
 		contactor(c, 1);
 		charger_set_mode(c, CHARGER_CHARGING, now);
 		return 200;
@@ -402,14 +665,34 @@ charger_tick(struct charger *c, uint64_t now)
 
 	if (now >= c->next_meter) {
 		tel_init(&m);
-		add_meter(c, &m);
+		add_meter_vi(c, &m, 0);
 		charger_publish(c, &m);
 		c->next_meter = now + meter_interval(c);
 	}
 	if (now >= c->next_pulse) {
-		publish_one(c, TEL_PULSE, TEL_INT, "1");
-		c->next_pulse = now + pulse_interval(c);
+		/* A sign of life only when nothing else was one. */
+		if (c->last_sent == 0 || now - c->last_sent >= pulse_interval(c))
+			publish_one(c, TEL_PULSE, TEL_INT, "1");
+		c->next_pulse = (c->last_sent != 0 && c->last_sent > now -
+		    pulse_interval(c) ? c->last_sent : now) + pulse_interval(c);
 	}
+	if (c->in_session && now >= c->next_progress)
+		session_progress(c, now);
+}
+
+void
+charger_set_stretch(struct charger *c, unsigned factor, uint64_t now)
+{
+	if (factor == 0)
+		factor = 1;
+	if (factor == c->stretch)
+		return;
+	c->stretch = factor;
+	fw_info("charger: periodic telemetry every %ux its interval", factor);
+	if (c->next_meter != NEVER)
+		c->next_meter = now + meter_interval(c);
+	if (c->next_pulse != NEVER)
+		c->next_pulse = now + pulse_interval(c);
 }
 
 void
@@ -435,7 +718,10 @@ charger_set_limits(struct charger *c, const struct charger_limits *l,
 uint64_t
 charger_deadline(const struct charger *c)
 {
-	return c->next_meter < c->next_pulse ? c->next_meter : c->next_pulse;
+	uint64_t d = c->next_meter < c->next_pulse ? c->next_meter :
+	    c->next_pulse;
+
+	return c->in_session && c->next_progress < d ? c->next_progress : d;
 }
 
 void
@@ -460,5 +746,8 @@ charger_status(struct charger *c, struct charger_status *s)
 	snprintf(s->session_id, sizeof(s->session_id), "%s", c->session_id);
 	snprintf(s->user_id, sizeof(s->user_id), "%s", c->user_id);
 	s->sessions = c->sessions;
+	s->resumed = c->resumed;
+	s->closed = c->closed;
 	s->published = c->published;
+	s->stretch = c->stretch;
 }

@@ -10,6 +10,23 @@
  * starts with the first 501 after plug-in and ends at unplug, when its
  * summary (723) goes up.
  *
+ * Sessions survive power cuts: the start (id, user, meter, time, the
+ * current granted) is kept in the kv store ("session") when it begins,
+ * its progress every progress_s, and its end before the record goes out.
+ * After a restart a session left open is resumed when the car is still
+ * plugged in (charging again if it was), and closed otherwise, its end
+ * the last progress and the meter's register as it is; a session whose
+ * record was made but perhaps not stored is recorded once (cb.recorded
+ * says whether the store has it).  Steps, each durable before the next:
+ * kv "session" -> 721 | progress ... | kv "session" ended -> 723 stored
+ * (by cb.publish) -> kv "session" removed.
+ *
+ * Telemetry is kept small: periodic meter values carry power and session
+ * energy, and volts and amps only when they moved; a pulse (-1) goes up
+ * only when nothing else did for its interval; charger_set_stretch
+ * lengthens the periodic intervals (the daily data budget), never a
+ * session record or a state change.
+ *
  * Method rules (reply 200 done, 400 refused):
  *   1 ping: 200.   102 restart: 200, then cb.reboot.
  *   501 start [A, phases]: 400 without a car, with a full car, or while
@@ -42,6 +59,7 @@ struct charger_cfg {
 	unsigned	pulse_idle_s;		/* default 600 */
 	unsigned	pulse_charging_s;	/* default 180 */
 	unsigned	default_current_a;	/* 501 without arguments */
+	unsigned	progress_s;		/* session kept; default 300 */
 };
 
 /* What the cloud may set (twin desired properties); 0: as configured. */
@@ -52,11 +70,20 @@ struct charger_limits {
 	unsigned	meter_interval_s;
 };
 
+struct tel_msg;
+
 struct charger_cb {
-	void	(*publish)(void *arg, const char *json);
+	/* A message: its observations (key set for a session record) and
+	 * its JSON text. */
+	void	(*publish)(void *arg, const struct tel_msg *, const char *json);
 	void	(*reboot)(void *arg);
 	/* A charging session began (1) or ended (0). */
 	void	(*session)(void *arg, int active);
+	/* Is the session record with this key stored already? */
+	int	(*recorded)(void *arg, uint32_t key);
+	/* Bytes so far, at the interface and MQTT level (monotonic across
+	 * reboots): a session's record says what it cost. */
+	void	(*bytes)(void *arg, uint64_t *iface, uint64_t *mqtt);
 	void	*arg;
 };
 
@@ -74,7 +101,10 @@ struct charger_status {
 	char		session_id[METHOD_TEXT_MAX + 1];
 	char		user_id[METHOD_TEXT_MAX + 1];
 	unsigned long	sessions;	/* completed since boot */
+	unsigned long	resumed;	/* sessions taken up after a restart */
+	unsigned long	closed;		/* ... or closed after it */
 	unsigned long	published;
+	unsigned	stretch;	/* periodic intervals x this */
 };
 
 struct charger;
@@ -101,6 +131,8 @@ void	 charger_tick(struct charger *, uint64_t now_ms);
  */
 void	 charger_set_limits(struct charger *, const struct charger_limits *,
 	    uint64_t now_ms);
+/* Periodic intervals x factor (>= 1): the daily data budget. */
+void	 charger_set_stretch(struct charger *, unsigned factor, uint64_t now_ms);
 uint64_t charger_deadline(const struct charger *);
 void	 charger_status(struct charger *, struct charger_status *);
 const char *charger_mode_name(enum charger_mode);

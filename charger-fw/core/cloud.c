@@ -51,6 +51,21 @@ struct cloud {
 };
 
 static void	cloud_update_events(struct cloud *);
+
+/* An MQTT packet's size: fixed header, remaining length, the rest. */
+static uint64_t
+mqtt_size(size_t rest)
+{
+	return 1 + (rest < 128 ? 1 : rest < 16384 ? 2 : rest < 2097152 ?
+	    3 : 4) + rest;
+}
+
+/* A PUBLISH of topic and payload at qos. */
+static uint64_t
+mqtt_publish_size(size_t topic, size_t payload, int qos)
+{
+	return mqtt_size(2 + topic + (qos > 0 ? 2 : 0) + payload);
+}
 static void	cloud_drop_events(struct cloud *);
 static void	cloud_lost(struct cloud *, const char *why);
 
@@ -157,6 +172,10 @@ cloud_subscribe(struct cloud *c)
 	snprintf(topic, sizeof(topic), "devices/%s/messages/devicebound/#",
 	    c->cfg.id);
 	c->subscribed = 0;
+	c->stats.mqtt_tx += mqtt_size(2 + 2 + strlen(topic) + 1) +
+	    mqtt_size(2 + 2 + strlen(hub[0]) + 1 + 2 + strlen(hub[1]) + 1 +
+	    2 + strlen(hub[2]) + 1);
+	c->stats.mqtt_rx += 5 + 7;	/* the two SUBACKs */
 	if (mosquitto_subscribe(c->mosq, &c->sub_mid[0], topic, 1) !=
 	    MOSQ_ERR_SUCCESS ||
 	    mosquitto_subscribe_multiple(c->mosq, &c->sub_mid[1], SUBS, hub, 0,
@@ -220,6 +239,7 @@ on_publish(struct mosquitto *m, void *arg, int mid)
 {
 	struct cloud *c = arg;
 
+	c->stats.mqtt_rx += 4;		/* PUBACK */
 	if (c->subscribed)
 		link_proven(&c->link, hal_mono_ms());
 	if (c->cb.acked != NULL)
@@ -242,6 +262,10 @@ on_message(struct mosquitto *m, void *arg, const struct mosquitto_message *msg)
 	enum method_status st;
 
 	c->stats.received++;
+	c->stats.mqtt_rx += mqtt_publish_size(strlen(msg->topic),
+	    (size_t)msg->payloadlen, msg->qos);
+	if (msg->qos > 0)
+		c->stats.mqtt_tx += 4;		/* our PUBACK */
 	st = method_parse_topic(msg->topic, strlen(msg->topic), &req);
 	if (st == METHOD_OK) {
 		if (c->cb.method != NULL)
@@ -265,8 +289,12 @@ on_log(struct mosquitto *m, void *arg, int level, const char *s)
 	struct cloud *c = arg;
 
 	/* libmosquitto has no PINGRESP callback; its log line says it. */
-	if (c->subscribed && strstr(s, "received PINGRESP") != NULL)
-		link_proven(&c->link, hal_mono_ms());
+	if (strstr(s, "received PINGRESP") != NULL) {
+		c->stats.mqtt_rx += 2;
+		if (c->subscribed)
+			link_proven(&c->link, hal_mono_ms());
+	} else if (strstr(s, "sending PINGREQ") != NULL)
+		c->stats.mqtt_tx += 2;
 	fw_debug("mosquitto: %s", s);
 }
 
@@ -486,6 +514,11 @@ cloud_resolved(int err, uint32_t addr, void *arg)
 		pw = token;
 	}
 	mosquitto_username_pw_set(c->mosq, user, pw);
+	/* CONNECT (protocol name, level, flags, keepalive; id, user,
+	 * password) and CONNACK. */
+	c->stats.mqtt_tx += mqtt_size(10 + 2 + strlen(c->cfg.id) + 2 +
+	    strlen(user) + 2 + strlen(pw));
+	c->stats.mqtt_rx += 4;
 	cloud_set_state(c, CLOUD_CONNECTING);
 	c->connect_started = hal_mono_ms();
 	c->stats.attempts++;
@@ -690,17 +723,20 @@ cloud_publish(struct cloud *c, const char *topic, const char *payload,
 		return -1;
 	}
 	c->stats.published++;
+	c->stats.mqtt_tx += mqtt_publish_size(strlen(topic), strlen(payload),
+	    qos);
 	cloud_update_events(c);
 	return mid > 0 ? mid : 0;
 }
 
 int
-cloud_telemetry(struct cloud *c, const char *json)
+cloud_telemetry(struct cloud *c, const char *json, const char *mid)
 {
-	char topic[256];
+	char topic[320];
 
-	snprintf(topic, sizeof(topic), "devices/%s/messages/events/%s",
-	    c->cfg.id, PROPS);
+	snprintf(topic, sizeof(topic), "devices/%s/messages/events/%s%s%s",
+	    c->cfg.id, mid != NULL ? "$.mid=" : "", mid != NULL ? mid : "",
+	    mid != NULL ? "&" PROPS : PROPS);
 	return cloud_publish(c, topic, json, 1);
 }
 

@@ -94,6 +94,9 @@ struct cloud_stats {
 	unsigned long	dns_failures;
 	unsigned long	published;
 	unsigned long	received;
+	/* MQTT packets' bytes (before TLS, TCP, IP), both ways. */
+	uint64_t	mqtt_tx;
+	uint64_t	mqtt_rx;
 	unsigned long	tls_resumed;	/* handshakes that resumed a session */
 	unsigned	failures;	/* the n of the back-off */
 	uint64_t	window_ms;	/* the back-off window of the last wait */
@@ -124,10 +127,11 @@ void	 cloud_reconnect(struct cloud *, const char *why);
 void	 cloud_proven(struct cloud *);
 
 /*
- * Telemetry (QoS 1) to devices/{id}/messages/events/ + property bag.
- * Returns the message id (> 0; cb.acked gets it at the PUBACK), or -1.
+ * Telemetry (QoS 1) to devices/{id}/messages/events/ + property bag, the
+ * message id mid (NULL: none) as the hub's $.mid.  Returns the MQTT
+ * message id (> 0; cb.acked gets it at the PUBACK), or -1.
  */
-int	 cloud_telemetry(struct cloud *, const char *json);
+int	 cloud_telemetry(struct cloud *, const char *json, const char *mid);
 int	 cloud_method_reply(struct cloud *, const char *rid, int status,
 	    const char *json);
 /* Any publish (QoS 0): the twin's requests.  0 or -1. */

@@ -18,10 +18,14 @@
 #include "core/fw.h"
 #include "core/fwlog.h"
 #include "core/sntp.h"
+#include "core/store.h"
 #include "core/twin.h"
+#include "core/usage.h"
 
 #define NEVER	UINT64_MAX
-#define QUEUE_MAX	256
+#define BACKLOG_WINDOW	2	/* stored messages in flight at once */
+#define INFLIGHT_MAX	64	/* messages awaiting their PUBACK */
+#define STRETCH		4	/* periodic intervals over the budget */
 #define KV_DESIRED	"twin.desired"
 #define SESSION_QUIET_MS	10000	/* no renewal this soon after */
 
@@ -32,6 +36,7 @@ struct fw {
 	uint8_t			 mac[6];
 	int			 pkt_fd;
 	struct event		*ev_pkt;
+	uint8_t			 pktbuf[1500];	/* one frame; off the stack */
 	int			 arp_fd;
 	struct event		*ev_arp;
 	struct dhcp_client	*dhcp;
@@ -52,7 +57,19 @@ struct fw {
 	uint32_t		 lease_router;
 	int			 lease_lost;
 	struct charger		*charger;
-	struct tel_queue	*queue;
+	struct store		*store;
+	struct {
+		int		 mid;		/* libmosquitto's */
+		uint32_t	 id;		/* the store's */
+		int		 backlog;
+	}			 inflight[INFLIGHT_MAX];
+	size_t			 ninflight;
+	unsigned		 backlog;	/* stored ones in flight */
+	unsigned		 drain_rate;	/* backlog a second */
+	int64_t			 link_since;	/* wall ms of this link's start */
+	uint64_t		 next_drain;	/* mono: the next may go */
+	struct usage		 usage;
+	unsigned		 usage_ticks;
 	struct event		*ev_tick;
 	struct event		*ev_usage;
 	struct event		*ev_reboot;
@@ -63,6 +80,8 @@ struct fw {
 };
 
 static void	fw_schedule(struct fw *);
+static uint64_t	fw_drain_deadline(struct fw *);
+static void	fw_drain(struct fw *);
 
 static void
 fw_libevent_log(int severity, const char *msg)
@@ -200,13 +219,13 @@ static void
 fw_pkt_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct fw *f = arg;
-	uint8_t buf[1500];
 	uint32_t src;
 	ssize_t n;
 
-	while ((n = hal_pkt_recv(f->pkt_fd, buf, sizeof(buf), &src)) >= 0)
+	while ((n = hal_pkt_recv(f->pkt_fd, f->pktbuf, sizeof(f->pktbuf),
+	    &src)) >= 0)
 		if (n > 0)
-			dhcp_client_input(f->dhcp, buf, (size_t)n,
+			dhcp_client_input(f->dhcp, f->pktbuf, (size_t)n,
 			    hal_mono_ms());
 	fw_schedule(f);
 }
@@ -238,6 +257,7 @@ fw_tick(evutil_socket_t fd, short what, void *arg)
 	sntp_tick(f->sntp, now);
 	charger_tick(f->charger, now);
 	twin_tick(f->twin, now);
+	fw_drain(f);
 	fw_schedule(f);
 }
 
@@ -255,6 +275,8 @@ fw_schedule(struct fw *f)
 		d = x;
 	if ((x = twin_deadline(f->twin)) < d)
 		d = x;
+	if ((x = fw_drain_deadline(f)) < d)
+		d = x;
 	if (d == NEVER) {
 		evtimer_del(f->ev_tick);
 		return;
@@ -267,14 +289,138 @@ fw_schedule(struct fw *f)
 
 /* --- telemetry and the cloud ----------------------------------------- */
 
-static void
-fw_send_json(struct fw *f, const char *json)
+/*
+ * A record if it says something about a session or the state (710, 718,
+ * 721, 723): never dropped for room.  Everything else is periodic.
+ */
+static enum store_class
+fw_tel_class(const struct tel_msg *m)
 {
-	if (cloud_state(f->cloud) == CLOUD_CONNECTED &&
-	    tel_queue_len(f->queue) == 0 &&
-	    cloud_telemetry(f->cloud, json) != -1)
+	size_t i;
+
+	for (i = 0; i < m->n; i++)
+		switch (m->obs[i].id) {
+		case TEL_MODE:
+		case TEL_FINAL_STOP:
+		case TEL_SESSION_ID:
+		case TEL_SESSION_DONE:
+			return STORE_RECORD;
+		default:
+			break;
+		}
+	return STORE_PERIODIC;
+}
+
+/*
+ * The key: a record's identity; for periodic telemetry, what a newer
+ * message supersedes.  A pulse, a data-usage report, the versions: only
+ * the newest matters, the key is the observations' set.  Meter values
+ * are a series (a power curve, an energy register read at times): each
+ * is kept while there is room, key 0.
+ */
+static uint32_t
+fw_tel_key(const struct tel_msg *m, enum store_class cls)
+{
+	uint32_t h = 2166136261U;
+	size_t i;
+
+	if (m->key != 0 || cls == STORE_RECORD)
+		return m->key;
+	for (i = 0; i < m->n; i++) {
+		if ((m->obs[i].id >= TEL_VOLTAGE1 && m->obs[i].id <= TEL_POWER) ||
+		    m->obs[i].id == TEL_SESSION_ENERGY)
+			return 0;
+		h = (h ^ (uint32_t)m->obs[i].id) * 16777619U;
+	}
+	return h != 0 ? h : 1;
+}
+
+/* Hand a message to the link; the store learns its PUBACK by the mid. */
+static void
+fw_send(struct fw *f, uint32_t id, int64_t wall, const char *json,
+    int backlog)
+{
+	char mid[STORE_MID_MAX];
+	int m;
+
+	if (id != 0)
+		store_mid(id, wall, mid, sizeof(mid));
+	if ((m = cloud_telemetry(f->cloud, json, id != 0 ? mid : NULL)) == -1 ||
+	    id == 0)
 		return;
-	tel_queue_push(f->queue, strdup(json));
+	store_handed(f->store, id);
+	if (f->ninflight == INFLIGHT_MAX)
+		return;		/* acked by the next link: the cloud drops
+				 * the second copy by its $.mid */
+	f->inflight[f->ninflight].mid = m;
+	f->inflight[f->ninflight].id = id;
+	f->inflight[f->ninflight].backlog = backlog;
+	f->ninflight++;
+	if (backlog)
+		f->backlog++;
+}
+
+/*
+ * The backlog, oldest first, paced: at most BACKLOG_WINDOW in flight and
+ * drain_rate a second, so that live messages and method answers never
+ * queue behind it (at most two backlog messages are ahead of them on the
+ * link), and a fleet back from an outage does not hit the hub's
+ * device-to-cloud throttle all at once.  The deadline timer comes back
+ * for the next one (fw_schedule).
+ */
+static void
+fw_drain(struct fw *f)
+{
+	const struct store_msg *m;
+	uint64_t now = hal_mono_ms();
+
+	while (cloud_state(f->cloud) == CLOUD_CONNECTED &&
+	    f->backlog < BACKLOG_WINDOW && f->ninflight < INFLIGHT_MAX &&
+	    now >= f->next_drain && (m = store_next(f->store)) != NULL) {
+		fw_send(f, m->id, m->wall, m->json, 1);
+		f->next_drain = now + 1000 / f->drain_rate;
+	}
+}
+
+/* When the backlog may go on: NEVER when it cannot or need not. */
+static uint64_t
+fw_drain_deadline(struct fw *f)
+{
+	if (cloud_state(f->cloud) != CLOUD_CONNECTED ||
+	    f->backlog >= BACKLOG_WINDOW || store_unsent(f->store) == 0)
+		return NEVER;
+	return f->next_drain;
+}
+
+/* Stored first, sent at once when the link is up. */
+static void
+fw_emit(struct fw *f, const struct tel_msg *m, const char *json)
+{
+	enum store_class cls = fw_tel_class(m);
+	int64_t wall = hal_wall_ms();
+	uint32_t id;
+
+	id = store_put(f->store, cls, fw_tel_key(m, cls), wall, json);
+	if (cloud_state(f->cloud) == CLOUD_CONNECTED)
+		fw_send(f, id, wall, json, 0);
+}
+
+static void
+fw_acked(void *arg, int mid)
+{
+	struct fw *f = arg;
+	size_t i;
+
+	for (i = 0; i < f->ninflight && f->inflight[i].mid != mid; i++)
+		;
+	if (i == f->ninflight)
+		return;
+	store_acked(f->store, f->inflight[i].id);
+	if (f->inflight[i].backlog)
+		f->backlog--;
+	f->inflight[i] = f->inflight[--f->ninflight];
+	fw_drain(f);
+	fw_schedule(f);
 }
 
 void
@@ -283,14 +429,56 @@ fw_telemetry(struct fw *f, const struct tel_msg *m)
 	char *json = tel_encode(m, hal_wall_ms());
 
 	if (json != NULL)
-		fw_send_json(f, json);
+		fw_emit(f, m, json);
 	free(json);
 }
 
 static void
-fw_charger_publish(void *arg, const char *json)
+fw_charger_publish(void *arg, const struct tel_msg *m, const char *json)
 {
-	fw_send_json(arg, json);
+	fw_emit(arg, m, json);
+}
+
+static int
+fw_charger_recorded(void *arg, uint32_t key)
+{
+	struct fw *f = arg;
+
+	return store_has_record(f->store, key);
+}
+
+/* The counters now: usage's totals follow the interface and the link. */
+static void
+fw_usage_update(struct fw *f)
+{
+	const struct cloud_stats *cs = cloud_stats(f->cloud);
+	uint64_t rx = 0, tx = 0;
+	struct tel_msg m;
+
+	if (hal_net_counters(f->cfg.interface, &rx, &tx) == -1)
+		rx = tx = 0;
+	if (usage_update(&f->usage, rx + tx, cs->mqtt_rx + cs->mqtt_tx,
+	    f->synced ? hal_wall_ms() : -1, hal_mono_ms())) {
+		fw_warn("usage: %llu bytes today, over the daily budget of %llu: "
+		    "periodic telemetry slows down until the day ends",
+		    (unsigned long long)f->usage.day_if,
+		    (unsigned long long)f->usage.budget);
+		tel_init(&m);
+		tel_add(&m, TEL_BUDGET_EXCEEDED, TEL_INT, "1");
+		fw_telemetry(f, &m);
+	}
+	charger_set_stretch(f->charger, f->usage.over ? STRETCH : 1,
+	    hal_mono_ms());
+}
+
+static void
+fw_charger_bytes(void *arg, uint64_t *iface, uint64_t *mqtt)
+{
+	struct fw *f = arg;
+
+	fw_usage_update(f);
+	*iface = f->usage.total_if;
+	*mqtt = f->usage.total_mqtt;
 }
 
 static void
@@ -314,18 +502,25 @@ fw_versions(struct fw *f)
 	twin_report(f->twin, json, hal_mono_ms());
 }
 
+/*
+ * 822: the day's bytes and the totals, at the interface and MQTT level,
+ * the budget and whether it is exceeded; 930: links the hub accepted and
+ * then dropped before they were stable.
+ */
 static void
 fw_data_usage(struct fw *f)
 {
-	uint64_t rx, tx;
+	struct usage *u = &f->usage;
 	struct tel_msg m;
 
-	if (hal_net_counters(f->cfg.interface, &rx, &tx) == -1)
-		return;
+	fw_usage_update(f);
 	tel_init(&m);
-	tel_addf(&m, TEL_DATA_USAGE, TEL_JSON, "{\"rx\":%llu,\"tx\":%llu}",
-	    (unsigned long long)rx, (unsigned long long)tx);
-	/* Links the hub accepted and then dropped before they were stable. */
+	tel_addf(&m, TEL_DATA_USAGE, TEL_JSON, "{\"day\":{\"if\":%llu,"
+	    "\"mqtt\":%llu},\"total\":{\"if\":%llu,\"mqtt\":%llu},"
+	    "\"budget\":%llu,\"over\":%s}", (unsigned long long)u->day_if,
+	    (unsigned long long)u->day_mqtt, (unsigned long long)u->total_if,
+	    (unsigned long long)u->total_mqtt, (unsigned long long)u->budget,
+	    u->over ? "true" : "false");
 	tel_addf(&m, TEL_LINK_DROPPED, TEL_INT, "%lu",
 	    cloud_stats(f->cloud)->dropped);
 	fw_telemetry(f, &m);
@@ -334,25 +529,35 @@ fw_data_usage(struct fw *f)
 static void
 fw_usage_timer(evutil_socket_t fd, short what, void *arg)
 {
-	fw_data_usage(arg);
+	struct fw *f = arg;
+
+	/* Over the budget: one report in STRETCH. */
+	if (f->usage.over && ++f->usage_ticks % STRETCH != 0) {
+		fw_usage_update(f);
+		return;
+	}
+	fw_data_usage(f);
 }
 
 static void
 fw_cloud_state(void *arg, int up)
 {
 	struct fw *f = arg;
-	char *json;
 
 	if (up) {
-		/* What happened while we were away goes up first, in order. */
-		while ((json = tel_queue_pop(f->queue)) != NULL) {
-			cloud_telemetry(f->cloud, json);
-			free(json);
-		}
+		/* Stored from now on: live, not backlog (status: since_ms). */
+		f->link_since = hal_wall_ms();
 		charger_report(f->charger, hal_mono_ms());
 		fw_data_usage(f);
+		/* What was stored meanwhile, oldest first, a few at a time. */
+		fw_drain(f);
+		fw_schedule(f);
 		return;		/* the twin waits for the SUBACKs */
 	}
+	/* Not acknowledged: they go again on the next link. */
+	store_link_down(f->store);
+	f->ninflight = 0;
+	f->backlog = 0;
 	twin_down(f->twin);
 	if (f->upd.cloud != NULL)
 		f->upd.cloud(f->upd.ctx, 0);
@@ -584,6 +789,7 @@ fw_new(struct event_base *base, const struct fw_config *cfg,
 	kcb.method = fw_method;
 	kcb.message = fw_message;
 	kcb.car_connected = fw_car_connected;
+	kcb.acked = fw_acked;
 	kcb.busy = fw_busy;
 	kcb.arg = f;
 	if ((f->cloud = cloud_new(base, f->dns, &kc, &kcb)) == NULL)
@@ -606,14 +812,23 @@ fw_new(struct event_base *base, const struct fw_config *cfg,
 
 	memset(&ccb, 0, sizeof(ccb));
 	ccb.publish = fw_charger_publish;
+	ccb.recorded = fw_charger_recorded;
+	ccb.bytes = fw_charger_bytes;
 	ccb.reboot = fw_charger_reboot;
 	ccb.session = fw_session;
 	ccb.arg = f;
 	if ((f->charger = charger_new(&cfg->charger, &ccb)) == NULL)
 		goto fail;
-	fw_apply_limits(f);
-	if ((f->queue = tel_queue_new(QUEUE_MAX)) == NULL)
+	/* What was stored and not acknowledged before the restart. */
+	f->drain_rate = cfg->store.drain_rate != 0 ? cfg->store.drain_rate :
+	    STORE_DEFAULT_RATE;
+	if ((f->store = store_open(&cfg->store)) == NULL) {
+		fw_err("cannot open the message store in the HAL");
 		goto fail;
+	}
+	usage_init(&f->usage, cfg->budget_daily);
+	fw_apply_limits(f);
+
 	f->ev_tick = evtimer_new(base, fw_tick, f);
 	f->ev_usage = event_new(base, -1, EV_PERSIST, fw_usage_timer, f);
 	f->ev_reboot = evtimer_new(base, fw_reboot_now, f);
@@ -682,7 +897,7 @@ fw_free(struct fw *f)
 	cloud_free(f->cloud);
 	twin_free(f->twin);
 	charger_free(f->charger);
-	tel_queue_free(f->queue);
+	store_free(f->store);
 	sntp_free(f->sntp);
 	dhcp_client_free(f->dhcp);
 	if (f->ev_pkt != NULL)
@@ -775,8 +990,10 @@ fw_car_changed(void *arg)
 char *
 fw_status_json(struct fw *f)
 {
-	struct json_object *o, *d, *k, *t, *c, *v, *w;
+	struct json_object *o, *d, *k, *t, *c, *v, *w, *st_o, *u_o;
 	const struct twin_stats *ts = twin_stats(f->twin);
+	const struct store_stats *ss2 = store_stats(f->store);
+	int i;
 	const struct dhcp_lease *l = f->dhcp != NULL ?
 	    dhcp_client_lease(f->dhcp) : NULL;
 	const struct cloud_stats *cs = cloud_stats(f->cloud);
@@ -835,6 +1052,8 @@ fw_status_json(struct fw *f)
 	    cloud_state_name(cloud_state(f->cloud))));
 	json_object_object_add(c, "connected", json_object_new_boolean(
 	    cloud_state(f->cloud) == CLOUD_CONNECTED));
+	json_object_object_add(c, "since_ms", json_object_new_int64(
+	    cloud_state(f->cloud) == CLOUD_CONNECTED ? f->link_since : 0));
 	json_object_object_add(c, "address", json_object_new_string(
 	    cs->address));
 	json_object_object_add(c, "connects", json_object_new_int64(
@@ -861,10 +1080,54 @@ fw_status_json(struct fw *f)
 	json_object_object_add(c, "tls_resumed", json_object_new_int64(
 	    (int64_t)cs->tls_resumed));
 	json_object_object_add(c, "queued", json_object_new_int64(
-	    (int64_t)tel_queue_len(f->queue)));
+	    (int64_t)store_unsent(f->store)));
+	json_object_object_add(c, "unacked", json_object_new_int64(
+	    (int64_t)store_pending(f->store, -1)));
 	json_object_object_add(c, "methods", json_object_new_int64(
 	    (int64_t)f->methods));
 	json_object_object_add(o, "cloud", c);
+
+	st_o = json_object_new_object();
+	for (i = 0; i < 2; i++) {
+		struct json_object *x = json_object_new_object();
+
+		json_object_object_add(x, "pending", json_object_new_int64(
+		    (int64_t)store_pending(f->store, i)));
+		json_object_object_add(x, "stored", json_object_new_int64(
+		    (int64_t)ss2->stored[i]));
+		json_object_object_add(x, "sent", json_object_new_int64(
+		    (int64_t)ss2->sent[i]));
+		json_object_object_add(x, "acked", json_object_new_int64(
+		    (int64_t)ss2->acked[i]));
+		json_object_object_add(x, "dropped", json_object_new_int64(
+		    (int64_t)ss2->dropped[i]));
+		json_object_object_add(x, "used", json_object_new_int64(
+		    (int64_t)store_used(f->store, i)));
+		json_object_object_add(x, "size", json_object_new_int64(
+		    (int64_t)store_size(f->store, i)));
+		json_object_object_add(st_o, i == 0 ? "records" : "periodic", x);
+	}
+	json_object_object_add(st_o, "collapsed", json_object_new_int64(
+	    (int64_t)ss2->collapsed));
+	json_object_object_add(st_o, "unstored", json_object_new_int64(
+	    (int64_t)ss2->unstored));
+	json_object_object_add(o, "store", st_o);
+
+	fw_usage_update(f);
+	u_o = json_object_new_object();
+	json_object_object_add(u_o, "day_if", json_object_new_int64(
+	    (int64_t)f->usage.day_if));
+	json_object_object_add(u_o, "day_mqtt", json_object_new_int64(
+	    (int64_t)f->usage.day_mqtt));
+	json_object_object_add(u_o, "total_if", json_object_new_int64(
+	    (int64_t)f->usage.total_if));
+	json_object_object_add(u_o, "total_mqtt", json_object_new_int64(
+	    (int64_t)f->usage.total_mqtt));
+	json_object_object_add(u_o, "budget", json_object_new_int64(
+	    (int64_t)f->usage.budget));
+	json_object_object_add(u_o, "over", json_object_new_boolean(
+	    f->usage.over));
+	json_object_object_add(o, "usage", u_o);
 
 	w = json_object_new_object();
 	json_object_object_add(w, "desired_version", json_object_new_int64(
@@ -906,6 +1169,12 @@ fw_status_json(struct fw *f)
 	    st.session_id));
 	json_object_object_add(k, "sessions", json_object_new_int64(
 	    (int64_t)st.sessions));
+	json_object_object_add(k, "resumed", json_object_new_int64(
+	    (int64_t)st.resumed));
+	json_object_object_add(k, "closed_after_restart", json_object_new_int64(
+	    (int64_t)st.closed));
+	json_object_object_add(k, "stretch", json_object_new_int(
+	    (int)st.stretch));
 	json_object_object_add(o, "charger", k);
 
 	if (hal_boot_state_get(&b) == 0) {

@@ -72,7 +72,7 @@ const struct fw_config *fw_config(struct fw *);
 int	 fw_time_synced(struct fw *);
 int	 fw_cloud_connected(struct fw *);
 int	 fw_in_session(struct fw *);
-/* Send telemetry now, or queue it while the hub link is down. */
+/* Store telemetry (core/store.c) and send it now if the link is up. */
 void	 fw_telemetry(struct fw *, const struct tel_msg *);
 /* Report properties (merged with others not sent yet): id, 0 on error. */
 uint32_t fw_twin_report(struct fw *, const char *json);

@@ -211,6 +211,19 @@ static const struct yamlcfg_key telemetry_keys[] = {
 
 static const struct yamlcfg_key charger_keys[] = {
 	NUM("default_current", charger.default_current_a, 6, 32),
+	NUM("session_progress", charger.progress_s, 10, 3600),
+	END
+};
+
+static const struct yamlcfg_key store_keys[] = {
+	NUM("records", store.record_bytes, RING_MIN_SIZE, 64UL << 20),
+	NUM("telemetry", store.periodic_bytes, RING_MIN_SIZE, 64UL << 20),
+	NUM("drain_rate", store.drain_rate, 1, 100),
+	END
+};
+
+static const struct yamlcfg_key budget_keys[] = {
+	NUM("daily", budget_daily, 0, 1UL << 40),
 	END
 };
 
@@ -239,6 +252,8 @@ static const struct yamlcfg_key top_keys[] = {
 	SECTION("ntp", ntp_keys),
 	SECTION("telemetry", telemetry_keys),
 	SECTION("charger", charger_keys),
+	SECTION("store", store_keys),
+	SECTION("budget", budget_keys),
 	SECTION("control", control_keys),
 	SECTION("log", log_keys),
 	SECTION("simulation", simulation_keys),
@@ -278,6 +293,11 @@ fwconfig_defaults(struct fw_config *c)
 	c->charger.pulse_idle_s = 600;
 	c->charger.pulse_charging_s = 180;
 	c->charger.default_current_a = 16;
+	c->charger.progress_s = 300;
+	c->store.record_bytes = STORE_DEFAULT_BYTES;
+	c->store.periodic_bytes = STORE_DEFAULT_BYTES;
+	c->store.drain_rate = STORE_DEFAULT_RATE;
+	c->budget_daily = 200 * 1000;
 	snprintf(c->control_socket, sizeof(c->control_socket),
 	    "/run/evcharger.sock");
 	c->log_level = 2;	/* info */
@@ -289,35 +309,52 @@ int
 fwconfig_parse(const char *buf, size_t len, const char *fname,
     struct fw_config *out, char *err, size_t errlen)
 {
-	yaml_parser_t parser;
-	yaml_document_t doc;
+	/*
+	 * The parser, the document and the configuration being filled are
+	 * several kilobytes together: they live on the heap so that the
+	 * core's stack budget (no object over 1 KB) holds here too.
+	 */
+	struct {
+		yaml_parser_t	parser;
+		yaml_document_t	doc;
+		struct fw_config c;
+	} *p;
 	yaml_node_t *root;
-	struct fw_config c;
-	struct yamlcfg x = { &doc, fname, err, errlen, 1 };
+	struct yamlcfg x = { NULL, fname, err, errlen, 1 };
 	int rv = -1;
 
-	fwconfig_defaults(&c);
-	if (!yaml_parser_initialize(&parser)) {
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
 		snprintf(err, errlen, "%s: out of memory", fname);
 		return -1;
 	}
-	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
-	if (!yaml_parser_load(&parser, &doc)) {
-		snprintf(err, errlen, "%s:%zu:%zu: %s", fname,
-		    parser.problem_mark.line + 1,
-		    parser.problem_mark.column + 1,
-		    parser.problem != NULL ? parser.problem : "syntax error");
-		yaml_parser_delete(&parser);
+	x.doc = &p->doc;
+	fwconfig_defaults(&p->c);
+	if (!yaml_parser_initialize(&p->parser)) {
+		snprintf(err, errlen, "%s: out of memory", fname);
+		free(p);
 		return -1;
 	}
-	root = yaml_document_get_root_node(&doc);
+	yaml_parser_set_input_string(&p->parser, (const unsigned char *)buf,
+	    len);
+	if (!yaml_parser_load(&p->parser, &p->doc)) {
+		snprintf(err, errlen, "%s:%zu:%zu: %s", fname,
+		    p->parser.problem_mark.line + 1,
+		    p->parser.problem_mark.column + 1,
+		    p->parser.problem != NULL ? p->parser.problem :
+		    "syntax error");
+		yaml_parser_delete(&p->parser);
+		free(p);
+		return -1;
+	}
+	root = yaml_document_get_root_node(&p->doc);
 	if (root == NULL)
 		rv = 0;		/* empty file: all defaults */
-	else if (yamlcfg_map(&x, root, "", top_keys, &c) == 0)
+	else if (yamlcfg_map(&x, root, "", top_keys, &p->c) == 0)
 		rv = 0;
-	yaml_document_delete(&doc);
-	yaml_parser_delete(&parser);
+	yaml_document_delete(&p->doc);
+	yaml_parser_delete(&p->parser);
 	if (rv == 0)
-		*out = c;
+		*out = p->c;
+	free(p);
 	return rv;
 }

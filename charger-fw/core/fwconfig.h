@@ -13,6 +13,7 @@
 #include "core/charger.h"
 #include "core/cloud.h"
 #include "core/dns.h"
+#include "core/store.h"
 #include "core/update/fwupdate_conf.h"
 
 #define FWCONFIG_PATH_MAX	1024
@@ -38,6 +39,8 @@ struct fw_config {
 	int		 log_level;	/* enum hal_log_level */
 	int64_t		 rtc_offset_s;	/* simulation: first-boot RTC */
 	unsigned	 data_usage_s;	/* 822 interval */
+	struct store_cfg store;		/* the store-and-forward rings */
+	uint64_t	 budget_daily;	/* interface bytes a day; 0: none */
 	/* The "firmware:" section, parsed by fwupdate_conf.c (issue 7). */
 	struct fwupdate_conf firmware;
 };

@@ -1,6 +1,6 @@
 /*
  * telemetry: the observation message, its JSON written directly (values
- * escaped exactly as json-c would), and the offline queue.
+ * escaped exactly as json-c would).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,20 +14,32 @@ void
 tel_init(struct tel_msg *m)
 {
 	m->n = 0;
+	m->used = 0;
+	m->key = 0;
 }
 
 int
 tel_add(struct tel_msg *m, int id, enum tel_type type, const char *value)
 {
+	size_t len = strlen(value);
 	struct tel_obs *o;
 
-	if (m->n >= TEL_MAX_OBS || strlen(value) >= TEL_VALUE_MAX)
+	if (m->n >= TEL_MAX_OBS || len >= TEL_VALUE_MAX ||
+	    len + 1 > TEL_TEXT_MAX - m->used)
 		return -1;
 	o = &m->obs[m->n++];
 	o->id = id;
 	o->type = type;
-	memcpy(o->value, value, strlen(value) + 1);
+	o->off = (uint16_t)m->used;
+	memcpy(m->text + m->used, value, len + 1);
+	m->used += len + 1;
 	return 0;
+}
+
+const char *
+tel_value(const struct tel_msg *m, size_t i)
+{
+	return m->text + m->obs[i].off;
 }
 
 int
@@ -153,7 +165,7 @@ tel_encode(const struct tel_msg *m, int64_t wall_ms)
 			PUT(when, wlen);
 			PUTS("\",\"Value\":\"");
 			len += json_str(out != NULL ? out + len : NULL,
-			    m->obs[i].value);
+			    tel_value(m, i));
 			PUTS("\",\"ObservationId\":");
 			PUT(num[0], a);
 			PUTS(",\"Type\":");
@@ -168,79 +180,4 @@ tel_encode(const struct tel_msg *m, int64_t wall_ms)
 	}
 	out[len] = '\0';
 	return out;
-}
-
-struct tel_queue {
-	char		**items;
-	size_t		  max;
-	size_t		  head;
-	size_t		  len;
-	unsigned long	  dropped;
-};
-
-struct tel_queue *
-tel_queue_new(size_t max)
-{
-	struct tel_queue *q;
-
-	if (max == 0 || (q = calloc(1, sizeof(*q))) == NULL)
-		return NULL;
-	if ((q->items = calloc(max, sizeof(*q->items))) == NULL) {
-		free(q);
-		return NULL;
-	}
-	q->max = max;
-	return q;
-}
-
-void
-tel_queue_free(struct tel_queue *q)
-{
-	char *s;
-
-	if (q == NULL)
-		return;
-	while ((s = tel_queue_pop(q)) != NULL)
-		free(s);
-	free(q->items);
-	free(q);
-}
-
-void
-tel_queue_push(struct tel_queue *q, char *json)
-{
-	if (json == NULL)
-		return;
-	if (q->len == q->max) {
-		free(tel_queue_pop(q));
-		q->dropped++;
-	}
-	q->items[(q->head + q->len) % q->max] = json;
-	q->len++;
-}
-
-char *
-tel_queue_pop(struct tel_queue *q)
-{
-	char *s;
-
-	if (q->len == 0)
-		return NULL;
-	s = q->items[q->head];
-	q->items[q->head] = NULL;
-	q->head = (q->head + 1) % q->max;
-	q->len--;
-	return s;
-}
-
-size_t
-tel_queue_len(const struct tel_queue *q)
-{
-	return q->len;
-}
-
-unsigned long
-tel_queue_dropped(const struct tel_queue *q)
-{
-	return q->dropped;
 }

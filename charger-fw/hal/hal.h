@@ -133,6 +133,25 @@ int	 hal_kv_set(const char *key, const void *, size_t);
 int	 hal_kv_del(const char *key);
 
 /* ------------------------------------------------------------------ */
+/* Store-and-forward: byte regions the core keeps its durable message  */
+/* rings in (core/ring.c; HAL_STORE_RECORDS: session and billing       */
+/* records, HAL_STORE_TELEMETRY: periodic telemetry).  Flash-like: a   */
+/* write a power cut interrupts may leave its bytes old, new or mixed; */
+/* what was written before hal_store_sync returned is durable.  Bytes  */
+/* never written since the region was formatted read 0xff.            */
+
+#define HAL_STORE_RECORDS	0
+#define HAL_STORE_TELEMETRY	1
+#define HAL_STORE_REGIONS	2
+/* The region's size in bytes; 0 when it does not exist yet. */
+size_t	 hal_store_size(int region);
+/* Make the region size bytes of 0xff; what it held is gone. */
+int	 hal_store_format(int region, size_t size);
+int	 hal_store_read(int region, size_t off, void *, size_t);
+int	 hal_store_write(int region, size_t off, const void *, size_t);
+int	 hal_store_sync(int region);
+
+/* ------------------------------------------------------------------ */
 /* Secure credential store: written once in production by the          */
 /* provisioning tool (evprovision), read at boot.                     */
 

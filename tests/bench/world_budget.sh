@@ -17,11 +17,20 @@
 #              one to the next; cloud.keepalive is set to 30 s (the
 #              firmware's minimum) so that rounds come quickly; the size
 #              of a round does not depend on the interval
+#   pulse      one idle sign of life (observation -1) with its PUBACK: the
+#              idle pulse set to 10 s for a window through the twin's
+#              desired properties (as an operator would), then put back
+#   usage      the data-usage report (822): measured as the pulse plus
+#              the difference in topic and payload bytes between the two
+#              as the cloud recorded them (it is sent once an hour)
 #   message    one telemetry message (publish + PUBACK) while charging,
 #              the average over the messages of a window with the meter
 #              every 5 s (count from the firmware's "published" counter)
 #   startstop  a charging session with no time in it: plug, start (method
 #              501), charging, stop (502), unplug, the session record
+#   renewal    a SAS token renewal: the clean reconnect at 80 % of the
+#              token's life (cloud.sas_ttl is set to 900 s here so that it
+#              comes at 720 s, after the windows above)
 # Needs the world (tests/integration/world.sh) with the evcharger device
 # (tests/integration/world.d/fw_evcharger.bash) and a build with
 # charger-fw/evcharger, evprovision and tests/cloud/evcloud (EVGATE_BUILD).
@@ -36,7 +45,9 @@ WORLD_DEVICE=budget
 WORLD_FW_TELEMETRY=600		# the firmware's default idle pulse
 WORLD_FW_METER=5
 KA=30
-WORLD_FW_EXTRA=$'cloud:\n  keepalive: '"$KA"
+WORLD_FW_KEEPALIVE=$KA
+SAS_TTL=900
+WORLD_FW_SAS_TTL=$SAS_TTL
 
 declare -F world_device_start_evcharger >/dev/null ||
     { not_ok "the world has no evcharger device"; exit 1; }
@@ -146,6 +157,46 @@ put keepalive_wire "$(((w1 - w0) / rounds))"
 put keepalive_secs "$(((t1 - t0) / rounds / 1000000))"
 ok "keepalive: $(((b1 - b0) / rounds)) bytes per round"
 
+# --- idle pulses, through the twin's desired properties ---------------------
+twin() { world_evcloud twin-set --device "$ID" "$1" >/dev/null; }
+twin '{"telemetry":{"pulseIdle":10}}' || { not_ok "twin-set pulseIdle"; exit 1; }
+settle
+p0=$(published)
+pb0=$(relay_bytes)
+pw0=$(wire_bytes)
+sleep 30
+p1=$(published)
+pb1=$(relay_bytes)
+pw1=$(wire_bytes)
+[ $((p1 - p0)) -gt 0 ] || { not_ok "idle pulses at 10 s"; exit 1; }
+put pulse "$(((pb1 - pb0) / (p1 - p0)))"
+put pulse_wire "$(((pw1 - pw0) / (p1 - p0)))"
+twin '{"telemetry":{"pulseIdle":null}}' || { not_ok "twin-set pulseIdle back"; exit 1; }
+settle
+ok "pulse: $(((pb1 - pb0) / (p1 - p0))) bytes each ($((p1 - p0)) in 30 s)"
+
+# The data-usage report: the pulse's cost plus the difference in what the
+# MQTT PUBLISH carries (topic and payload), as the cloud recorded both.
+usage_delta=$(python3 - "$W/cloud/data/$ID.jsonl" <<'PY'
+import json, sys
+pulse = usage = None
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    obs = r.get("payload", {}).get("Observations", [])
+    ids = [o.get("ObservationId") for o in obs]
+    size = len(r["topic"]) + r["bytes"]
+    if ids == [-1]:
+        pulse = size
+    elif 822 in ids:
+        usage = size
+print("" if pulse is None or usage is None else usage - pulse)
+PY
+)
+[ -n "$usage_delta" ] || { not_ok "the cloud has a pulse and a data-usage report"; exit 1; }
+put usage "$(($(grep '^pulse ' "$out" | cut -d' ' -f2) + usage_delta))"
+put usage_wire "$(($(grep '^pulse_wire ' "$out" | cut -d' ' -f2) + usage_delta))"
+ok "data-usage report: $usage_delta bytes more than a pulse"
+
 # --- a session with no time in it, then messages while charging ------------
 call() { world_evcloud call --device "$ID" --method "$1" ${2:+--payload "$2"} --timeout 20; }
 mode() { world_fw_status 1 'd["charger"]["mode"]'; }
@@ -180,3 +231,23 @@ w1=$(wire_bytes)
 put startstop "$((b1 - b0 - (mb1 - mb0)))"
 put startstop_wire "$((w1 - w0 - (mw1 - mw0)))"
 ok "start and stop: $((b1 - b0 - (mb1 - mb0))) bytes"
+
+# --- a SAS token renewal: the clean reconnect at 80 % of its life -----------
+renewals() { world_fw_status 1 'd["cloud"]["renewals"]'; }
+[ "$(renewals)" = 0 ] ||
+    { not_ok "no renewal before the measured windows ended (raise SAS_TTL)"; exit 1; }
+b0=$(relay_bytes)
+w0=$(wire_bytes)
+c0=$(world_fw_status 1 'd["cloud"]["connects"]')
+wait_for $((SAS_TTL)) test "$(renewals)" -ge 1 || { not_ok "a renewal"; exit 1; }
+wait_for 30 test "$(world_fw_status 1 'd["cloud"]["connected"]')" = True ||
+    { not_ok "connected again after the renewal"; exit 1; }
+settle
+# Both counts are per charger, over its connections: the old one's close
+# and the new one's handshake, subscriptions, twin and reports.
+put renewal "$(($(relay_bytes) - b0))"
+put renewal_wire "$(($(wire_bytes) - w0))"
+put renewal_resumed "$(world_fw_status 1 'd["cloud"]["tls_resumed"]')"
+[ "$(world_fw_status 1 'd["cloud"]["connects"]')" -gt "$c0" ] ||
+    { not_ok "the renewal was a reconnect"; exit 1; }
+ok "renewal: $(($(relay_bytes) - b0)) bytes through the relay"

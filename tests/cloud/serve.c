@@ -6,7 +6,11 @@
  * and to what devices send to the hub itself (hub/+/#, rewritten from
  * $iothub/... by the iothub plugin), and:
  *   - appends every telemetry message to DIR/<id>.jsonl, one JSON object
- *     per line with the time it was received;
+ *     per line with the time it was received -- once: a message that
+ *     carries a message id ($.mid in its property bag) already recorded
+ *     for that device is counted as a duplicate and not recorded again,
+ *     as a cloud behind a hub keeps a device's at-least-once messages
+ *     (the ids recorded are read back from the file when serve starts);
  *   - holds each device's twin in DIR/<id>.twin.json and answers like the
  *     hub: GET -> twin/res/200 with {"desired":{...},"reported":{...}},
  *     reported PATCH -> twin/res/204 with the new $version (merge-patch
@@ -36,9 +40,15 @@
 
 #define RID_MAX 64
 
+#define MID_MAX 64
+
 struct dev {
 	LIST_ENTRY(dev)		 entry;
 	char			 id[EVCLOUD_ID_MAX];
+	char			(*mids)[MID_MAX];	/* hash set, open */
+	size_t			 nmids;
+	size_t			 capmids;
+	uint64_t		 duplicates;
 	struct json_object	*desired;	/* includes "$version" */
 	struct json_object	*reported;	/* includes "$version" */
 	uint64_t		 messages;	/* telemetry messages */
@@ -110,6 +120,94 @@ path_of(const struct serve *s, const char *id, const char *suffix,
 	snprintf(buf, len, "%s/%s%s", s->o->dir, id, suffix);
 }
 
+/* The $.mid of a property bag ("$.mid=x&$.ct=..."); -1 if none. */
+static int
+props_mid(const char *props, char *mid, size_t cap)
+{
+	const char *p = props;
+	size_t n;
+
+	while (p != NULL && *p != '\0') {
+		if (strncmp(p, "$.mid=", 6) == 0) {
+			n = strcspn(p + 6, "&");
+			if (n == 0 || n >= cap)
+				return -1;
+			memcpy(mid, p + 6, n);
+			mid[n] = '\0';
+			return 0;
+		}
+		if ((p = strchr(p, '&')) != NULL)
+			p++;
+	}
+	return -1;
+}
+
+static uint64_t
+mid_hash(const char *m)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	for (; *m != '\0'; m++)
+		h = (h ^ (uint8_t)*m) * 1099511628211ULL;
+	return h;
+}
+
+/* Add mid to d's set; 1 if it was new, 0 if seen before, -1 on ENOMEM. */
+static int
+mid_add(struct dev *d, const char *mid)
+{
+	char (*old)[MID_MAX] = d->mids;
+	size_t oldcap = d->capmids, i, k;
+
+	if (d->nmids * 2 >= d->capmids) {
+		d->capmids = oldcap ? oldcap * 2 : 64;
+		if ((d->mids = calloc(d->capmids, MID_MAX)) == NULL) {
+			d->mids = old;
+			d->capmids = oldcap;
+			return -1;
+		}
+		d->nmids = 0;
+		for (i = 0; i < oldcap; i++)
+			if (old[i][0] != '\0')
+				mid_add(d, old[i]);
+		free(old);
+	}
+	for (k = mid_hash(mid) % d->capmids;; k = (k + 1) % d->capmids) {
+		if (d->mids[k][0] == '\0')
+			break;
+		if (strcmp(d->mids[k], mid) == 0)
+			return 0;
+	}
+	strlcpy(d->mids[k], mid, MID_MAX);
+	d->nmids++;
+	return 1;
+}
+
+/* The ids already recorded, from the device's file (serve restarted). */
+static void
+mids_load(struct serve *s, struct dev *d)
+{
+	char path[4096], *line = NULL, mid[MID_MAX];
+	struct json_object *rec, *props;
+	size_t cap = 0;
+	FILE *fp;
+
+	path_of(s, d->id, ".jsonl", path, sizeof(path));
+	if ((fp = fopen(path, "r")) == NULL)
+		return;
+	while (getline(&line, &cap, fp) != -1) {
+		if ((rec = json_tokener_parse(line)) == NULL)
+			continue;
+		if (json_object_object_get_ex(rec, "properties", &props) &&
+		    props_mid(json_object_get_string(props), mid,
+		    sizeof(mid)) == 0)
+			mid_add(d, mid);
+		json_object_put(rec);
+	}
+	free(line);
+	fclose(fp);
+}
+
 static void
 twin_save(struct serve *s, struct dev *d)
 {
@@ -159,6 +257,7 @@ dev_get(struct serve *s, const char *id)
 		d->reported = json_object_new_object();
 		set_version(d->reported, 1);
 	}
+	mids_load(s, d);
 	LIST_INSERT_HEAD(&s->devs, d, entry);
 	return d;
 }
@@ -192,6 +291,8 @@ state_save(struct serve *s)
 		    json_object_new_int64((int64_t)d->reported_patches));
 		json_object_object_add(o, "method_replies",
 		    json_object_new_int64((int64_t)d->method_replies));
+		json_object_object_add(o, "duplicates",
+		    json_object_new_int64((int64_t)d->duplicates));
 		json_object_object_add(o, "desired_version",
 		    json_object_new_int64(version_of(d->desired)));
 		json_object_object_add(o, "reported_version",
@@ -272,13 +373,21 @@ on_telemetry(struct serve *s, const char *id, const char *props,
 {
 	struct json_object *rec, *body = NULL;
 	struct json_tokener *tok;
-	char path[4096], now[40];
+	char path[4096], now[40], mid[MID_MAX];
 	const char *line;
 	struct dev *d;
 	int fd;
 
 	if ((d = dev_get(s, id)) == NULL)
 		return;
+	/* At least once from the device, once in the records. */
+	if (props_mid(props, mid, sizeof(mid)) == 0 && mid_add(d, mid) == 0) {
+		d->duplicates++;
+		if (s->o->verbose)
+			evc_log("telemetry from %s: %s again, not recorded", id,
+			    mid);
+		return;
+	}
 	evc_now_iso(now, sizeof(now));
 	if (msg->payloadlen > 0 && (tok = json_tokener_new()) != NULL) {
 		body = json_tokener_parse_ex(tok, msg->payload,
@@ -577,6 +686,7 @@ evc_cmd_serve(const struct evc_opts *o)
 		LIST_REMOVE(d, entry);
 		json_object_put(d->desired);
 		json_object_put(d->reported);
+		free(d->mids);
 		free(d);
 	}
 	return 0;

@@ -36,6 +36,11 @@
 #include "hal/hal.h"
 
 #define KV_JOB		"fwupdate.job"
+/*
+ * A record's text: URL (<= 256), versions, hashes, an error (<= 160):
+ * well under this, which keeps it off the stack budget's 1 KB objects.
+ */
+#define REC_MAX		1024
 #define KV_LAST		"fwupdate.last"
 #define KV_SLOT_FMT	"fwupdate.slot%d"
 
@@ -296,7 +301,7 @@ rec_u64(const char *rec, const char *name, uint64_t *out)
 static int
 job_load(struct job *j)
 {
-	char rec[HAL_KV_MAX + 1], hex[80];
+	char rec[REC_MAX], hex[80];
 	uint64_t x;
 
 	memset(j, 0, sizeof(*j));
@@ -330,7 +335,7 @@ bad:
 static int
 job_save(const struct job *j)
 {
-	char rec[HAL_KV_MAX], hex[65] = "";
+	char rec[REC_MAX], hex[65] = "";
 	int n;
 
 	if (j->have_mhash)
@@ -357,7 +362,7 @@ job_clear(struct fwupdate *fw)
 static void
 last_load(struct last *l)
 {
-	char rec[HAL_KV_MAX + 1];
+	char rec[REC_MAX];
 
 	memset(l, 0, sizeof(*l));
 	if (rec_read(KV_LAST, rec, sizeof(rec)) == -1)
@@ -372,7 +377,7 @@ last_load(struct last *l)
 static void
 last_save(struct fwupdate *fw)
 {
-	char rec[HAL_KV_MAX];
+	char rec[REC_MAX];
 	struct last *l = &fw->last;
 	int n;
 
@@ -402,7 +407,7 @@ last_set(struct fwupdate *fw, const char *state, const char *url,
 int
 fwupdate_slotinfo_get(int slot, struct fwupdate_slotinfo *si)
 {
-	char key[32], rec[HAL_KV_MAX + 1], hex[80];
+	char key[32], rec[REC_MAX], hex[80];
 	uint64_t x;
 
 	memset(si, 0, sizeof(*si));

@@ -39,11 +39,15 @@ static void		*notify_arg;
 static unsigned		 reboots;
 static char		 log_last[1024];
 static uint8_t		 slots[2][FAKE_SLOT_SIZE];
+static uint8_t		*store[HAL_STORE_REGIONS];
+static size_t		 store_len[HAL_STORE_REGIONS];
 static struct hal_boot_state boot;
 
 void
 fake_hal_reset(void)
 {
+	int i;
+
 	mono = 1000;
 	wall = 1767225600000LL;		/* 2026-01-01T00:00:00Z */
 	rng = 12345;
@@ -63,6 +67,11 @@ fake_hal_reset(void)
 	log_last[0] = '\0';
 	memset(&boot, 0, sizeof(boot));
 	boot.confirmed = 1;
+	for (i = 0; i < HAL_STORE_REGIONS; i++) {
+		free(store[i]);
+		store[i] = NULL;
+		store_len[i] = 0;
+	}
 	snprintf(boot.version[0], sizeof(boot.version[0]), "1.0.0");
 }
 
@@ -528,4 +537,59 @@ hal_boot_state_set(const struct hal_boot_state *b)
 {
 	boot = *b;
 	return 0;
+}
+
+size_t
+hal_store_size(int region)
+{
+	return region >= 0 && region < HAL_STORE_REGIONS ? store_len[region] :
+	    0;
+}
+
+int
+hal_store_format(int region, size_t size)
+{
+	uint8_t *p;
+
+	if (region < 0 || region >= HAL_STORE_REGIONS ||
+	    (p = malloc(size)) == NULL)
+		return -1;
+	memset(p, 0xff, size);
+	free(store[region]);
+	store[region] = p;
+	store_len[region] = size;
+	return 0;
+}
+
+int
+hal_store_read(int region, size_t off, void *buf, size_t len)
+{
+	if (region < 0 || region >= HAL_STORE_REGIONS ||
+	    off > store_len[region] || len > store_len[region] - off)
+		return -1;
+	memcpy(buf, store[region] + off, len);
+	return 0;
+}
+
+int
+hal_store_write(int region, size_t off, const void *buf, size_t len)
+{
+	if (region < 0 || region >= HAL_STORE_REGIONS ||
+	    off > store_len[region] || len > store_len[region] - off)
+		return -1;
+	memcpy(store[region] + off, buf, len);
+	return 0;
+}
+
+int
+hal_store_sync(int region)
+{
+	return region >= 0 && region < HAL_STORE_REGIONS ? 0 : -1;
+}
+
+uint8_t *
+fake_store(int region, size_t *len)
+{
+	*len = store_len[region];
+	return store[region];
 }

@@ -63,6 +63,9 @@ void	fake_meter_set(const struct hal_meter *);
 int	fake_contactor(unsigned *current_a, unsigned *phases);
 unsigned fake_reboots(void);
 
+/* A store region's bytes (tests corrupt them, or take snapshots). */
+uint8_t	*fake_store(int region, size_t *len);
+
 /* The last message logged at or above a level (for asserting errors). */
 const char *fake_log_last(void);
 

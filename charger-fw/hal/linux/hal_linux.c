@@ -342,11 +342,172 @@ hal_cred_store(const struct hal_cred *c)
 }
 
 /* ------------------------------------------------------------------ */
+/* Store-and-forward regions: state_dir/store-N.bin, written in place  */
+/* with pwrite and made durable with fsync (formatting: temp file of   */
+/* 0xff bytes, fsync, rename).                                         */
+
+static int
+store_path(int region, char *buf, size_t cap)
+{
+	char name[32];
+
+	if (region < 0 || region >= HAL_STORE_REGIONS)
+		return -1;
+	snprintf(name, sizeof(name), "store-%d.bin", region);
+	return path_of(buf, cap, name);
+}
+
+static int
+store_fd(int region, int flags)
+{
+	char path[PATH_MAX];
+
+	if (store_path(region, path, sizeof(path)) == -1)
+		return -1;
+	return open(path, flags | O_CLOEXEC);
+}
+
+size_t
+hal_store_size(int region)
+{
+	struct stat st;
+	int fd;
+
+	if ((fd = store_fd(region, O_RDONLY)) == -1)
+		return 0;
+	if (fstat(fd, &st) == -1)
+		st.st_size = 0;
+	close(fd);
+	return (size_t)st.st_size;
+}
+
+int
+hal_store_format(int region, size_t size)
+{
+	char path[PATH_MAX], tmp[PATH_MAX + 8], dir[PATH_MAX], *slash;
+	uint8_t buf[4096];
+	size_t left = size, n;
+	int fd;
+
+	if (store_path(region, path, sizeof(path)) == -1)
+		return -1;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0644)) == -1)
+		return -1;
+	memset(buf, 0xff, sizeof(buf));
+	while (left > 0) {
+		n = left < sizeof(buf) ? left : sizeof(buf);
+		if (write(fd, buf, n) != (ssize_t)n)
+			goto fail;
+		left -= n;
+	}
+	if (fsync(fd) == -1)
+		goto fail;
+	close(fd);
+	if (rename(tmp, path) == -1) {
+		unlink(tmp);
+		return -1;
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) != NULL)
+		*slash = '\0';
+	return sync_dir(dir);
+fail:
+	close(fd);
+	unlink(tmp);
+	return -1;
+}
+
+int
+hal_store_read(int region, size_t off, void *buf, size_t len)
+{
+	ssize_t n;
+	int fd;
+
+	if ((fd = store_fd(region, O_RDONLY)) == -1)
+		return -1;
+	n = pread(fd, buf, len, (off_t)off);
+	close(fd);
+	return n == (ssize_t)len ? 0 : -1;
+}
+
+int
+hal_store_write(int region, size_t off, const void *buf, size_t len)
+{
+	ssize_t n;
+	int fd;
+
+	if ((fd = store_fd(region, O_WRONLY)) == -1)
+		return -1;
+	n = pwrite(fd, buf, len, (off_t)off);
+	close(fd);
+	return n == (ssize_t)len ? 0 : -1;
+}
+
+int
+hal_store_sync(int region)
+{
+	int fd, rv;
+
+	if ((fd = store_fd(region, O_RDONLY)) == -1)
+		return -1;
+	rv = fdatasync(fd);
+	close(fd);
+	return rv;
+}
+
+/* ------------------------------------------------------------------ */
 /* The simulated car and meter: 230 V on three phases; a plugged-in car  */
 /* draws what is offered (optionally capped in watts); energy is the    */
 /* integral of power over monotonic time.                            */
+/*                                                                    */
+/* A real charger's meter keeps its energy register through a power   */
+/* cut, and a car stays plugged in while the charger reboots; the     */
+/* simulation keeps both in state_dir/sim, written whenever they change */
+/* or are read, so that a kill -9 or a reboot finds them as the        */
+/* firmware last saw them (a session that survives the cut can be      */
+/* resumed or closed against the same register).                      */
 
 #define SIM_VOLTAGE	230.0
+#define SIM_FILE	"sim"
+
+static void
+sim_save(void)
+{
+	char buf[128];
+	int n;
+
+	n = snprintf(buf, sizeof(buf), "car=%d\nenergy=%.6f\npower_cap=%.3f\n",
+	    (int)car, energy_wh, power_cap);
+	if (n < 0 || (size_t)n >= sizeof(buf) ||
+	    file_put(SIM_FILE, buf, (size_t)n, 0644) == -1)
+		linux_log(HAL_LOG_WARN, "%s/%s: cannot save the simulated "
+		    "car and meter: %s", state_dir, SIM_FILE, strerror(errno));
+}
+
+static void
+sim_load(void)
+{
+	char buf[128];
+	ssize_t n;
+	int c;
+	double e, w;
+
+	if ((n = file_get(SIM_FILE, buf, sizeof(buf) - 1)) <= 0)
+		return;
+	buf[n] = '\0';
+	if (sscanf(buf, "car=%d\nenergy=%lf\npower_cap=%lf", &c, &e, &w) != 3 ||
+	    c < HAL_CAR_ABSENT || c > HAL_CAR_FULL || !(e >= 0) || !(w >= 0)) {
+		linux_log(HAL_LOG_WARN, "%s/%s: not a simulation state; "
+		    "starting with no car and a zero meter", state_dir,
+		    SIM_FILE);
+		return;
+	}
+	car = (enum hal_car)c;
+	energy_wh = e;
+	power_cap = w;
+}
 
 static double
 sim_power(void)
@@ -394,6 +555,7 @@ hal_meter_read(struct hal_meter *m)
 	}
 	m->power = p;
 	m->energy = energy_wh;
+	sim_save();
 	return 0;
 }
 
@@ -404,6 +566,7 @@ hal_contactor_set(int on, unsigned a, unsigned ph)
 	contactor_on = on;
 	offer_a = on ? a : 0;
 	offer_ph = on ? ph : 0;
+	sim_save();
 	return 0;
 }
 
@@ -419,6 +582,7 @@ hal_linux_sim_car(enum hal_car c)
 {
 	sim_integrate();
 	car = c;
+	sim_save();
 	if (car_fn != NULL)
 		car_fn(car_arg);
 }
@@ -428,6 +592,7 @@ hal_linux_sim_set_power(double w)
 {
 	sim_integrate();
 	power_cap = w;
+	sim_save();
 }
 
 /* ------------------------------------------------------------------ */
@@ -700,6 +865,7 @@ hal_linux_init(const struct hal_linux_params *p)
 		buf[len] = '\0';
 		rtc_offset = strtoll(buf, NULL, 10);
 	}
+	sim_load();
 	if (boot_select() == -1) {
 		linux_log(HAL_LOG_ERR, "%s/boot-state: %s", state_dir,
 		    strerror(errno));

@@ -23,7 +23,7 @@ static size_t nmsgs;
 static unsigned reboots;
 
 static void
-publish(void *arg, const char *json)
+publish(void *arg, const struct tel_msg *m, const char *json)
 {
 	if (nmsgs < MAXMSG)
 		msgs[nmsgs++] = strdup(json);
@@ -75,8 +75,8 @@ last_value(int id)
 static struct charger *
 charger(void)
 {
-	struct charger_cfg cfg = { 60, 600, 180, 16 };
-	struct charger_cb cb = { publish, reboot, NULL, NULL };
+	struct charger_cfg cfg = { 60, 600, 180, 16, 300 };
+	struct charger_cb cb = { publish, reboot, NULL, NULL, NULL, NULL };
 	struct charger *c;
 
 	fake_hal_reset();
@@ -248,34 +248,67 @@ test_car_full_and_unplug(void **state)
 	clear();
 }
 
-/* Meter values every meter_interval while charging; pulses 600/180 s. */
+/*
+ * Meter values every meter_interval while charging (power and energy;
+ * volts and amps only when they moved); a pulse only when nothing else
+ * went up for its interval (600 s idle, 180 s charging); stretched.
+ */
 static void
 test_timers(void **state)
 {
 	struct charger *c = charger();
+	struct hal_meter mv;
 	uint64_t t0 = hal_mono_ms();
+	int i;
 
 	assert_int_equal(charger_deadline(c), t0 + 600000);
 	fake_advance(600000);
 	charger_tick(c, hal_mono_ms());
 	assert_string_equal(last_value(-1), "1");
 	plug(c, HAL_CAR_PLUGGED);
+	memset(&mv, 0, sizeof(mv));
+	for (i = 0; i < 3; i++) {
+		mv.voltage[i] = 230;
+		mv.current[i] = 16;
+	}
+	mv.power = 11040;
+	fake_meter_set(&mv);
 	assert_int_equal(method(c, 501, "[16,3]"), 200);
+	assert_non_null(last_value(501));	/* with the state change */
 	clear();
 	assert_int_equal(charger_deadline(c), hal_mono_ms() + 60000);
-	fake_advance(60000);
-	charger_tick(c, hal_mono_ms());
+	for (i = 0; i < 3; i++) {
+		fake_advance(60000);
+		charger_tick(c, hal_mono_ms());
+	}
+	assert_int_equal(nmsgs, 3);
 	assert_non_null(last_value(513));
 	assert_non_null(last_value(553));
-	assert_null(last_value(-1));
-	fake_advance(120000);
+	assert_null(last_value(501));		/* unchanged: not again */
+	assert_null(last_value(-1));		/* the meter is the sign */
+	clear();
+	mv.voltage[1] = 225;
+	fake_meter_set(&mv);
+	fake_advance(60000);
 	charger_tick(c, hal_mono_ms());
-	assert_non_null(last_value(-1));	/* 180 s while charging */
+	assert_string_equal(last_value(502), "225.0");
 	assert_int_equal(method(c, 502, ""), 200);
 	clear();
 	fake_advance(300000);
 	charger_tick(c, hal_mono_ms());
 	assert_null(last_value(513));		/* no meter values idle */
+	/* Stretched (the daily budget): the idle pulse at 4 x 600 s. */
+	fake_advance(600000);
+	charger_tick(c, hal_mono_ms());
+	assert_string_equal(last_value(-1), "1");
+	clear();
+	charger_set_stretch(c, 4, hal_mono_ms());
+	fake_advance(600000 * 3);
+	charger_tick(c, hal_mono_ms());
+	assert_null(last_value(-1));
+	fake_advance(600000);
+	charger_tick(c, hal_mono_ms());
+	assert_string_equal(last_value(-1), "1");
 	charger_free(c);
 	clear();
 }
@@ -318,7 +351,8 @@ test_limits(void **state)
 	assert_int_equal(a, 32);
 	/* Intervals: a shorter one takes effect now. */
 	assert_int_equal(method(c, 502, ""), 200);
-	assert_int_equal(charger_deadline(c), hal_mono_ms() + 600000);
+	/* The session's progress record (300 s) comes before the pulse. */
+	assert_int_equal(charger_deadline(c), hal_mono_ms() + 300000);
 	l.pulse_idle_s = 60;
 	charger_set_limits(c, &l, hal_mono_ms());
 	assert_int_equal(charger_deadline(c), hal_mono_ms() + 60000);

@@ -1489,11 +1489,11 @@ test_reports(void **state)
 	assert_int_equal(fwupdate_telemetry(&s, &m), 0);
 	assert_int_equal(m.n, 4);
 	assert_int_equal(m.obs[0].id, 908);
-	assert_string_equal(m.obs[0].value, "2.0.0");
+	assert_string_equal(tel_value(&m, 0), "2.0.0");
 	assert_int_equal(m.obs[1].id, 911);
-	assert_string_equal(m.obs[1].value, "1.0.0");
+	assert_string_equal(tel_value(&m, 1), "1.0.0");
 	assert_int_equal(m.obs[2].id, FWUPDATE_OBS_STATE);
-	assert_string_equal(m.obs[2].value, "idle");
+	assert_string_equal(tel_value(&m, 2), "idle");
 	assert_int_equal(m.obs[3].id, FWUPDATE_OBS_PROGRESS);
 	/* Progress went up in 10 % steps, not per chunk. */
 	assert_true(nreports < 40);

@@ -1,7 +1,7 @@
 /*
  * test_telemetry: the observation JSON (checked by parsing it back, and
  * byte for byte against what json-c writes for the same tree) and the
- * offline queue.
+ * message's bounds (it lives on a controller's stack).
  */
 #include <limits.h>
 #include <setjmp.h>
@@ -69,7 +69,7 @@ reference(const struct tel_msg *m, const char *when)
 		json_object_object_add(o, "ObservedAt",
 		    json_object_new_string(when));
 		json_object_object_add(o, "Value",
-		    json_object_new_string(m->obs[i].value));
+		    json_object_new_string(tel_value(m, i)));
 		json_object_object_add(o, "ObservationId",
 		    json_object_new_int(m->obs[i].id));
 		json_object_object_add(o, "Type",
@@ -140,31 +140,6 @@ test_limits(void **state)
 	assert_int_equal(m.n, TEL_MAX_OBS);
 }
 
-static void
-test_queue(void **state)
-{
-	struct tel_queue *q = tel_queue_new(3);
-	char *s;
-	int i;
-
-	for (i = 0; i < 5; i++) {
-		char buf[16];
-
-		snprintf(buf, sizeof(buf), "m%d", i);
-		tel_queue_push(q, strdup(buf));
-	}
-	assert_int_equal(tel_queue_len(q), 3);
-	assert_int_equal(tel_queue_dropped(q), 2);
-	s = tel_queue_pop(q);
-	assert_string_equal(s, "m2");
-	free(s);
-	tel_queue_push(q, strdup("m5"));
-	s = tel_queue_pop(q);
-	assert_string_equal(s, "m3");
-	free(s);
-	tel_queue_free(q);
-}
-
 int
 main(void)
 {
@@ -172,7 +147,6 @@ main(void)
 		cmocka_unit_test(test_encode),
 		cmocka_unit_test(test_encode_escapes),
 		cmocka_unit_test(test_limits),
-		cmocka_unit_test(test_queue),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
