@@ -20,6 +20,9 @@
 # store drains, and live telemetry is not held back behind the backlog:
 # per charger, a message made on the new link reaches the cloud before
 # the last message of the backlog does.
+#
+# scripts/test: background
+# (ten of its twelve minutes are spent waiting: CI runs it beside the rest)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/world.sh"
 
