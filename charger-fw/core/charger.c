@@ -441,7 +441,7 @@ charger_new(const struct charger_cfg *cfg, const struct charger_cb *cb)
 	if (c->cfg.meter_interval_s == 0)
 		c->cfg.meter_interval_s = 60;
 	if (c->cfg.pulse_idle_s == 0)
-		c->cfg.pulse_idle_s = 600;
+		c->cfg.pulse_idle_s = 900;
 	if (c->cfg.pulse_charging_s == 0)
 		c->cfg.pulse_charging_s = 180;
 	if (c->cfg.default_current_a == 0)

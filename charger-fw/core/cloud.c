@@ -571,7 +571,7 @@ cloud_new(struct event_base *base, struct dns *dns,
 	if (c->cfg.connect_timeout_s == 0)
 		c->cfg.connect_timeout_s = 30;
 	if (c->cfg.sas_ttl_s == 0)
-		c->cfg.sas_ttl_s = 3600;
+		c->cfg.sas_ttl_s = 86400;
 	if (cb != NULL)
 		c->cb = *cb;
 	c->sock = -1;

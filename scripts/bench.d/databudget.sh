@@ -75,36 +75,62 @@ if [ -z "$(m keepalive)" ]; then
 fi
 
 # day / session from the per-event costs; _wire: at IP level.
-calc() {		# calc SUFFIX ("" or "_wire"): "day session"
-	awk -v c="$(m connect$1)" -v k="$(m keepalive$1)" -v msg="$(m message$1)" \
+#   idle day: idle pulses (each when nothing else went for PULSE_IDLE s),
+#     the PINGREQs that fall between two pulses (none when the pulse is
+#     the shorter), data-usage reports, and SAS renewals (at 80 % of a
+#     token's life; the measured renewal, or a connect if not measured)
+#   session: its start and stop, meter values every METER s, charging
+#     pulses only if they are shorter than the meter interval, and the
+#     data-usage reports that fall in it
+calc() {		# calc SUFFIX ("" or "_wire"): "day session pings pulses renewals"
+	local ren
+	ren=$(m renewal$1)
+	[ -n "$ren" ] || ren=$(m connect$1)
+	awk -v c="$ren" -v k="$(m keepalive$1)" -v pu="$(m pulse$1)" \
+	    -v use="$(m usage$1)" -v msg="$(m message$1)" \
 	    -v ss="$(m startstop$1)" -v ka="$KA_S" -v pi="$PULSE_IDLE" \
 	    -v pc="$PULSE_CHG" -v me="$METER" -v us="$USAGE" -v sas="$SAS" \
 	    -v sess="$SESSION_S" 'BEGIN {
-		day = 86400 / ka * k + (86400 / pi + 86400 / us) * msg + 86400 / sas * c
-		s = ss + (sess / me + sess / pc + sess / us) * msg
-		printf "%.0f %.0f\n", day, s
+		pulses = 86400 / pi
+		pings = pulses * int((pi - 1) / ka)
+		renewals = 86400 / (0.8 * sas)
+		day = pings * k + pulses * pu + 86400 / us * use + renewals * c
+		s = ss + sess / me * msg + sess / us * use
+		if (pc < me)
+			s += sess / pc * pu
+		printf "%.0f %.0f %.0f %.0f %.2f\n", day, s, pings, pulses, renewals
 	    }'
 }
-read -r day session <<<"$(calc "")"
-read -r wday wsession <<<"$(calc _wire)"
+read -r day session pings pulses renewals <<<"$(calc "")"
+read -r wday wsession _ <<<"$(calc _wire)"
 kb() { awk -v b="$1" 'BEGIN { printf "%.1f kB", b / 1000 }'; }
 b() { fmt "$1" 0; }
+# SNTP: one 48-byte NTP packet each way (76 bytes with IP and UDP) at the
+# client's synchronised poll interval (SNTP_SYNCED_POLL_MS).
+SNTP_MS=$(sed -n 's/^#define SNTP_SYNCED_POLL_MS[[:space:]]*\([0-9]*\).*/\1/p' \
+    "$BENCH_TOP/charger-fw/core/sntp.h")
+ntp_day=$(awk -v ms="${SNTP_MS:-1024000}" 'BEGIN { printf "%.0f", 86400000 / ms * 2 * 76 }')
 
-echo "The relay's own accounting (TLS payload both ways, as \`evgatectl chargers\` reports it) and, beside it, the same MQTT connection at IP level (an nftables counter in the charger's namespace: IP and TCP headers, ACKs; what a metered link bills).  Keepalive measured at 30 s, the firmware's minimum (a round's size does not depend on the interval); messages while charging with the meter every 5 s."
+echo "The relay's own accounting (TLS payload both ways, as \`evgatectl chargers\` reports it) and, beside it, the same MQTT connection at IP level (an nftables counter in the charger's namespace: IP and TCP headers, ACKs; what a metered link bills).  Keepalive measured at 30 s, the firmware's minimum (a round's size does not depend on the interval); messages while charging with the meter every 5 s; the renewal with a 900-s token."
 echo
 echo "| per event | relay, bytes | IP level, bytes | (runs, relay) |"
 echo "|---|---:|---:|---:|"
 echo "| connect (TCP, TLS, MQTT CONNECT, subscriptions, twin, the reports sent on connect) | $(b "$(m connect)") | $(b "$(m connect_wire)") | $(spread budget evcharger connect) |"
 echo "| boot to connected, every frame on eth0 (DHCP, ARP, DNS, NTP, the connect) | | $(b "$(m boot_eth0)") | |"
 echo "| one keepalive round (PINGREQ + PINGRESP) | $(b "$(m keepalive)") | $(b "$(m keepalive_wire)") | $(spread budget evcharger keepalive) |"
-echo "| one telemetry message (QoS 1: PUBLISH + PUBACK) | $(b "$(m message)") | $(b "$(m message_wire)") | $(spread budget evcharger message) |"
+echo "| one idle pulse (observation -1, PUBLISH + PUBACK) | $(b "$(m pulse)") | $(b "$(m pulse_wire)") | $(spread budget evcharger pulse) |"
+echo "| one data-usage report (822) | $(b "$(m usage)") | $(b "$(m usage_wire)") | $(spread budget evcharger usage) |"
+echo "| one telemetry message while charging (QoS 1: PUBLISH + PUBACK) | $(b "$(m message)") | $(b "$(m message_wire)") | $(spread budget evcharger message) |"
 echo "| start and stop of a session (methods 501/502, state changes, session record) | $(b "$(m startstop)") | $(b "$(m startstop_wire)") | $(spread budget evcharger startstop) |"
+echo "| SAS token renewal (the old link's close, a new link: TLS $( [ "$(m renewal_resumed)" ] && [ "$(m renewal_resumed)" != 0 ] && echo resumed || echo "not resumed"), CONNECT, subscriptions, twin, reports) | $(b "$(m renewal)") | $(b "$(m renewal_wire)") | $(spread budget evcharger renewal) |"
 echo
-echo "Computed with the firmware's shipped intervals: keepalive ${KA_S} s, pulse ${PULSE_IDLE} s idle and ${PULSE_CHG} s charging, meter every ${METER} s while charging, data-usage report every ${USAGE} s, a reconnect every $((SAS / 86400)) days (SAS token life).  Keepalives are counted as if no message ever replaced one (an upper bound).  Not included: DHCP renewals, DNS and NTP, which never pass the relay."
+echo "Computed with the firmware's shipped intervals (\`fwconfig_defaults()\`): keepalive ${KA_S} s, idle pulse ${PULSE_IDLE} s and charging pulse ${PULSE_CHG} s (each only when nothing else was sent for that long), meter every ${METER} s while charging, data-usage report every ${USAGE} s, SAS token life ${SAS} s (renewed at 80 %).  Goals (issue 17): an idle day at or under 100 kB and a 4-hour session at or under 150 kB at IP level."
 echo
-echo "| budget | relay | IP level | vendor | evgate/vendor (IP level) |"
-echo "|---|---:|---:|---:|---:|"
-echo "| idle day: $((86400 / KA_S)) keepalives, $((86400 / PULSE_IDLE + 86400 / USAGE)) messages, 1/$((SAS / 86400)) reconnect | $(kb "$day") | $(kb "$wday") | ~3 MB | $(ratio "$wday" "$VENDOR_DAY") |"
-echo "| 4-hour session: $((SESSION_S / METER + SESSION_S / PULSE_CHG + SESSION_S / USAGE)) messages + start/stop | $(kb "$session") | $(kb "$wsession") | ~5 MB | $(ratio "$wsession" "$VENDOR_SESSION") |"
+echo "| budget | relay | IP level | goal | vendor | evgate/vendor (IP level) |"
+echo "|---|---:|---:|---:|---:|---:|"
+echo "| idle day: $pings keepalives, $pulses pulses, $((86400 / USAGE)) data-usage reports, $renewals renewals | $(kb "$day") | $(kb "$wday") | 100 kB | ~3 MB | $(ratio "$wday" "$VENDOR_DAY") |"
+echo "| 4-hour session: start/stop, $((SESSION_S / METER)) meter messages$( [ "$PULSE_CHG" -lt "$METER" ] && echo ", $((SESSION_S / PULSE_CHG)) pulses") | $(kb "$session") | $(kb "$wsession") | 150 kB | ~5 MB | $(ratio "$wsession" "$VENDOR_SESSION") |"
+echo
+echo "Besides the hub link, a charger's idle day on the wire has its time and address: SNTP every $(( ${SNTP_MS:-1024000} / 1000 )) s once synchronised, $(kb "$ntp_day") at IP level; DHCP renewals at half the site's lease time (48 a day at evgated's default one-hour lease; a longer \`dhcp.lease_time\` makes them fewer); a DNS lookup per (re)connect."
 echo
 exit "$failed"

@@ -27,13 +27,19 @@ test_defaults(void **state)
 	assert_int_equal(parse("", &c, err), 0);
 	assert_string_equal(c.cloud.host, "zapcloud.azure-devices.net");
 	assert_int_equal(c.cloud.port, 8883);
-	assert_int_equal(c.cloud.keepalive_s, 300);
+	/* The data budget's defaults (doc/performance.md). */
+	assert_int_equal(c.cloud.keepalive_s, 1177);
+	assert_int_equal(c.cloud.sas_ttl_s, 86400);
+	assert_int_equal(c.data_usage_s, 21600);
+	assert_int_equal(c.budget_daily, 1000000);
 	assert_int_equal(c.ndns_fallback, 2);
 	assert_int_equal(c.dns_fallback[0].addr, 0x08080808);
 	assert_int_equal(c.dns_fallback[1].addr, 0x01010101);
 	assert_string_equal(c.ntp_server, "no.pool.ntp.org");
-	assert_int_equal(c.charger.meter_interval_s, 60);
-	assert_int_equal(c.charger.pulse_idle_s, 600);
+	assert_int_equal(c.charger.meter_interval_s, 120);
+	assert_int_equal(c.charger.pulse_idle_s, 900);
+	/* The idle pulse comes before the keepalive would: no PINGREQ. */
+	assert_true(c.charger.pulse_idle_s < c.cloud.keepalive_s);
 	assert_int_equal(c.charger.pulse_charging_s, 180);
 	assert_int_equal(c.netmode, FW_NET_DHCP);
 }
