@@ -959,16 +959,32 @@ send_until_blocked(struct fx *fx, void *arg)
  * pipe is full, the charger's socket fills, and nothing is lost when the
  * cloud reads again.
  */
+/* Read want bytes from fd while the relay runs (a flooded direction). */
+static void
+drain(struct fx *fx, int fd, size_t want)
+{
+	uint8_t *buf = malloc(want);
+	size_t got = 0;
+	ssize_t n;
+	uint64_t end = now_mono_ms() + WAIT_MS;
+
+	assert_non_null(buf);
+	while (got < want && now_mono_ms() < end) {
+		n = read(fd, buf, want - got);
+		if (n > 0)
+			got += (size_t)n;
+		pump(fx, 1);
+	}
+	free(buf);
+	assert_int_equal(got, want);
+}
+
 static void
 test_back_pressure(void **state)
 {
 	struct fx *fx = *state;
 	struct flood f;
-	uint8_t *buf;
-	size_t got = 0;
-	ssize_t n;
 	int client, cloud, small = 65536;
-	uint64_t end;
 
 	relayed_pair(fx, ALLOWED, &client, &cloud);
 	setsockopt(cloud, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
@@ -979,16 +995,7 @@ test_back_pressure(void **state)
 	assert_true(f.sent > 0);
 	/* at most one pipe for the blocked direction, none for the other */
 	assert_true(counters(fx).pipes_in_use <= 1);
-	buf = malloc(f.sent);
-	end = now_mono_ms() + WAIT_MS;
-	while (got < f.sent && now_mono_ms() < end) {
-		n = read(cloud, buf, f.sent - got);
-		if (n > 0)
-			got += (size_t)n;
-		pump(fx, 1);
-	}
-	free(buf);
-	assert_int_equal(got, f.sent);
+	drain(fx, cloud, f.sent);
 	close(client);
 	close(cloud);
 	until(fx, no_connections, NULL, "the end");
@@ -1004,11 +1011,7 @@ test_no_pipe_copies(void **state)
 {
 	struct fx *fx = *state;
 	struct flood f;
-	uint8_t *buf;
-	size_t got = 0;
-	ssize_t n;
 	int client, cloud, small = 65536;
-	uint64_t end;
 
 	/* room for the daemon's own and this connection's two sockets */
 	relay_set_fd_limit(fx->relay, 64 + 2);
@@ -1028,16 +1031,7 @@ test_no_pipe_copies(void **state)
 	assert_int_equal(counters(fx).pipes_in_use, 0);
 	assert_int_equal(counters(fx).pipes_pooled, 0);
 	assert_true(counters(fx).copy_fallbacks >= 2);
-	buf = malloc(f.sent);
-	end = now_mono_ms() + WAIT_MS;
-	while (got < f.sent && now_mono_ms() < end) {
-		n = read(cloud, buf, f.sent - got);
-		if (n > 0)
-			got += (size_t)n;
-		pump(fx, 1);
-	}
-	free(buf);
-	assert_int_equal(got, f.sent);
+	drain(fx, cloud, f.sent);
 	assert_int_equal(counters(fx).active, 1);	/* never reset */
 	close(client);
 	close(cloud);
