@@ -485,6 +485,7 @@ leases_apply(struct leases *l, const struct lease_event *ev, int64_t now,
     const char **why)
 {
 	struct lease *e;
+	int64_t expires;
 
 	*why = NULL;
 	if (l->lan != NULL && !lan_contains(l->lan, ev->addr)) {
@@ -507,6 +508,28 @@ leases_apply(struct leases *l, const struct lease_event *ev, int64_t now,
 			entry_remove(l, e);
 		return 1;
 	}
+	if (ev->expires >= 0)
+		expires = ev->expires;
+	else if (ev->remaining >= 0)
+		expires = now + ev->remaining;
+	else if (l->dhcp != NULL)
+		expires = now + (int64_t)(l->dhcp->lease_ms / 1000);
+	else
+		expires = now + 3600;
+	/*
+	 * dnsmasq says "old" for every lease it reads back when it starts
+	 * (a reload that changes reservations, a restart after a crash) as
+	 * well as for a renewal.  A lease we hold already, at the same
+	 * address and with the same end, is a read-back: the charger did
+	 * nothing, so nothing changes (not its last seen, not the log).
+	 * A renewal moves the end by about T1; 2 s allow for an end
+	 * computed from the time left.
+	 */
+	e = entry_find(l, ev->mac);
+	if (ev->action == LEASE_OLD && e != NULL && e->i.active &&
+	    e->i.addr.s_addr == ev->addr.s_addr &&
+	    expires >= e->i.expires - 2 && expires <= e->i.expires + 2)
+		return 0;
 	e = entry_get(l, ev->mac);
 	if (e->i.first_seen == 0)
 		e->i.first_seen = now;
@@ -514,14 +537,7 @@ leases_apply(struct leases *l, const struct lease_event *ev, int64_t now,
 	e->i.addr = ev->addr;
 	e->i.active = 1;
 	addr_link(l, e);
-	if (ev->expires >= 0)
-		e->i.expires = ev->expires;
-	else if (ev->remaining >= 0)
-		e->i.expires = now + ev->remaining;
-	else if (l->dhcp != NULL)
-		e->i.expires = now + (int64_t)(l->dhcp->lease_ms / 1000);
-	else
-		e->i.expires = now + 3600;
+	e->i.expires = expires;
 	/* dnsmasq repeats these only when it has them (not for a lease it
 	 * read back at start): keep what we knew. */
 	if (ev->hostname[0] != '\0')

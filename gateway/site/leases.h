@@ -156,7 +156,8 @@ void		 leases_configure(struct leases *, const struct site_conf *);
 
 /*
  * Apply a lease event at time now (epoch s).  Returns 1 when the table
- * changed, 0 when not (a del for a lease we do not hold), -1 when the
+ * changed, 0 when not (a del for a lease we do not hold; an "old" that
+ * only reads back a lease we hold: dnsmasq starting), -1 when the
  * event is refused (why says so: an address outside the LAN, the
  * gateway's own address).
  */

@@ -253,6 +253,11 @@ cmd_lease_event(struct json_object *req, const struct control_peer *peer,
 	}
 	s->events++;
 	li = leases_by_mac(s->leases, ev.mac);
+	if (rv == 0 && ev.action == LEASE_OLD) {
+		/* dnsmasq read back a lease we hold: nothing happened */
+		log_debug("dhcp: lease of %s to %s read back", a, mac);
+		return json_object_new_object();
+	}
 	id[0] = '\0';
 	if (li != NULL && li->charger[0] != '\0')
 		snprintf(id, sizeof(id), " (%s)", li->charger);

@@ -341,6 +341,20 @@ test_table(void **state)
 	assert_string_equal(li->hostname, "whatever");
 	assert_int_equal(li->expires, NOW + 4000);
 
+	/* dnsmasq restarted and read the lease back: the same end, an hour
+	 * later: no change, the charger was not seen. */
+	ev = ev_of(LEASE_OLD, "02:42:00:00:00:01", "10.42.0.21", NOW + 4000,
+	    NULL);
+	assert_int_equal(leases_apply(l, &ev, NOW + 3600, &why), 0);
+	assert_int_equal(li->last_seen, NOW);
+	assert_int_equal(li->expires, NOW + 4000);
+	/* a renewal moves the end: seen */
+	ev = ev_of(LEASE_OLD, "02:42:00:00:00:01", "10.42.0.21", NOW + 5800,
+	    NULL);
+	assert_int_equal(leases_apply(l, &ev, NOW + 2000, &why), 1);
+	assert_int_equal(li->last_seen, NOW + 2000);
+	assert_int_equal(li->expires, NOW + 5800);
+
 	/* The address moves to another MAC: the first loses it. */
 	assert_int_equal(apply(l, ev_of(LEASE_ADD, "02:42:00:00:00:02",
 	    "10.42.0.11", NOW + 3600, NULL)), 1);
@@ -359,9 +373,9 @@ test_table(void **state)
 
 	/* Without an expiry: dhcp.lease_time from now, or remaining. */
 	ev = ev_of(LEASE_OLD, "02:42:00:00:00:02", "10.42.0.11", -1, NULL);
-	assert_int_equal(leases_apply(l, &ev, NOW, &why), 1);
+	assert_int_equal(leases_apply(l, &ev, NOW + 10, &why), 1);
 	assert_int_equal(leases_by_addr(l, ip("10.42.0.11"))->expires,
-	    NOW + 3600);
+	    NOW + 3610);
 	ev.remaining = 60;
 	assert_int_equal(leases_apply(l, &ev, NOW, &why), 1);
 	assert_int_equal(leases_by_addr(l, ip("10.42.0.11"))->expires,
