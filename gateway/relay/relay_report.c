@@ -143,8 +143,10 @@ report_refusal(const struct relay_record *rec, uint64_t now)
 	if (!events_refusal_take())
 		return;
 	events_refusal(relay_record_event(rec, now),
-	    "relay: refused %s on port %u: %s%s%s%s",
-	    format_sockaddr(&rec->client.sa, cl, sizeof(cl)), rec->port,
+	    "relay: refused %s%s%s%s on port %u: %s%s%s%s",
+	    format_sockaddr(&rec->client.sa, cl, sizeof(cl)),
+	    rec->charger[0] ? " (" : "", rec->charger,
+	    rec->charger[0] ? ")" : "", rec->port,
 	    relay_refusal_str(rec->refusal), rec->sni ? " (SNI " : "",
 	    rec->sni ? rec->sni : "", rec->sni ? ")" : "");
 }
@@ -164,9 +166,12 @@ relay_report_record(const struct relay_record *rec, void *arg)
 	 * it, with integers (printf's floating point is the dearer part). */
 	if (log_getlevel() >= LOG_LEVEL_INFO) {
 		tenths = (duration_ms(rec, now) + 50) / 100;
-		log_info("relay: #%llu %s -> %s (%s) closed: %s, %llu.%us, "
-		    "up %llu B, down %llu B", (unsigned long long)rec->id,
+		log_info("relay: #%llu %s%s%s%s -> %s (%s) closed: %s, "
+		    "%llu.%us, up %llu B, down %llu B",
+		    (unsigned long long)rec->id,
 		    addr_port(&rec->client, cl, sizeof(cl)),
+		    rec->charger[0] ? " (" : "", rec->charger,
+		    rec->charger[0] ? ")" : "",
 		    rec->sni ? rec->sni : "-",
 		    rec->upstream.sa.sa_family ?
 		    addr_port(&rec->upstream, up, sizeof(up)) : "-",

@@ -278,10 +278,11 @@ test_close_line(void **state)
 
 	record(&rec);
 	l = close_line(&rec);
-	assert_string_equal(l, "relay: #9 10.42.0.21:40000 -> "
+	assert_string_equal(l, "relay: #9 10.42.0.21:40000 (ZAP000101) -> "
 	    "zapcloud.azure-devices.net (203.0.113.10:8883) closed: done, "
 	    "61.3s, up 1234 B, down 5678 B");
 	free(l);
+	rec.charger[0] = '\0';		/* not a reserved charger */
 	inet_pton(AF_INET, "0.0.0.0", &rec.client.sin.sin_addr);
 	rec.client.sin.sin_port = htons(0);
 	inet_pton(AF_INET, "255.255.255.255", &rec.upstream.sin.sin_addr);
