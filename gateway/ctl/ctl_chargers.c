@@ -65,7 +65,8 @@ int
 ctl_cmd_chargers(const struct ctl_opts *opts, int argc, char **argv)
 {
 	static const char *const hdr[] = { "CHARGER", "MAC", "ADDRESS",
-	    "LEASE", "LAST SEEN", "CONNS", "UP", "DOWN" };
+	    "LEASE", "LAST SEEN", "ONLINE SINCE", "OFFLINE SINCE", "CONNS",
+	    "UP", "DOWN" };
 	struct json_object *o, *list, *pool;
 	struct ctl_table *t;
 	size_t i, n, active = 0;
@@ -80,7 +81,7 @@ ctl_cmd_chargers(const struct ctl_opts *opts, int argc, char **argv)
 	list = ctl_obj(o, "chargers");
 	pool = ctl_obj(o, "pool");
 	n = list != NULL ? json_object_array_length(list) : 0;
-	t = ctl_table_new(8, hdr);
+	t = ctl_table_new(10, hdr);
 	for (i = 0; i < n; i++) {
 		struct json_object *c = json_object_array_get_idx(list, i);
 		char lease[48], conns[24], up[32], down[32], id[80], addr[64];
@@ -104,7 +105,8 @@ ctl_cmd_chargers(const struct ctl_opts *opts, int argc, char **argv)
 		    (long long)ctl_int(c, "connections"));
 		ctl_table_row(t, id, ctl_str(c, "mac"), addr,
 		    lease_cell(c, lease, sizeof(lease)),
-		    ctl_str(c, "last_seen"), conns,
+		    ctl_str(c, "last_seen"), ctl_str(c, "online_since"),
+		    ctl_str(c, "offline_since"), conns,
 		    ctl_bytes((uint64_t)ctl_int(c, "bytes_up"), up, sizeof(up)),
 		    ctl_bytes((uint64_t)ctl_int(c, "bytes_down"), down,
 		    sizeof(down)));

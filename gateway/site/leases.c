@@ -791,7 +791,7 @@ leases_merge(struct leases *l, const struct lease_peer *p, int64_t now,
 }
 
 void
-leases_account(struct leases *l, struct in_addr a, int relayed,
+leases_account(struct leases *l, struct in_addr a, int relayed, int link,
     uint64_t up, uint64_t down, int64_t now)
 {
 	struct lease key, *e;
@@ -806,6 +806,8 @@ leases_account(struct leases *l, struct in_addr a, int relayed,
 	e->i.bytes_up += up;
 	e->i.bytes_down += down;
 	e->i.last_seen = now;
+	if (relayed && link)
+		e->i.link_closed = now;
 }
 
 /* --- persistence ------------------------------------------------------- */

@@ -141,6 +141,8 @@ struct lease_info {
 	int64_t		 first_seen, last_seen;	/* epoch s */
 	/* What the relay carried for it since evgated started. */
 	uint64_t	 conns, refused, bytes_up, bytes_down;
+	int64_t		 link_closed;	/* epoch s: its cloud link last
+					   ended (0: not since the start) */
 };
 
 /* Table: new, free. */
@@ -241,9 +243,10 @@ int		 leases_pool_check(struct leases *, int64_t now);
 size_t		 leases_init_lines(const struct leases *, int64_t now,
 		    void (*fn)(const char *line, void *), void *);
 
-/* A connection of client address addr ended (relayed or refused). */
+/* A connection of client address addr ended (relayed or refused);
+ * link: it was the charger's cloud link (the MQTT port). */
 void		 leases_account(struct leases *, struct in_addr, int relayed,
-		    uint64_t up, uint64_t down, int64_t now);
+		    int link, uint64_t up, uint64_t down, int64_t now);
 
 /*
  * Write the table to path atomically (temp file, fsync, rename, fsync of

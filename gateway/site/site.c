@@ -388,6 +388,12 @@ recently_refused(struct site *s, const uint8_t mac[6])
 	return 0;
 }
 
+/*
+ * Online, as the report counts it: a relayed connection on the MQTT port,
+ * the charger's link to its cloud (evgatectl report --online-port).
+ */
+#define ONLINE_PORT	8883
+
 static void
 on_refusal(const uint8_t mac[6], const char *ifname, void *arg)
 {
@@ -432,8 +438,8 @@ site_relay_record(const struct relay_record *rec, void *arg)
 	if (rec->client.sa.sa_family != AF_INET)
 		return;
 	leases_account(s->leases, rec->client.sin.sin_addr,
-	    rec->close != CLOSE_REFUSED, rec->bytes_up, rec->bytes_down,
-	    now_s());
+	    rec->close != CLOSE_REFUSED, rec->port == ONLINE_PORT,
+	    rec->bytes_up, rec->bytes_down, now_s());
 }
 
 /* --- evgatectl chargers ---------------------------------------------- */
@@ -441,6 +447,8 @@ site_relay_record(const struct relay_record *rec, void *arg)
 struct live {
 	struct in_addr	 addr;
 	uint64_t	 n, up, down;
+	uint64_t	 link_since_ms;	/* oldest live cloud link (wall);
+					   0: none */
 };
 
 struct live_set {
@@ -470,13 +478,10 @@ add_live(const struct relay_record *rec, void *arg)
 	ls->v[i].n++;
 	ls->v[i].up += rec->bytes_up;
 	ls->v[i].down += rec->bytes_down;
+	if (rec->port == ONLINE_PORT && (ls->v[i].link_since_ms == 0 ||
+	    rec->start_wall_ms < ls->v[i].link_since_ms))
+		ls->v[i].link_since_ms = rec->start_wall_ms;
 }
-
-/*
- * Online, as the report counts it: a relayed connection on the MQTT port,
- * the charger's link to its cloud (evgatectl report --online-port).
- */
-#define ONLINE_PORT	8883
 
 static void
 add_online(const struct relay_record *rec, void *arg)
@@ -517,7 +522,7 @@ charger_json(const struct cfg_charger *c, const struct lease_info *li,
 	struct json_object *o = json_object_new_object();
 	char a[INET_ADDRSTRLEN], mac[18];
 	const char *state = "none";
-	uint64_t n = 0, up = 0, down = 0, liven = 0;
+	uint64_t n = 0, up = 0, down = 0, liven = 0, since_ms = 0;
 	size_t i;
 
 	json_object_object_add(o, "id", c != NULL ?
@@ -556,8 +561,21 @@ charger_json(const struct cfg_charger *c, const struct lease_info *li,
 				liven = ls->v[i].n;
 				up += ls->v[i].up;
 				down += ls->v[i].down;
+				since_ms = ls->v[i].link_since_ms;
 			}
 	}
+	/*
+	 * Online as the report counts it: a relayed link on the MQTT port.
+	 * Online since its oldest live link began; offline since the last
+	 * one ended (known only since evgated started: null before).
+	 */
+	json_object_object_add(o, "online", json_object_new_boolean(
+	    since_ms != 0));
+	json_object_object_add(o, "online_since", since_ms != 0 ?
+	    json_time_s((int64_t)(since_ms / 1000)) : NULL);
+	json_object_object_add(o, "offline_since", since_ms == 0 &&
+	    li != NULL && li->link_closed != 0 ?
+	    json_time_s(li->link_closed) : NULL);
 	json_object_object_add(o, "connections", json_object_new_int64(
 	    (int64_t)(n + liven)));
 	json_object_object_add(o, "live_connections", json_object_new_int64(

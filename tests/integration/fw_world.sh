@@ -77,6 +77,21 @@ check_eq "evgate_charger_online is 1 for each charger, by reservation id" "$N" \
     "$(ip netns exec "$WNS_GW" curl -sS -m 5 http://127.0.0.1:9310/metrics |
 	grep -c '^evgate_charger_online{charger="[^"]*"} 1$')"
 
+# evgatectl chargers: ONLINE SINCE while the link is up, OFFLINE SINCE
+# (when it ended) once it is down.
+since() {	# since ID FIELD: the chargers list's field for ID
+	json_get "$(world_ctl --json chargers)" \
+	    "[c['$2'] for c in d['chargers'] if c['id'] == '$1'][0]"
+}
+check "$(world_id 1): evgatectl chargers has its online since ($(since "$(world_id 1)" online_since))" \
+    test -n "$(since "$(world_id 1)" online_since | grep -E '^20[0-9-]+T')"
+check_eq "$(world_id 1): and no offline since while online" None \
+    "$(since "$(world_id 1)" offline_since)"
+table=$(world_ctl chargers)
+echo "$table" | sed 's/^/# /'
+check "the text table has ONLINE SINCE and OFFLINE SINCE" \
+    grep -q 'ONLINE SINCE  *OFFLINE SINCE' <<<"$table"
+
 ID1=$(world_id 1)
 ID2=$(world_id 2)
 call() { world_evcloud call --device "$1" --method "$2" ${3:+--payload "$3"} --timeout 20; }
@@ -124,6 +139,9 @@ diag "$ID2 idle: $((i1 - i0)) bytes in $((s1 - s0)) s = $(( (i1 - i0) * 3600 / (
 c0=$(st 2 'd["cloud"]["connects"]')
 world_stop mosquitto
 check "$ID2 noticed the hub is gone" wait_for 20 is 2 'd["cloud"]["connected"]' False
+check "$ID2: evgatectl chargers says offline since, not online since" \
+    wait_for 10 eval 'test "$(since "$ID2" online_since)" = None &&
+	since "$ID2" offline_since | grep -qE "^20[0-9-]+T"'
 sleep 20
 world_hub_start || not_ok "hub restarted"
 for i in $(seq 1 $N); do
