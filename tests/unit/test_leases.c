@@ -513,16 +513,19 @@ test_account(void **state)
 	leases_configure(l, SC(c));
 	apply(l, ev_of(LEASE_ADD, "02:42:00:00:00:01", "10.42.0.21",
 	    NOW + 3600, NULL));
-	leases_account(l, ip("10.42.0.21"), 1, 1000, 5000, NOW + 10);
-	leases_account(l, ip("10.42.0.21"), 1, 1, 2, NOW + 20);
-	leases_account(l, ip("10.42.0.21"), 0, 0, 0, NOW + 30);
-	leases_account(l, ip("10.42.0.99"), 1, 7, 7, NOW + 30);	/* nobody */
+	leases_account(l, ip("10.42.0.21"), 1, 1, 1000, 5000, NOW + 10);
 	li = leases_by_addr(l, ip("10.42.0.21"));
+	assert_int_equal(li->link_closed, NOW + 10);	/* its cloud link */
+	leases_account(l, ip("10.42.0.21"), 1, 0, 1, 2, NOW + 20);
+	leases_account(l, ip("10.42.0.21"), 0, 1, 0, 0, NOW + 30);
+	leases_account(l, ip("10.42.0.99"), 1, 1, 7, 7, NOW + 30); /* nobody */
 	assert_int_equal(li->conns, 2);
 	assert_int_equal(li->refused, 1);
 	assert_int_equal(li->bytes_up, 1001);
 	assert_int_equal(li->bytes_down, 5002);
 	assert_int_equal(li->last_seen, NOW + 30);
+	/* neither another port's connection nor a refusal ends a link */
+	assert_int_equal(li->link_closed, NOW + 10);
 	leases_free(l);
 	config_free(c);
 }
