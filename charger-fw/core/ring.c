@@ -30,6 +30,9 @@ struct ring {
 	uint32_t	 deadkeys[RING_DEADKEYS];
 	size_t		 ndead;		/* ring buffer of the last ones */
 	uint8_t		*buf;		/* one record: RING_HDR + RING_REC_MAX */
+	size_t		 newest;	/* where the newest record (live or
+					   dead) starts: ends at head */
+	int		 any;		/* the scan found a record */
 	struct ring_stats stats;
 };
 
@@ -235,6 +238,7 @@ scan(struct ring *g, size_t size)
 		if (!any || r.seq > maxseq) {
 			maxseq = r.seq;
 			g->head = pos + total;
+			g->newest = pos;
 			any = 1;
 		}
 		if (live) {
@@ -247,10 +251,88 @@ scan(struct ring *g, size_t size)
 		pos += total;
 	}
 	free(chunk);
+	g->any = any;
 	g->next_seq = any ? maxseq + 1 : 1;
 	if (g->head >= size)
 		g->head = 0;
 	return 0;
+}
+
+/*
+ * The scan's walk from pos (a place it visits) as it was before a write
+ * of [pos, end): past valid records whole, past anything else 8 bytes at
+ * a time.  Returns the first place it visits at or after end.  g->buf
+ * is used.
+ */
+static long
+walk_to(struct ring *g, size_t pos, size_t end)
+{
+	struct ring_rec r;
+	size_t n, total;
+	int live;
+
+	while (pos < end && pos + RING_HDR <= g->size) {
+		n = g->size - pos < RING_HDR + RING_REC_MAX ? g->size - pos :
+		    RING_HDR + RING_REC_MAX;
+		if (hal_store_read(g->region, pos, g->buf, n) == -1)
+			return -1;
+		total = ring_parse(g->buf, n, &r, &live);
+		pos += total != 0 ? total : RING_ALIGN;
+	}
+	return (long)pos;
+}
+
+/* Write erased bytes (0xff: no magic, never a record) over [from, to). */
+static int
+erase(struct ring *g, size_t from, size_t to)
+{
+	size_t n;
+
+	memset(g->buf, 0xff, RING_HDR + RING_REC_MAX);
+	for (; from < to; from += n) {
+		n = to - from < RING_HDR + RING_REC_MAX ? to - from :
+		    RING_HDR + RING_REC_MAX;
+		if (hal_store_write(g->region, from, g->buf, n) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Bytes the scan stepped over inside a valid record are not looked at;
+ * bytes it walked 8 at a time were looked at and are not records.  If
+ * either became something else, records that ring_put never wrote could
+ * appear: a write over the start of an old record exposes its inside to
+ * the scan (ring_put erases what it exposes), and a state byte flipped in
+ * a record can complete the CRC of a torn candidate that overlaps it.
+ * So when the scan found bytes that are not ours (a torn candidate, a
+ * misplaced record), everything outside the live records is erased,
+ * except the newest record, which keeps the sequence going.
+ */
+static void
+erase_foreign(struct ring *g)
+{
+	size_t from = g->head, to;
+
+	if (g->stats.torn == 0 && g->stats.misplaced == 0)
+		return;
+	to = g->nlive > 0 ? g->live[0].off : g->any ? g->newest : g->head;
+	if (from == g->size)
+		from = 0;
+	if (from < to) {
+		if (erase(g, from, to) == -1)
+			goto fail;
+	} else if (from > to || g->nlive == 0) {
+		if (erase(g, from, g->size) == -1 || erase(g, 0, to) == -1)
+			goto fail;
+	}
+	if (hal_store_sync(g->region) == -1)
+		goto fail;
+	fw_info("store: region %d: bytes that are not records erased",
+	    g->region);
+	return;
+fail:
+	fw_warn("store: cannot write region %d", g->region);
 }
 
 /*
@@ -337,6 +419,7 @@ ring_open(int region, size_t size)
 		if (scan(g, size) == -1)
 			goto fail;
 		arc_check(g);
+		erase_foreign(g);
 		return g;
 	}
 	if (have != 0) {
@@ -418,13 +501,21 @@ ring_put(struct ring *g, uint8_t cls, uint32_t key, int64_t wall,
 {
 	struct ring_rec r;
 	size_t total;
-	long off;
+	long off, resume;
 
 	if (len > RING_REC_MAX || (off = place(g, total_of(len))) == -1)
 		return -1;
+	/* Where the scan went on after the bytes this record covers. */
+	if ((resume = walk_to(g, (size_t)off, (size_t)off + total_of(len))) ==
+	    -1) {
+		fw_warn("store: cannot read region %d", g->region);
+		return -1;
+	}
 	total = ring_encode(g->buf, RING_HDR + RING_REC_MAX, g->next_seq, cls,
 	    key, wall, data, len);
 	if (hal_store_write(g->region, (size_t)off, g->buf, total) == -1 ||
+	    ((size_t)resume > (size_t)off + total &&
+	    erase(g, (size_t)off + total, (size_t)resume) == -1) ||
 	    hal_store_sync(g->region) == -1) {
 		fw_warn("store: cannot write region %d", g->region);
 		return -1;

@@ -25,6 +25,14 @@
  * that do not lie in order in one arc behind the head (bytes that were
  * never written by ring_put) are made dead at open.
  *
+ * Nothing else ever turns into a record: a write over the start of an
+ * old record erases the rest of it (its inside would otherwise be read
+ * by the next scan: text the firmware stored may hold a record's
+ * bytes), and when the scan finds bytes that are not ours (a torn
+ * candidate, a misplaced record) everything outside the live records
+ * and the newest one is erased at open (a state byte flipped later could
+ * complete a torn candidate's CRC).
+ *
  * Not thread-safe; every call from the firmware thread.  The parser of a
  * region's bytes (ring_parse) is pure and bounded (fuzzed:
  * tests/fuzz/fuzz_ring.c).

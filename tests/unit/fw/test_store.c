@@ -305,6 +305,104 @@ test_misplaced(void **state)
 	ring_free(g);
 }
 
+/*
+ * A record inside another one's payload (text the firmware stored that
+ * happens to hold, or was made to hold, a record's bytes) is never seen:
+ * the scan steps over the outer record.  When a new record is written
+ * over the start of the old one, the scan would walk into its inside;
+ * ring_put erases what it would expose.
+ */
+static void
+test_hidden_record(void **state)
+{
+	struct ring *g = ring_open(REGION, 4096);
+	uint8_t outer[RING_HDR + 200 + RING_ALIGN], inner[RING_HDR + 64];
+	uint8_t pay[200], *img;
+	uint32_t s;
+	size_t n, len;
+
+	ring_free(g);
+	img = fake_store(REGION, &len);
+	/* The newest record (dead) ends at 1024, where the next one goes. */
+	n = ring_encode(outer, sizeof(outer), 6, 1, 0, 0,
+	    "the newest, acknowledged", 20);
+	assert_int_equal(n, 48);
+	memcpy(img + 976, outer, n);
+	img[976 + 11] = 0;
+	/* At 1024 an older dead record; 32 bytes in, a "record" in its text. */
+	memset(pay, 'x', sizeof(pay));
+	n = ring_encode(inner, sizeof(inner), 1000, 1, 0x723, 0,
+	    "forged billing record", 21);
+	assert_int_equal(n, 56);
+	memcpy(pay + 4, inner, n);
+	n = ring_encode(outer, sizeof(outer), 5, 1, 0, 0, pay, sizeof(pay));
+	assert_int_equal(n, 232);
+	memcpy(img + 1024, outer, n);
+	img[1024 + 11] = 0;
+
+	g = ring_open(REGION, 4096);
+	assert_int_equal(ring_count(g), 0);
+	assert_int_equal(ring_stats(g)->torn, 0);
+	/* 4 bytes: 32 in all, the new record ends where the inner starts. */
+	assert_int_equal(ring_put(g, 1, 0, 0, "tiny", 4, &s), 0);
+	assert_int_equal(s, 7);
+	assert_int_equal(ring_at(g, 0)->off, 1024);
+	ring_free(g);
+	g = ring_open(REGION, 4096);
+	assert_int_equal(ring_count(g), 1);
+	assert_int_equal(ring_at(g, 0)->seq, 7);
+	assert_null(ring_find(g, 1000));
+	assert_false(ring_has_key(g, 0x723));
+	assert_int_equal(ring_put(g, 1, 0, 0, "next", 4, &s), 0);
+	assert_int_equal(s, 8);		/* not 1001 */
+	ring_free(g);
+}
+
+/*
+ * Bytes that are not records (a torn candidate: a power cut, bit rot)
+ * are erased at open, outside the live records: nothing that was walked
+ * over as garbage can turn into a record later.  The newest record stays
+ * (the sequence goes on from it).
+ */
+static void
+test_foreign_erased(void **state)
+{
+	struct ring *g = ring_open(REGION, 4096);
+	uint32_t seq[3], s;
+	uint8_t *mem;
+	size_t len, i, end;
+	int k;
+
+	for (k = 0; k < 3; k++)
+		assert_int_equal(ring_put(g, 0, 0, k, "payload-of-a-record",
+		    19, &seq[k]), 0);
+	assert_int_equal(ring_kill(g, seq[0]), 0);
+	mem = fake_store(REGION, &len);
+	/* A torn candidate far ahead of the head. */
+	memcpy(mem + 2048, "EVR1\0\0\0\x09", 8);
+	end = ring_at(g, 0)->off;	/* the oldest live: seq[1] */
+	ring_free(g);
+	g = ring_open(REGION, 4096);
+	assert_int_equal(ring_stats(g)->torn, 1);
+	assert_int_equal(ring_count(g), 2);
+	/* Everything but the live records is erased; they read back. */
+	for (i = 2 * 48 + 48; i < len; i++)
+		if (mem[i] != 0xff)
+			break;
+	assert_int_equal(i, len);
+	for (i = 0; i < end; i++)
+		if (mem[i] != 0xff)
+			break;
+	assert_int_equal(i, end);
+	ring_free(g);
+	g = ring_open(REGION, 4096);
+	assert_int_equal(ring_stats(g)->torn, 0);
+	assert_int_equal(ring_count(g), 2);
+	assert_int_equal(ring_put(g, 0, 0, 3, "again", 5, &s), 0);
+	assert_int_equal(s, seq[2] + 1);
+	ring_free(g);
+}
+
 static void
 test_parse_edges(void **state)
 {
@@ -437,6 +535,8 @@ main(void)
 		cmocka_unit_test_setup(test_torn_tail, setup),
 		cmocka_unit_test_setup(test_resize, setup),
 		cmocka_unit_test_setup(test_misplaced, setup),
+		cmocka_unit_test_setup(test_hidden_record, setup),
+		cmocka_unit_test_setup(test_foreign_erased, setup),
 		cmocka_unit_test_setup(test_parse_edges, setup),
 		cmocka_unit_test_setup(test_store_order, setup),
 		cmocka_unit_test_setup(test_store_priorities, setup),
