@@ -34,8 +34,15 @@ done
 
 # The firmware's shipped intervals, from its defaults.
 fwdef() {		# fwdef FIELD: "c->FIELD = VALUE;" in fwconfig_defaults()
-	sed -n '/^fwconfig_defaults(/,/^}/p' "$BENCH_TOP/charger-fw/core/fwconfig.c" |
-	    sed -n "s/^[[:space:]]*c->$1 = \\(.*\\);/\\1/p" | head -1 |
+	local v
+	v=$(sed -n '/^fwconfig_defaults(/,/^}/p' "$BENCH_TOP/charger-fw/core/fwconfig.c" |
+	    sed -n "s/^[[:space:]]*c->$1 = \\(.*\\);/\\1/p" | head -1)
+	# a constant of the core's headers (FWCONFIG_KEEPALIVE_MAX)
+	if [[ "$v" =~ ^[A-Z_][A-Z0-9_]*$ ]]; then
+		v=$(sed -n "s/^#define[[:space:]]*$v[[:space:]]*\\([0-9]*\\).*/\\1/p" \
+		    "$BENCH_TOP"/charger-fw/core/*.h | head -1)
+	fi
+	echo "$v" |
 	    awk '{ v = 1; n = split($0, f, "*"); for (i = 1; i <= n; i++) v *= f[i] + 0; print v }'
 }
 KA_S=$(fwdef cloud.keepalive_s)

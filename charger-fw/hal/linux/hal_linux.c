@@ -172,14 +172,38 @@ sync_dir(const char *dir)
 	return rv;
 }
 
+/*
+ * The end of an atomic replace: fd (tmp, written) synced and closed, tmp
+ * renamed over path, the directory synced.  0, or -1 with tmp gone.
+ */
+static int
+commit_tmp(int fd, const char *tmp, const char *path)
+{
+	char dir[PATH_MAX], *slash;
+
+	if (fsync(fd) == -1) {
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	close(fd);
+	if (rename(tmp, path) == -1) {
+		unlink(tmp);
+		return -1;
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) != NULL)
+		*slash = '\0';
+	return sync_dir(dir);
+}
+
 /* Atomic replace of state_dir/name with buf. */
 static int
 file_put(const char *name, const void *buf, size_t len, mode_t mode)
 {
-	char path[PATH_MAX], tmp[PATH_MAX + 8], dir[PATH_MAX];
+	char path[PATH_MAX], tmp[PATH_MAX + 8];
 	const uint8_t *p = buf;
 	ssize_t n;
-	char *slash;
 	int fd;
 
 	if (path_of(path, sizeof(path), name) == -1)
@@ -197,17 +221,7 @@ file_put(const char *name, const void *buf, size_t len, mode_t mode)
 		p += n;
 		len -= (size_t)n;
 	}
-	if (fsync(fd) == -1)
-		goto fail;
-	close(fd);
-	if (rename(tmp, path) == -1) {
-		unlink(tmp);
-		return -1;
-	}
-	snprintf(dir, sizeof(dir), "%s", path);
-	if ((slash = strrchr(dir, '/')) != NULL)
-		*slash = '\0';
-	return sync_dir(dir);
+	return commit_tmp(fd, tmp, path);
 fail:
 	close(fd);
 	unlink(tmp);
@@ -384,7 +398,7 @@ hal_store_size(int region)
 int
 hal_store_format(int region, size_t size)
 {
-	char path[PATH_MAX], tmp[PATH_MAX + 8], dir[PATH_MAX], *slash;
+	char path[PATH_MAX], tmp[PATH_MAX + 8];
 	uint8_t buf[4096];
 	size_t left = size, n;
 	int fd;
@@ -402,17 +416,7 @@ hal_store_format(int region, size_t size)
 			goto fail;
 		left -= n;
 	}
-	if (fsync(fd) == -1)
-		goto fail;
-	close(fd);
-	if (rename(tmp, path) == -1) {
-		unlink(tmp);
-		return -1;
-	}
-	snprintf(dir, sizeof(dir), "%s", path);
-	if ((slash = strrchr(dir, '/')) != NULL)
-		*slash = '\0';
-	return sync_dir(dir);
+	return commit_tmp(fd, tmp, path);
 fail:
 	close(fd);
 	unlink(tmp);
