@@ -205,7 +205,10 @@ w0=$(wire_bytes)
 world_fw_ctl 1 plug >/dev/null
 r=$(call 501 '["16","3"]')
 [ "${r%% *}" = 200 ] || { not_ok "start charging (501): $r"; exit 1; }
-wait_for 15 test "$(mode)" = 3 || { not_ok "charging"; exit 1; }
+# (wait_for runs its arguments again and again: a $(...) in them would
+# be read once, before the wait; hence the small functions)
+charging() { test "$(mode)" = 3; }
+wait_for 15 charging || { not_ok "charging"; exit 1; }
 ok "charging"
 # The message window: the meter every WORLD_FW_METER s.
 sleep 2
@@ -239,9 +242,10 @@ renewals() { world_fw_status 1 'd["cloud"]["renewals"]'; }
 b0=$(relay_bytes)
 w0=$(wire_bytes)
 c0=$(world_fw_status 1 'd["cloud"]["connects"]')
-wait_for $((SAS_TTL)) test "$(renewals)" -ge 1 || { not_ok "a renewal"; exit 1; }
-wait_for 30 test "$(world_fw_status 1 'd["cloud"]["connected"]')" = True ||
-    { not_ok "connected again after the renewal"; exit 1; }
+renewed() { test "$(renewals)" -ge 1; }
+connected() { test "$(world_fw_status 1 'd["cloud"]["connected"]')" = True; }
+wait_for $((SAS_TTL)) renewed || { not_ok "a renewal"; exit 1; }
+wait_for 30 connected || { not_ok "connected again after the renewal"; exit 1; }
 settle
 # Both counts are per charger, over its connections: the old one's close
 # and the new one's handshake, subscriptions, twin and reports.
