@@ -306,33 +306,58 @@ erase(struct ring *g, size_t from, size_t to)
  * the scan (ring_put erases what it exposes), and a state byte flipped in
  * a record can complete the CRC of a torn candidate that overlaps it.
  * So when the scan found bytes that are not ours (a torn candidate, a
- * misplaced record), everything outside the live records is erased,
- * except the newest record, which keeps the sequence going.
+ * misplaced record), everything but the live records is erased, also
+ * between them, except the newest record, which keeps the sequence
+ * going.
  */
+static int
+span_cmp(const void *a, const void *b)
+{
+	const uint32_t *x = a, *y = b;
+
+	return x[0] < y[0] ? -1 : x[0] > y[0];
+}
+
 static void
 erase_foreign(struct ring *g)
 {
-	size_t from = g->head, to;
+	uint32_t (*keep)[2];
+	size_t i, n = 0, at = 0;
+	int bad = 0;
 
 	if (g->stats.torn == 0 && g->stats.misplaced == 0)
 		return;
-	to = g->nlive > 0 ? g->live[0].off : g->any ? g->newest : g->head;
-	if (from == g->size)
-		from = 0;
-	if (from < to) {
-		if (erase(g, from, to) == -1)
-			goto fail;
-	} else if (from > to || g->nlive == 0) {
-		if (erase(g, from, g->size) == -1 || erase(g, 0, to) == -1)
-			goto fail;
+	if ((keep = calloc(g->nlive + 1, sizeof(*keep))) == NULL) {
+		fw_warn("store: region %d: no memory to erase foreign bytes",
+		    g->region);
+		return;
 	}
-	if (hal_store_sync(g->region) == -1)
-		goto fail;
+	for (i = 0; i < g->nlive; i++) {
+		keep[n][0] = g->live[i].off;
+		keep[n++][1] = g->live[i].off + (uint32_t)total_of(
+		    g->live[i].len);
+	}
+	if (g->any) {
+		keep[n][0] = (uint32_t)g->newest;
+		keep[n++][1] = g->head != 0 ? (uint32_t)g->head :
+		    (uint32_t)g->size;
+	}
+	qsort(keep, n, sizeof(*keep), span_cmp);
+	for (i = 0; i < n && !bad; i++) {
+		if (keep[i][0] > at && erase(g, at, keep[i][0]) == -1)
+			bad = 1;
+		if (keep[i][1] > at)
+			at = keep[i][1];
+	}
+	if (!bad && at < g->size && erase(g, at, g->size) == -1)
+		bad = 1;
+	free(keep);
+	if (bad || hal_store_sync(g->region) == -1) {
+		fw_warn("store: cannot write region %d", g->region);
+		return;
+	}
 	fw_info("store: region %d: bytes that are not records erased",
 	    g->region);
-	return;
-fail:
-	fw_warn("store: cannot write region %d", g->region);
 }
 
 /*

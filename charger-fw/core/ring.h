@@ -29,8 +29,8 @@
  * old record erases the rest of it (its inside would otherwise be read
  * by the next scan: text the firmware stored may hold a record's
  * bytes), and when the scan finds bytes that are not ours (a torn
- * candidate, a misplaced record) everything outside the live records
- * and the newest one is erased at open (a state byte flipped later could
+ * candidate, a misplaced record) everything but the live records and
+ * the newest one is erased at open (a state byte flipped later could
  * complete a torn candidate's CRC).
  *
  * Not thread-safe; every call from the firmware thread.  The parser of a
