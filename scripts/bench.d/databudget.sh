@@ -138,6 +138,27 @@ echo "|---|---:|---:|---:|---:|---:|"
 echo "| idle day: $pings keepalives, $pulses pulses, $((86400 / USAGE)) data-usage reports, $renewals renewals | $(kb "$day") | $(kb "$wday") | 100 kB | ~3 MB | $(ratio "$wday" "$VENDOR_DAY") |"
 echo "| 4-hour session: start/stop, $((SESSION_S / METER)) meter messages$( [ "$PULSE_CHG" -lt "$METER" ] && echo ", $((SESSION_S / PULSE_CHG)) pulses") | $(kb "$session") | $(kb "$wsession") | 150 kB | ~5 MB | $(ratio "$wsession" "$VENDOR_SESSION") |"
 echo
+# The core's stack budget (issue 17): no function above 4 KB (the core is
+# built with -Wstack-usage=4096, an error in CI); here the largest frames,
+# from the same -O2 build with -fstack-usage (the library rebuilt once).
+if make -C "$BENCH_BUILD" -B charger-fw/libfw.a CFLAGS="-O2 -g -fstack-usage" \
+    >"$BT/stack.log" 2>&1; then
+	echo "### The firmware core's largest stack frames (-O2, gcc -fstack-usage)"
+	echo
+	echo "The budget: 4,096 bytes for any function of \`charger-fw/core/\` (\`-Wstack-usage=4096\`), no object over 1 KB on the stack; an RTOS task has 4-8 KB."
+	echo
+	echo "| function | file | bytes | kind |"
+	echo "|---|---|---:|---|"
+	cat "$BENCH_BUILD"/charger-fw/core/*.su 2>/dev/null |
+	    awk -F'\t' '{ n = split($1, p, ":"); f = p[1]; sub(/.*\//, "", f);
+		print $2 "\t" p[n] "\t" f "\t" $3 }' | sort -t"$(printf '\t')" -k1,1nr | head -10 |
+	    awk -F'\t' '{ printf "| `%s` | %s | %d | %s |\n", $2, $3, $1, $4 }'
+	echo
+else
+	say "stack frames: the -fstack-usage build failed (see $BT/stack.log)"
+	failed=1
+fi
+
 echo "Besides the hub link, a charger's idle day on the wire has its time and address: SNTP every $(( ${SNTP_MS:-1024000} / 1000 )) s once synchronised, $(kb "$ntp_day") at IP level; DHCP renewals at half the site's lease time (48 a day at evgated's default one-hour lease; a longer \`dhcp.lease_time\` makes them fewer); a DNS lookup per (re)connect."
 echo
 exit "$failed"
