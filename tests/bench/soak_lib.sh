@@ -192,6 +192,25 @@ soak_kill_dnsmasq() {	# the supervised child, by the pid evgated reports
 	kill -9 "$pid" && SOAK_KILLS=$((SOAK_KILLS + 1))
 }
 
+# soak_fd_list: evgated's descriptors, "fd target" a line (what a
+# descriptor left over is, when the counts differ).
+soak_fd_list() {
+	local f
+	for f in /proc/"$SOAK_EVG_PID"/fd/*; do
+		echo "${f##*/} $(readlink "$f" 2>/dev/null)"
+	done | sort -n
+}
+
+# soak_fd_count LIST: the descriptors in a soak_fd_list, less the fleet
+# log's current segment: the log opens it at its first event and keeps it
+# open (a second segment open would still count: that one is a leak).
+soak_fd_count() {
+	local n
+	n=$(wc -l <"$1")
+	grep -q '/events-[^/]*\.jsonl$' "$1" && n=$((n - 1))
+	echo "$n"
+}
+
 # soak_run: the whole soak with evgated already started.  0, or 1 when
 # the load could not run.
 soak_run() {
@@ -201,8 +220,8 @@ soak_run() {
 	echo "$SOAK_CSV_HEAD" >"$SOAK_DIR/samples.csv"
 	# dnsmasq up before the baseline: its lease socket is evgated's too.
 	soak_wait 30 test -n "$(soak_dnsmasq_pid)"
-	fds0=$(ls "/proc/$SOAK_EVG_PID/fd" | wc -l)
-	echo "fds_before=$fds0" >>"$SOAK_DIR/summary"
+	soak_fd_list >"$SOAK_DIR/fds.before"
+	echo "fds_before=$(soak_fd_count "$SOAK_DIR/fds.before")" >>"$SOAK_DIR/summary"
 	echo "rss_before_kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$SOAK_EVG_PID/status")" >>"$SOAK_DIR/summary"
 	echo "anon_before_kb=$(awk '/^RssAnon:/ {print $2}' "/proc/$SOAK_EVG_PID/status")" >>"$SOAK_DIR/summary"
 	soak_bg "$SOAK_NS" "$SOAK_DIR/load.out" "$SOAK_BIN/bench_soak" \
@@ -245,7 +264,8 @@ print(json.load(sys.stdin)["relay"]["active"])')" = 0 ] && break
 		echo "load_rc=$rc"
 		echo "reloads_sent=$SOAK_RELOADS"
 		echo "dnsmasq_kills=$SOAK_KILLS"
-		echo "fds_after=$(ls "/proc/$SOAK_EVG_PID/fd" | wc -l)"
+		soak_fd_list >"$SOAK_DIR/fds.after"
+		echo "fds_after=$(soak_fd_count "$SOAK_DIR/fds.after")"
 		echo "seconds=$((now - t0))"
 		soak_status | python3 -c '
 import json, sys

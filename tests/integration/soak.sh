@@ -69,6 +69,8 @@ check_eq "no connection is left once the chargers have gone" 0 "$(g active_after
 check_eq "no pipe is left in use" 0 "$(g pipes_in_use_after)"
 check_eq "the descriptors are those of before, plus the pooled pipes" \
     "$(g fds_before)" "$(( $(g fds_after) - 2 * $(g pipes_pooled_after) ))"
+[ "$(g fds_before)" = "$(( $(g fds_after) - 2 * $(g pipes_pooled_after) ))" ] ||
+	diff "$SOAK_DIR/fds.before" "$SOAK_DIR/fds.after" | sed 's/^/# fds: /' 
 check "the resolver's cache stays bounded (3 names, A and AAAA)" \
     test "$(g resolver_cached)" -le 6
 check "checkpoints were written, without an error" \
