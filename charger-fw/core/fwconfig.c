@@ -277,8 +277,8 @@ fwconfig_defaults(struct fw_config *c)
 	 * The data budget (doc/performance.md): an idle day at or under
 	 * 100 kB at IP level.  The idle pulse (900 s) keeps the link busy,
 	 * so the keepalive (the hub's maximum) sends no PINGREQ of its own;
-	 * a token lives a day: a renewal is a new TLS connection of ~5 kB,
-	 * and hourly tokens alone would be about 120 kB a day.
+	 * a token lives a day: a renewal is a new TLS connection of ~10 kB
+	 * at IP level, and hourly tokens alone would be about 280 kB a day.
 	 */
 	c->cloud.keepalive_s = FWCONFIG_KEEPALIVE_MAX;
 	c->cloud.sas_ttl_s = 86400;
