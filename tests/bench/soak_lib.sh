@@ -151,6 +151,9 @@ soak_dnsmasq_pid() {
 	soak_status | python3 -c 'import json, sys
 print(json.load(sys.stdin)["dnsmasq"].get("pid") or "")'
 }
+# (a function: soak_wait runs its command again and again; a "$(...)"
+# in its arguments would be read once, before the wait)
+soak_dnsmasq_up() { [ -n "$(soak_dnsmasq_pid)" ]; }
 
 # One line of samples.csv.
 soak_sample() {
@@ -219,7 +222,7 @@ soak_run() {
 	: >"$SOAK_DIR/summary"
 	echo "$SOAK_CSV_HEAD" >"$SOAK_DIR/samples.csv"
 	# dnsmasq up before the baseline: its lease socket is evgated's too.
-	soak_wait 30 test -n "$(soak_dnsmasq_pid)"
+	soak_wait 30 soak_dnsmasq_up
 	soak_fd_list >"$SOAK_DIR/fds.before"
 	echo "fds_before=$(soak_fd_count "$SOAK_DIR/fds.before")" >>"$SOAK_DIR/summary"
 	echo "rss_before_kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$SOAK_EVG_PID/status")" >>"$SOAK_DIR/summary"
@@ -252,6 +255,10 @@ soak_run() {
 	done
 	wait "$load_pid"
 	rc=$?
+	# A kill near the end may have dnsmasq in evgated's back-off (it
+	# doubles while dnsmasq dies young, to 60 s): the end state is the
+	# one after evgated started it again.
+	soak_wait 70 soak_dnsmasq_up
 	# Every charger has gone: what is left is leaked.
 	for i in $(seq 50); do
 		[ "$(soak_status | python3 -c 'import json,sys
