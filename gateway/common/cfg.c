@@ -588,7 +588,7 @@ int
 cfg_strlist(struct cfg_ctx *ctx, struct cfg_node *node, char ***out,
     size_t *n)
 {
-	size_t count;
+	size_t count = 0;
 	char **list;
 
 	if (cfg_is_scalar(node)) {

@@ -441,7 +441,7 @@ fleetlog_segment_name(uint64_t start_ms, uint64_t first_seq, char *buf,
 	char when[32];
 
 	format_utc(start_ms, "%Y%m%dT%H%M%SZ", when, sizeof(when));
-	snprintf(buf, len, FLEETLOG_SEG_PREFIX "%s-%012llu"
+	snprintf(buf, len, FLEETLOG_SEG_PREFIX "%.16s-%012llu"
 	    FLEETLOG_SEG_SUFFIX, when, (unsigned long long)first_seq);
 }
 

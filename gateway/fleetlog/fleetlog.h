@@ -133,7 +133,7 @@ const char	*fleetlog_state_str(enum fleetlog_state);
 
 #define FLEETLOG_SEG_PREFIX	"events-"
 #define FLEETLOG_SEG_SUFFIX	".jsonl"
-#define FLEETLOG_SEG_NAMELEN	48
+#define FLEETLOG_SEG_NAMELEN	64	/* 50 at most: 20 digits of seq */
 
 /* "events-20261125T081500Z-000000000001.jsonl" into buf. */
 void	fleetlog_segment_name(uint64_t start_ms, uint64_t first_seq,

@@ -554,7 +554,7 @@ socket_owner(unsigned long inode, char *out, size_t len)
 				fclose(fp);
 			}
 			comm[strcspn(comm, "\n")] = '\0';
-			snprintf(out, len, "pid %s, %s", pd->d_name,
+			snprintf(out, len, "pid %.20s, %s", pd->d_name,
 			    comm[0] ? comm : "?");
 			closedir(fds);
 			closedir(proc);
