@@ -39,6 +39,12 @@ WORLD_DEVICE=evcharger		# the charger firmware
 WORLD_SITE_LEASE_TIME=2m	# the shortest the gateway takes
 WORLD_FW_TELEMETRY=3		# a pulse every 3 s: telemetry to watch
 WORLD_FW_KEEPALIVE=30		# the shortest the firmware takes
+# The cases follow one another faster than the firmware's stable-link
+# time (180 s), so a charger's back-off keeps growing from case to case;
+# with the shipped cap (190 s) its next try can come after any wait the
+# cases allow (cloud-unreachable once saw 151 s).  A 60-s cap keeps
+# "comes back by itself" within the cases' 120-s waits.
+WORLD_FW_CLOUD_EXTRA="  backoff_cap: 60"
 WORLD_NTP_POLL="16s 16s"
 WORLD_NTP_HOLDOVER=32s		# the shortest: twice poll.max
 WORLD_GW_SUPERVISE=1		# Restart=on-failure (world.d/supervise.bash)
