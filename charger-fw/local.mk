@@ -22,6 +22,7 @@ charger_fw_libfw_a_SOURCES = \
 	charger-fw/core/telemetry.c charger-fw/core/telemetry.h \
 	charger-fw/core/ring.c charger-fw/core/ring.h \
 	charger-fw/core/store.c charger-fw/core/store.h \
+	charger-fw/core/bytes.h \
 	charger-fw/core/usage.c charger-fw/core/usage.h \
 	charger-fw/core/session.c charger-fw/core/session.h \
 	charger-fw/core/charger.c charger-fw/core/charger.h \

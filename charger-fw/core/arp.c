@@ -3,23 +3,8 @@
  */
 #include <string.h>
 
+#include "core/bytes.h"
 #include "core/arp.h"
-
-static uint32_t
-get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-	p[0] = v >> 24;
-	p[1] = v >> 16;
-	p[2] = v >> 8;
-	p[3] = v;
-}
 
 enum arp_parse_status
 arp_parse(const uint8_t *b, size_t len, struct arp_pkt *p)

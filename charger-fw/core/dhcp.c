@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "core/arp.h"
+#include "core/bytes.h"
 #include "core/dhcp.h"
 #include "core/fwlog.h"
 #include "hal/hal.h"
@@ -53,22 +54,6 @@
 #define OPT_T2		59
 #define OPT_CLIENT_ID	61
 #define OPT_END		255
-
-static uint32_t
-get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-	p[0] = v >> 24;
-	p[1] = v >> 16;
-	p[2] = v >> 8;
-	p[3] = v;
-}
 
 /* Keep up to DHCP_MAX_ADDRS addresses of a list option (length 4n). */
 static enum dhcp_parse_status

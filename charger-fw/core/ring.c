@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/fwlog.h"
+#include "core/bytes.h"
 #include "core/ring.h"
 #include "hal/hal.h"
 
@@ -56,22 +57,6 @@ ring_crc32(uint32_t crc, const void *data, size_t len)
 	for (i = 0; i < len; i++)
 		crc = crc_table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
 	return ~crc;
-}
-
-static uint32_t
-get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-	p[0] = v >> 24;
-	p[1] = v >> 16;
-	p[2] = v >> 8;
-	p[3] = v;
 }
 
 static size_t

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/fwlog.h"
+#include "core/bytes.h"
 #include "core/sntp.h"
 #include "hal/hal.h"
 
@@ -22,13 +23,6 @@
 #define BACK_FRESH_MS	600000	/* a held-back sample counts this long */
 #define KISS(a, b, c, d) ((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | \
 			    (uint32_t)(c) << 8 | (uint32_t)(d))
-
-static uint32_t
-get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
-}
 
 static uint64_t
 get64(const uint8_t *p)
