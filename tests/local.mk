@@ -209,7 +209,7 @@ tests_bench_ntp_load_CFLAGS = $(BENCH_CFLAGS)
 tests_bench_ntp_load_LDADD = gateway/libevgate.a $(BENCH_LIBS) -lm
 # The relay's reports: records into events, status, the refusal policy.
 GATEWAY_UNIT_TESTS += tests/unit/test_relay_report
-tests_unit_test_relay_report_SOURCES = tests/unit/test_relay_report.c
+tests_unit_test_relay_report_SOURCES = tests/unit/test_relay_report.c tests/unit/capture.h
 tests_unit_test_relay_report_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_relay_report_LDFLAGS = $(AM_LDFLAGS) -Wl,--wrap=now_mono_ms
 tests_unit_test_relay_report_LDADD = $(UNIT_LIBS)
@@ -237,11 +237,11 @@ tests_unit_test_cfg_SOURCES = tests/unit/test_cfg.c
 tests_unit_test_cfg_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_cfg_LDADD = $(UNIT_LIBS)
 GATEWAY_UNIT_TESTS += tests/unit/test_clock
-tests_unit_test_clock_SOURCES = tests/unit/test_clock.c
+tests_unit_test_clock_SOURCES = tests/unit/test_clock.c tests/unit/capture.h
 tests_unit_test_clock_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_clock_LDADD = $(UNIT_LIBS)
 GATEWAY_UNIT_TESTS += tests/unit/test_events
-tests_unit_test_events_SOURCES = tests/unit/test_events.c
+tests_unit_test_events_SOURCES = tests/unit/test_events.c tests/unit/capture.h
 tests_unit_test_events_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_events_LDADD = $(UNIT_LIBS)
 GATEWAY_UNIT_TESTS += tests/unit/test_sdnotify

@@ -22,6 +22,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "capture.h"
+
 #include <json-c/json.h>
 
 #include "common/clock.h"
@@ -195,39 +197,6 @@ test_recording(void **state)
 }
 
 /* stderr into a temporary file. */
-struct capture {
-	FILE	*fp;
-	int	 saved;
-};
-
-static void
-capture_start(struct capture *c)
-{
-	fflush(stderr);
-	c->fp = tmpfile();
-	assert_non_null(c->fp);
-	c->saved = dup(STDERR_FILENO);
-	assert_true(dup2(fileno(c->fp), STDERR_FILENO) != -1);
-}
-
-static char *
-capture_end(struct capture *c)
-{
-	char *s;
-	long n;
-
-	fflush(stderr);
-	dup2(c->saved, STDERR_FILENO);
-	close(c->saved);
-	n = ftell(c->fp);
-	rewind(c->fp);
-	s = calloc(1, (size_t)n + 1);
-	assert_non_null(s);
-	assert_int_equal(fread(s, 1, (size_t)n, c->fp), (size_t)n);
-	fclose(c->fp);
-	return s;
-}
-
 static size_t
 count(const char *s, const char *needle)
 {

@@ -15,6 +15,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "capture.h"
+
 #include <arpa/inet.h>
 #include <json-c/json.h>
 
@@ -207,42 +209,6 @@ test_not_recording(void **state)
 }
 
 /* --- the close line ------------------------------------------------- */
-
-struct capture {
-	FILE	*fp;
-	int	 saved;
-};
-
-static void
-capture_start(struct capture *c)
-{
-	fflush(stderr);
-	c->fp = tmpfile();
-	assert_non_null(c->fp);
-	c->saved = dup(STDERR_FILENO);
-	assert_true(c->saved != -1);
-	assert_true(dup2(fileno(c->fp), STDERR_FILENO) != -1);
-}
-
-/* What was written to stderr since capture_start; free it. */
-static char *
-capture_end(struct capture *c)
-{
-	char *s;
-	long n;
-
-	fflush(stderr);
-	dup2(c->saved, STDERR_FILENO);
-	close(c->saved);
-	n = ftell(c->fp);
-	assert_true(n >= 0);
-	rewind(c->fp);
-	s = calloc(1, (size_t)n + 1);
-	assert_non_null(s);
-	assert_int_equal(fread(s, 1, (size_t)n, c->fp), (size_t)n);
-	fclose(c->fp);
-	return s;
-}
 
 /* The close line of rec, without the log's prefix. */
 static char *
