@@ -342,8 +342,9 @@ peer_start() {
 		return 0 ;;
 	evgated)
 		_conf_evgated
+		# shellcheck disable=SC2086
 		bench_bg "$WNS" "$BT/evgated.log" "$EVGATED" \
-		    -c "$BT/evgated.yaml" ;;
+		    -c "$BT/evgated.yaml" ${EVGATED_ARGS:-} ;;
 	haproxy)
 		_conf_haproxy
 		bench_bg "$WNS" "$BT/haproxy.log" haproxy -db \

@@ -3,7 +3,8 @@
 # loads, in the bench namespace (tests/bench/lib.sh), with the -O2 build.
 #
 #   tests/bench/profile.sh callgrind [bulk|rate|idle]   valgrind --tool=callgrind
-#   tests/bench/profile.sh perf [bulk|rate|idle]        perf record -e cpu-clock -g
+#   tests/bench/profile.sh perf [bulk|rate|idle] [PEER] perf record -e cpu-clock -g
+#                                                       attached to a peer's tree
 #   tests/bench/profile.sh syscalls LOAD [PEER]         strace -c -f of a peer
 #                                                       (evgated, haproxy, nginx)
 #
@@ -38,6 +39,31 @@ run_load() {
 	esac
 }
 
+if [ "$tool" = perf ]; then
+	# perf attached to the running peer's whole process tree, so every
+	# peer is profiled the same way under the same load (evgated at its
+	# default log level unless LOGLEVEL says otherwise).
+	peer=${3:-evgated}
+	slow=1
+	if [ "$peer" = evgated ] && [ -n "${LOGLEVEL:-}" ]; then
+		EVGATED_ARGS="-l $LOGLEVEL"
+	fi
+	peer_start "$peer" || exit 1
+	A=${PEER_ADDR[$peer]}
+	pids=$(tree_pids "$PEER_PID" | paste -sd, -)
+	perf record -q -e cpu-clock -g -p "$pids" \
+	    -o "$outdir/perf.$peer.$load.data" 2>/dev/null &
+	ppid=$!
+	sleep 1
+	run_load
+	kill -INT "$ppid"
+	wait "$ppid"
+	peer_stop "$peer"
+	perf report -i "$outdir/perf.$peer.$load.data" --no-children --stdio \
+	    --sort dso,symbol 2>/dev/null | grep -v '^$' | grep '%' | head -45
+	exit 0
+fi
+
 if [ "$tool" = syscalls ]; then
 	# Syscalls per unit of work, counted by strace on the peer's whole
 	# process tree (strace slows the peer: the counts matter, not time).
@@ -66,10 +92,6 @@ callgrind)
 	    --callgrind-out-file="$outdir/callgrind.$load.out" \
 	    "$EVGATED" -c "$BT/evgated.yaml" -l "$loglevel"
 	slow=20 ;;
-perf)
-	bench_bg "$WNS" "$BT/evgated.log" perf record -e cpu-clock -g \
-	    -o "$outdir/perf.$load.data" -- "$EVGATED" -c "$BT/evgated.yaml" -l "$loglevel"
-	slow=1 ;;
 *)
 	echo "usage: $0 callgrind|perf|syscalls [bulk|rate|idle] [peer]" >&2; exit 2 ;;
 esac
@@ -85,7 +107,4 @@ case "$tool" in
 callgrind)
 	callgrind_annotate --inclusive=no "$outdir/callgrind.$load.out" 2>/dev/null |
 	    head -45 ;;
-perf)
-	perf report -i "$outdir/perf.$load.data" --no-children --stdio \
-	    --sort dso,symbol 2>/dev/null | grep -v '^$' | grep '%' | head -45 ;;
 esac
