@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,8 +225,13 @@ ctl_duration(double s, char *buf, size_t len)
 {
 	unsigned long t = (unsigned long)s;
 
+	/*
+	 * Tenths of a second, cut as the longer forms cut their seconds
+	 * (59.97 is "59.9s", never "60.0s" beside 60's "00:01:00"); the
+	 * 1e-9 keeps a decimal like 59.9 from falling a tenth short.
+	 */
 	if (s < 60)
-		snprintf(buf, len, "%.1fs", s);
+		snprintf(buf, len, "%.1fs", floor(s * 10 + 1e-9) / 10);
 	else if (t < 86400)
 		snprintf(buf, len, "%02lu:%02lu:%02lu", t / 3600, t / 60 % 60,
 		    t % 60);

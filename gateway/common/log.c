@@ -162,7 +162,16 @@ log_warnx_rl(struct log_ratelimit *rl, const char *fmt, ...)
 			rl->tokens = add >= rl->burst ? rl->burst :
 			    rl->tokens + (unsigned)add > rl->burst ? rl->burst :
 			    rl->tokens + (unsigned)add;
-			rl->last = now.tv_sec;
+			/*
+			 * Keep the part of an interval already gone: moving
+			 * "last" to now would give the next token one whole
+			 * interval later, not at its time.  A full bucket
+			 * starts counting afresh.
+			 */
+			if (rl->tokens == rl->burst)
+				rl->last = now.tv_sec;
+			else
+				rl->last += (time_t)(add * rl->interval);
 		}
 	}
 	if (rl->tokens == 0) {

@@ -350,6 +350,44 @@ test_ratelimit(void **state)
 	free(out);
 }
 
+/*
+ * A token comes every interval on the interval's own time: the part of
+ * an interval gone when a token is taken counts toward the next one.
+ */
+static void
+test_ratelimit_part_interval(void **state)
+{
+	struct log_ratelimit rl = LOG_RATELIMIT_INIT(2, 100);
+	struct capture c;
+	time_t now;
+	char *out;
+
+	log_init("clocktest", 1, LOG_LEVEL_INFO);
+	capture_start(&c);
+	log_warnx_rl(&rl, "a");
+	log_warnx_rl(&rl, "b");
+	assert_int_equal(rl.tokens, 0);
+	/* 150 s later: one token, and 50 s toward the next. */
+	now = mono_s();
+	rl.last = now - 150;
+	log_warnx_rl(&rl, "c");
+	assert_int_equal(rl.tokens, 0);
+	assert_true(rl.last >= now - 50 && rl.last <= now - 50 + 2);
+	/* Another 50 s: the second token is due. */
+	rl.last -= 50;
+	log_warnx_rl(&rl, "d");
+	assert_int_equal(rl.suppressed, 0);
+	/* A bucket filled to its burst starts counting afresh. */
+	rl.last = mono_s() - 1000;
+	log_warnx_rl(&rl, "e");
+	assert_int_equal(rl.tokens, 1);
+	assert_true(rl.last >= mono_s() - 2);
+	out = capture_end(&c);
+	assert_non_null(strstr(out, "clocktest[warning]: d\n"));
+	free(out);
+	(void)state;
+}
+
 /* Each limiter has a bucket of its own. */
 static void
 test_ratelimit_separate(void **state)
@@ -388,6 +426,7 @@ main(void)
 		cmocka_unit_test(test_log_long),
 		cmocka_unit_test(test_fatal),
 		cmocka_unit_test(test_ratelimit),
+		cmocka_unit_test(test_ratelimit_part_interval),
 		cmocka_unit_test(test_ratelimit_separate),
 	};
 
