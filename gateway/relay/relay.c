@@ -152,6 +152,11 @@ struct conn_setup {
 	size_t			 next_addr;
 	size_t			 forbidden;	/* of those, by the policy */
 	int			 proxy_literal;	/* ans: the proxy's address */
+	/* Through a proxy, decided when the lookup starts: a reload that
+	 * adds or removes relay.upstream_proxy meanwhile changes nothing
+	 * for this connection (its answer is the proxy's, or the cloud's). */
+	int			 via_proxy;
+	uint16_t		 proxy_port;
 	uint64_t		 deadline;	/* of PEEK, or of RESOLVE..PROXY */
 	uint8_t			 first[HELLO_FIRST];
 	struct resolver_answer	 ans;		/* valid from RESOLVE on */
@@ -619,6 +624,8 @@ conn_start_resolve(struct conn *c)
 
 	conn_set_state(c, RELAY_RESOLVE);
 	s->deadline = now_mono_ms() + r->connect_ms;
+	s->via_proxy = r->proxy_host != NULL;
+	s->proxy_port = r->proxy_port;
 	conn_timer(c, 0);
 
 	/* A proxy given as an address needs no lookup. */
@@ -808,13 +815,13 @@ conn_connect_next(struct conn *c)
 				conn_refuse(c, REFUSE_ADDRESS, "every address "
 				    "is refused by the upstream address policy");
 			else
-				conn_refuse(c, r->proxy_host ? REFUSE_PROXY :
+				conn_refuse(c, s->via_proxy ? REFUSE_PROXY :
 				    REFUSE_CONNECT, "no address accepted a "
 				    "connection");
 			return;
 		}
 		sa = (union sockaddr_any *)&s->ans.addrs[s->next_addr++];
-		port = r->proxy_host ? r->proxy_port :
+		port = s->via_proxy ? s->proxy_port :
 		    relay_conf_route(r, c->rec.port)->upstream_port;
 		if (sa->sa.sa_family == AF_INET)
 			sa->sin.sin_port = htons(port);
@@ -828,8 +835,8 @@ conn_connect_next(struct conn *c)
 			log_warnx_rl(&relay->rl_warn, "relay: #%llu %s resolves "
 			    "to %s (%s): refused by the upstream address "
 			    "policy (wan.allow_prefixes)",
-			    (unsigned long long)c->rec.id, r->proxy_host ?
-			    r->proxy_host : c->rec.sni, format_sockaddr(&sa->sa,
+			    (unsigned long long)c->rec.id, s->via_proxy ?
+			    "the upstream proxy" : c->rec.sni, format_sockaddr(&sa->sa,
 			    a, sizeof(a)), netpolicy_class_str(cls));
 			continue;
 		}
@@ -904,7 +911,7 @@ conn_connected(struct conn *c)
 	ssize_t sent;
 	int n;
 
-	if (r->proxy_host == NULL) {
+	if (!c->setup->via_proxy) {
 		conn_start_splice(c);
 		return;
 	}
@@ -934,7 +941,12 @@ conn_connected(struct conn *c)
 	conn_timer(c, conn_time_left(c));
 }
 
-/* Read the proxy's reply into a buffer of its own (the hello stays). */
+/*
+ * Read the proxy's reply into a buffer of its own (the hello stays), to
+ * the end of its header.  Bounded (PROXY_REPLY_MAX); a NUL is refused
+ * (no proxy sends one, and it would hide the header's end from the
+ * string checks below).
+ */
 static void
 conn_proxy_reply(struct conn *c)
 {
@@ -944,25 +956,35 @@ conn_proxy_reply(struct conn *c)
 
 	if (s->pbuf == NULL)
 		s->pbuf = xmalloc(PROXY_REPLY_MAX + 1);
-	/* Byte by byte would be slow; but a proxy sends only its header
-	 * before our hello goes out, so whatever we read is header. */
-	n = recv(c->ufd, s->pbuf + s->plen, PROXY_REPLY_MAX - s->plen, 0);
-	if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
-		c->uside &= ~SIDE_RD;
-		return;
-	}
-	if (n <= 0) {
-		conn_refuse(c, REFUSE_PROXY, "proxy closed the connection");
-		return;
-	}
-	s->plen += (size_t)n;
-	s->pbuf[s->plen] = '\0';
-	if ((end = strstr(s->pbuf, "\r\n\r\n")) == NULL) {
-		if (s->plen == PROXY_REPLY_MAX)
+	/* Edge-triggered: read on until the header's end or EAGAIN.  A
+	 * proxy sends only its header before our hello goes out, so
+	 * whatever we read is header. */
+	for (;;) {
+		n = recv(c->ufd, s->pbuf + s->plen, PROXY_REPLY_MAX - s->plen,
+		    0);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN) {
+			c->uside &= ~SIDE_RD;
+			return;
+		}
+		if (n <= 0) {
+			conn_refuse(c, REFUSE_PROXY,
+			    "proxy closed the connection");
+			return;
+		}
+		if (memchr(s->pbuf + s->plen, '\0', (size_t)n) != NULL) {
+			conn_refuse(c, REFUSE_PROXY, "proxy reply holds a NUL");
+			return;
+		}
+		s->plen += (size_t)n;
+		s->pbuf[s->plen] = '\0';
+		if ((end = memmem(s->pbuf, s->plen, "\r\n\r\n", 4)) != NULL)
+			break;
+		if (s->plen == PROXY_REPLY_MAX) {
 			conn_refuse(c, REFUSE_PROXY, "proxy reply too long");
-		/* Edge-triggered: read on until the socket is drained. */
-		conn_proxy_reply(c);
-		return;
+			return;
+		}
 	}
 	if (end + 4 != s->pbuf + s->plen) {
 		conn_refuse(c, REFUSE_PROXY, "proxy sent data before our hello");
@@ -1496,14 +1518,16 @@ listener_accept_cb(evutil_socket_t fd, short what, void *arg)
 		len = sizeof(sa);
 		cfd = accept4(fd, &sa.sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (cfd == -1) {
-			if (errno == EAGAIN || errno == EINTR ||
-			    errno == ECONNABORTED)
+			int err = errno;	/* logging may change errno */
+
+			if (err == EAGAIN || err == EINTR ||
+			    err == ECONNABORTED)
 				break;
 			relay->ctr.accept_errors++;
 			log_warnx_rl(&relay->rl_accept, "relay: accept: %s",
-			    strerror(errno));
-			if (errno == EMFILE || errno == ENFILE ||
-			    errno == ENOBUFS || errno == ENOMEM) {
+			    strerror(err));
+			if (err == EMFILE || err == ENFILE ||
+			    err == ENOBUFS || err == ENOMEM) {
 				/* Out of descriptors: back off for a second
 				 * instead of spinning on a ready listener. */
 				struct timeval tv = { 1, 0 };
@@ -1893,10 +1917,8 @@ relay_close_all(struct relay *relay)
 	while ((c = TAILQ_FIRST(&relay->conns)) != NULL) {
 		if (c->rec.state == RELAY_SPLICE)
 			conn_close(c, CLOSE_SHUTDOWN);
-		else {
-			c->rec.refusal = REFUSE_CLIENT_GONE;
-			conn_close(c, CLOSE_REFUSED);
-		}
+		else
+			conn_refuse(c, REFUSE_CLIENT_GONE, NULL);
 	}
 	relay_leave(relay);
 }

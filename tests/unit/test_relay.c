@@ -12,7 +12,8 @@
  * once), a refused first address, half-close both ways, back-pressure,
  * bulk through a big pipe past the fairness bound, and a reload during
  * every state -- including the crash of issue 14 (the relay section
- * removed while a hello is half sent).
+ * removed while a hello is half sent) -- and the path through an upstream
+ * HTTP proxy (CONNECT, a reply in pieces, refusals of every kind).
  */
 #include "evgate_config.h"
 
@@ -1300,6 +1301,139 @@ test_policy_skips(void **state)
 	until(fx, no_connections, NULL, "the end");
 }
 
+/* --- through an upstream proxy (relay.upstream_proxy) ------------------ */
+
+/* The configuration with the cloud's listener as the HTTP proxy. */
+static void
+use_proxy(struct fx *fx)
+{
+	char text[1024], err[512];
+	struct config *c;
+
+	snprintf(text, sizeof(text),
+	    "wan: {resolvers: [127.0.0.1]}\n"
+	    "relay:\n"
+	    "  listen: [127.0.0.1]\n"
+	    "  upstream_proxy: \"http://127.0.0.3:%u\"\n"
+	    "  routes:\n"
+	    "    - {port: %u, upstream_port: 8883, allow: [\"" ALLOWED "\"]}\n",
+	    fx->up_port, fx->port);
+	if ((c = config_load_buffer("t.yaml", (const uint8_t *)text,
+	    strlen(text), err, sizeof(err))) == NULL)
+		fail_msg("config: %s", err);
+	apply(fx, c);
+}
+
+/*
+ * The charger's hello up to the proxy's CONNECT: the proxy (the cloud's
+ * listener) has read the request, which is checked.
+ */
+static void
+proxy_connect(struct fx *fx, int *client, int *proxy, uint8_t *hello,
+    size_t *n)
+{
+	char req[600];
+	size_t got = 0;
+	ssize_t r;
+	uint64_t end = now_mono_ms() + WAIT_MS;
+
+	use_proxy(fx);
+	*n = hello_for(hello, 1024, ALLOWED);
+	*client = connect_to(fx->port);
+	pump(fx, 5);
+	write_all(*client, hello, *n);
+	*proxy = cloud_accept(fx);
+	while (memmem(req, got, "\r\n\r\n", 4) == NULL) {
+		if (now_mono_ms() >= end)
+			fail_msg("no CONNECT request");
+		pump(fx, 2);
+		r = read(*proxy, req + got, sizeof(req) - 1 - got);
+		if (r > 0)
+			got += (size_t)r;
+	}
+	req[got] = '\0';
+	assert_int_equal(fx->lookups, 0);	/* an address: no lookup */
+	assert_string_equal(req, "CONNECT " ALLOWED ":8883 HTTP/1.1\r\n"
+	    "Host: " ALLOWED ":8883\r\n\r\n");
+	until_state(fx, RELAY_PROXY);
+}
+
+static void
+test_proxy_tunnel(void **state)
+{
+	struct fx *fx = *state;
+	uint8_t hello[1024], got[1024];
+	size_t n;
+	int client, proxy;
+	static const char ok[] = "HTTP/1.1 200 Connection established\r\n"
+	    "Proxy-Agent: test\r\n\r\n";
+
+	proxy_connect(fx, &client, &proxy, hello, &n);
+	/* The reply in two pieces: the relay reads on to the header's end. */
+	write_all(proxy, ok, 20);
+	pump(fx, 5);
+	assert_int_equal(counters(fx).by_state[RELAY_PROXY], 1);
+	write_all(proxy, ok + 20, strlen(ok) - 20);
+	read_n(fx, proxy, got, n);
+	assert_memory_equal(got, hello, n);
+	until_state(fx, RELAY_SPLICE);
+	write_all(proxy, "down", 4);
+	read_n(fx, client, got, 4);
+	assert_memory_equal(got, "down", 4);
+	close(client);
+	close(proxy);
+	until(fx, no_connections, NULL, "the end");
+}
+
+/* The proxy's answer refuses the tunnel, is too long, or holds a NUL:
+ * a refusal, and the relay goes on. */
+static void
+proxy_refused(struct fx *fx, const char *reply, size_t len)
+{
+	uint8_t hello[1024];
+	size_t n;
+	int client, proxy;
+
+	proxy_connect(fx, &client, &proxy, hello, &n);
+	write_all(proxy, reply, len);
+	read_eof(fx, client);
+	until(fx, no_connections, NULL, "the refusal");
+	assert_int_equal(counters(fx).refused[REFUSE_PROXY], 1);
+	assert_int_equal(fx->last_refusal, REFUSE_PROXY);
+	close(client);
+	close(proxy);
+}
+
+static void
+test_proxy_refuses(void **state)
+{
+	static const char r[] = "HTTP/1.1 407 Proxy Authentication Required"
+	    "\r\n\r\n";
+
+	proxy_refused(*state, r, strlen(r));
+}
+
+/* A header that fills the reply's buffer without ending (the refusal
+ * used to be followed by a read through the freed setup: SIGSEGV). */
+static void
+test_proxy_reply_too_long(void **state)
+{
+	char big[5000];
+
+	memcpy(big, "HTTP/1.1 200 OK\r\nX: ", 20);
+	memset(big + 20, 'a', sizeof(big) - 20);
+	proxy_refused(*state, big, sizeof(big));
+}
+
+/* A NUL would end the string checks early: refused, not searched past. */
+static void
+test_proxy_reply_nul(void **state)
+{
+	static const char r[] = "HTTP/1.1 200 OK\0\r\n\r\n";
+
+	proxy_refused(*state, r, sizeof(r) - 1);
+}
+
 int
 main(void)
 {
@@ -1332,6 +1466,10 @@ main(void)
 		T(test_policy_loopback_not_allowed),
 		T(test_policy_loop),
 		T(test_policy_skips),
+		T(test_proxy_tunnel),
+		T(test_proxy_refuses),
+		T(test_proxy_reply_too_long),
+		T(test_proxy_reply_nul),
 	};
 #undef T
 
