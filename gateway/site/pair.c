@@ -639,6 +639,31 @@ fingerprint(X509 *x, char *buf, size_t len)
 }
 
 /*
+ * Each context holds its own reference to the pinned certificate, freed
+ * with the context: a reload with the same certificates keeps pending
+ * handshakes on the old contexts (they hold them), and their verify_cb
+ * must not read a pin the reload has freed.
+ */
+static void
+pin_free_cb(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+    void *argp)
+{
+	(void)parent; (void)ad; (void)idx; (void)argl; (void)argp;
+	X509_free(ptr);
+}
+
+static int
+pin_index(void)
+{
+	static int idx = -1;
+
+	if (idx == -1)
+		idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL,
+		    pin_free_cb);
+	return idx;
+}
+
+/*
  * The peer must show exactly the pinned certificate: the chain is not
  * looked at (a self-signed certificate is the usual case); only the leaf,
  * at depth 0, is compared.
@@ -653,7 +678,7 @@ verify_cb(int preverify, X509_STORE_CTX *xs)
 
 	if (X509_STORE_CTX_get_error_depth(xs) > 0)
 		return 1;
-	pin = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+	pin = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), pin_index());
 	if (x != NULL && pin != NULL && X509_cmp(x, pin) == 0) {
 		X509_STORE_CTX_set_error(xs, X509_V_OK);
 		return 1;
@@ -681,7 +706,10 @@ tls_ctx(int server, const struct cfg_pair *c, X509 *pin, char *err,
 		goto fail;
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER |
 	    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify_cb);
-	SSL_CTX_set_app_data(ctx, pin);
+	if (pin_index() == -1 || SSL_CTX_set_ex_data(ctx, pin_index(), pin) != 1)
+		goto fail;
+	if (pin != NULL)
+		X509_up_ref(pin);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	if (server)
 		SSL_CTX_set_num_tickets(ctx, 0);

@@ -698,6 +698,64 @@ test_garbage(void **state)
 	assert_true(wait_for(fx, both_linked));
 }
 
+/*
+ * A reload with the same certificates while a peer's handshake is pending:
+ * the handshake goes on with the old contexts, whose pin must still be
+ * there (the reload freed it once: verify_cb then compared the peer's
+ * certificate with freed memory).
+ */
+static void
+test_reload_during_handshake(void **state)
+{
+	struct fx *fx = *state;
+	struct json_object *st, *peer, *e;
+	struct sockaddr_in sin;
+	char path[256];
+	SSL_CTX *ctx;
+	int fd;
+
+	box_start(fx, 0, NULL, NULL);
+	/* A takes the TCP connection: its TLS session starts, on the
+	 * contexts of now. */
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)fx->port[0]);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(evutil_make_socket_nonblocking(fd), 0);
+	settle(fx, 100);
+	/* The same configuration again: no restart, the session stays. */
+	assert_int_equal(box_apply(fx, 0, yaml_of(fx, 0, NULL, NULL)), 0);
+	/* Now B's certificate arrives. */
+	ctx = SSL_CTX_new(TLS_client_method());
+	snprintf(path, sizeof(path), "%s/gw-b.pem", fx->dir);
+	assert_int_equal(SSL_CTX_use_certificate_file(ctx, path,
+	    SSL_FILETYPE_PEM), 1);
+	snprintf(path, sizeof(path), "%s/gw-b.key", fx->dir);
+	assert_int_equal(SSL_CTX_use_PrivateKey_file(ctx, path,
+	    SSL_FILETYPE_PEM), 1);
+	memset(&raw, 0, sizeof(raw));
+	raw.bev = bufferevent_openssl_socket_new(fx->base, fd, SSL_new(ctx),
+	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+	bufferevent_openssl_set_allow_dirty_shutdown(raw.bev, 1);
+	bufferevent_setcb(raw.bev, NULL, NULL, raw_event_cb, &raw);
+	bufferevent_enable(raw.bev, EV_READ | EV_WRITE);
+	assert_true(wait_for(fx, raw_connected));
+	assert_true(raw.connected);
+	/* A checks the client's certificate after our side is done: give
+	 * it the time, then it must have taken it (no pin mismatch). */
+	settle(fx, 200);
+	assert_false(raw.closed);
+	st = pair_status(fx->b[0].pair);
+	json_object_object_get_ex(st, "peer", &peer);
+	if (json_object_object_get_ex(peer, "last_error", &e) && e != NULL)
+		assert_null(strstr(json_object_get_string(e), "certificate"));
+	json_object_put(st);
+	bufferevent_free(raw.bev);
+	SSL_CTX_free(ctx);
+}
+
 int
 main(void)
 {
@@ -710,6 +768,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_disagree, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reload_during_handshake,
+		    setup, teardown),
 	};
 
 	/* As evgated does: a write to a closed TLS link is an error. */
