@@ -121,12 +121,20 @@ store_next(struct store *s)
 				continue;
 			if (ring_read(s->ring[c], r, s->msg.json,
 			    sizeof(s->msg.json)) == -1) {
-				/* Unreadable: it would block the rest. */
-				fw_warn("store: a stored message cannot be "
-				    "read: dropped");
-				ring_kill(s->ring[c], r->seq);
-				s->stats.dropped[c]++;
-				i--;
+				/*
+				 * Unreadable: it would block the rest.  If it
+				 * cannot be marked dead either (the storage
+				 * fails), step over it: never the same index
+				 * for ever.
+				 */
+				if (ring_kill(s->ring[c], r->seq) == 0) {
+					fw_warn("store: a stored message cannot "
+					    "be read: dropped");
+					s->stats.dropped[c]++;
+					i--;
+				} else
+					fw_warn("store: a stored message can be "
+					    "neither read nor dropped");
 				continue;
 			}
 			s->msg.id = ID(c, r->seq);

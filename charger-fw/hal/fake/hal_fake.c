@@ -43,12 +43,16 @@ static uint8_t		*store[HAL_STORE_REGIONS];
 static size_t		 store_len[HAL_STORE_REGIONS];
 static struct hal_boot_state boot;
 
+/* Store faults the tests ask for: every read, or every write, fails. */
+static int store_fail_reads, store_fail_writes;
+
 void
 fake_hal_reset(void)
 {
 	int i;
 
 	mono = 1000;
+	store_fail_reads = store_fail_writes = 0;
 	wall = 1767225600000LL;		/* 2026-01-01T00:00:00Z */
 	rng = 12345;
 	rnd_fixed = -1;
@@ -561,9 +565,18 @@ hal_store_format(int region, size_t size)
 	return 0;
 }
 
+void
+fake_store_fail(int reads, int writes)
+{
+	store_fail_reads = reads;
+	store_fail_writes = writes;
+}
+
 int
 hal_store_read(int region, size_t off, void *buf, size_t len)
 {
+	if (store_fail_reads)
+		return -1;
 	if (region < 0 || region >= HAL_STORE_REGIONS ||
 	    off > store_len[region] || len > store_len[region] - off)
 		return -1;
@@ -574,6 +587,8 @@ hal_store_read(int region, size_t off, void *buf, size_t len)
 int
 hal_store_write(int region, size_t off, const void *buf, size_t len)
 {
+	if (store_fail_writes)
+		return -1;
 	if (region < 0 || region >= HAL_STORE_REGIONS ||
 	    off > store_len[region] || len > store_len[region] - off)
 		return -1;

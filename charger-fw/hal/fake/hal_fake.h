@@ -65,6 +65,7 @@ unsigned fake_reboots(void);
 
 /* A store region's bytes (tests corrupt them, or take snapshots). */
 uint8_t	*fake_store(int region, size_t *len);
+void	 fake_store_fail(int reads, int writes);
 
 /* The last message logged at or above a level (for asserting errors). */
 const char *fake_log_last(void);

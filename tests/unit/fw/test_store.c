@@ -525,6 +525,31 @@ test_store_priorities(void **state)
 	store_free(s);
 }
 
+/*
+ * Storage that fails every read and every write: store_next says there is
+ * nothing to send (it used to retry the same unreadable, undroppable
+ * record for ever), and once the storage works again, nothing was lost.
+ */
+static void
+test_store_failing(void **state)
+{
+	struct store *s = store(8192, 8192);
+	uint32_t a, b;
+
+	a = store_put(s, STORE_RECORD, 0, 200, "{\"r\":1}");
+	b = store_put(s, STORE_RECORD, 0, 300, "{\"r\":2}");
+	assert_true(a != 0 && b != 0);
+	fake_store_fail(1, 1);
+	assert_null(store_next(s));
+	assert_int_equal(store_pending(s, -1), 2);
+	fake_store_fail(0, 0);
+	assert_int_equal(store_next(s)->id, a);
+	store_handed(s, a);
+	assert_int_equal(store_next(s)->id, b);
+	store_free(s);
+	(void)state;
+}
+
 int
 main(void)
 {
@@ -541,6 +566,7 @@ main(void)
 		cmocka_unit_test_setup(test_parse_edges, setup),
 		cmocka_unit_test_setup(test_store_order, setup),
 		cmocka_unit_test_setup(test_store_priorities, setup),
+		cmocka_unit_test_setup(test_store_failing, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
