@@ -412,10 +412,7 @@ struct ring *
 ring_open(int region, size_t size)
 {
 	struct ring *g;
-	struct ring_rec *old = NULL;
-	uint8_t **data = NULL;
-	size_t have = hal_store_size(region), nold = 0, i, first = 0, need;
-	uint32_t seq;
+	size_t have = hal_store_size(region);
 
 	if (size < RING_MIN_SIZE)
 		size = RING_MIN_SIZE;
@@ -423,68 +420,45 @@ ring_open(int region, size_t size)
 	    (g->buf = malloc(RING_HDR + RING_REC_MAX)) == NULL)
 		goto fail;
 	g->region = region;
-	g->size = size;
+	g->size = have != 0 ? have : size;
 	g->next_seq = 1;
-	if (have == size) {
-		if (scan(g, size) == -1)
-			goto fail;
-		arc_check(g);
-		erase_foreign(g);
-		return g;
-	}
 	if (have != 0) {
-		/* Resized: keep what is live, in order. */
-		g->size = have;
 		if (scan(g, have) == -1)
 			goto fail;
 		arc_check(g);
-		g->size = size;
-		nold = g->nlive;
-		old = g->live;
-		g->live = NULL;
-		g->nlive = g->cap = 0;
-		if (nold > 0 && (data = calloc(nold, sizeof(*data))) == NULL)
-			goto fail;
-		for (i = 0; i < nold; i++)
-			if ((data[i] = malloc(old[i].len + 1)) == NULL ||
-			    hal_store_read(region, old[i].off + RING_HDR,
-			    data[i], old[i].len) == -1)
-				goto fail;
-		/* What does not fit goes, oldest first. */
-		for (need = 0, i = nold; i > 0; i--) {
-			need += total_of(old[i - 1].len);
-			if (need > size - RING_HDR) {
-				first = i;
-				break;
+		/*
+		 * A new size only for an empty ring.  Moving live records
+		 * would format the region while they are in RAM alone (a
+		 * power cut then loses the backlog, billing records too) and
+		 * give them new sequence numbers, hence new message ids (one
+		 * sent before whose PUBACK was lost would reach the cloud
+		 * twice).  The configured size waits for the backlog to be
+		 * sent: the first start with the ring empty takes it.
+		 */
+		if (have == size || g->nlive > 0) {
+			if (have != size) {
+				g->stats.resize_waiting = 1;
+				fw_warn("store: region %d stays at %zu bytes "
+				    "(configured %zu) until its %zu waiting "
+				    "messages are sent", region, have, size,
+				    g->nlive);
 			}
+			erase_foreign(g);
+			return g;
 		}
-		g->stats.lost = first;
+		g->size = size;
 	}
 	if (hal_store_format(region, size) == -1) {
 		fw_err("store: cannot make region %d (%zu bytes)", region,
 		    size);
 		goto fail;
 	}
+	if (have != 0)
+		fw_info("store: region %d resized %zu -> %zu bytes (empty)",
+		    region, have, size);
 	g->head = 0;
-	for (i = first; i < nold; i++)
-		if (ring_put(g, old[i].cls, old[i].key, old[i].wall, data[i],
-		    old[i].len, &seq) == 0)
-			g->stats.migrated++;
-	if (nold > 0)
-		fw_info("store: region %d resized %zu -> %zu bytes: %lu "
-		    "records kept, %lu lost", region, have, size,
-		    g->stats.migrated, g->stats.lost);
-	for (i = 0; i < nold; i++)
-		free(data[i]);
-	free(data);
-	free(old);
 	return g;
 fail:
-	if (data != NULL)
-		for (i = 0; i < nold; i++)
-			free(data[i]);
-	free(data);
-	free(old);
 	ring_free(g);
 	return NULL;
 }

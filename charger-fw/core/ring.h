@@ -64,8 +64,8 @@ struct ring_stats {
 	unsigned long	appended;
 	unsigned long	killed;		/* marked dead */
 	unsigned long	torn;		/* records with a bad CRC at open */
-	unsigned long	migrated;	/* moved when the region was resized */
-	unsigned long	lost;		/* live ones that did not fit then */
+	unsigned long	resize_waiting;	/* 1: another size is configured, and
+					 * waits for the ring to be empty */
 	unsigned long	misplaced;	/* live ones out of order at open */
 };
 

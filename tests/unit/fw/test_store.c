@@ -2,7 +2,8 @@
  * test_store: the durable rings and the store-and-forward over them, on
  * the fake HAL's store regions: append, read, acknowledge; reopen after a
  * restart; wrap around the end of the region; a full ring; a torn record
- * at the tail (a power cut in the middle of an append); a resized region;
+ * at the tail (a power cut in the middle of an append); a region resized
+ * only when empty;
  * and the store's classes -- records never pushed out by telemetry,
  * periodic messages collapsed and dropped oldest first, the backlog
  * oldest first, records first, and what the link had not acknowledged
@@ -214,34 +215,54 @@ test_torn_tail(void **state)
 	ring_free(g);
 }
 
-/* A resized region keeps what is live; when it shrinks, the oldest go. */
+/*
+ * A region is resized only when it is empty: a backlog keeps the size it
+ * was written in (moving it would hold it in RAM alone while the region
+ * is formatted, and give it new message ids), whether the ring is to grow
+ * or shrink; the first open with nothing waiting takes the new size.
+ */
 static void
 test_resize(void **state)
 {
 	struct ring *g = ring_open(REGION, 8192);
 	char buf[500];
-	uint32_t seq;
+	uint32_t seq[12];
 	int i;
 
 	memset(buf, 'z', sizeof(buf) - 1);
 	buf[sizeof(buf) - 1] = '\0';
 	for (i = 0; i < 12; i++) {
 		buf[0] = (char)('A' + i);
-		assert_int_equal(ring_put(g, 0, 0, i, buf, strlen(buf), &seq),
-		    0);
+		assert_int_equal(ring_put(g, 0, 0, i, buf, strlen(buf),
+		    &seq[i]), 0);
 	}
 	ring_free(g);
+	/* Bigger, and smaller: the backlog stays whole, with its ids. */
 	g = ring_open(REGION, 16384);
 	assert_int_equal(ring_count(g), 12);
-	assert_int_equal(ring_stats(g)->migrated, 12);
-	assert_int_equal(hal_store_size(REGION), 16384);
+	assert_int_equal(ring_stats(g)->resize_waiting, 1);
+	assert_int_equal(hal_store_size(REGION), 8192);
 	ring_free(g);
 	g = ring_open(REGION, RING_MIN_SIZE);
-	assert_true(ring_count(g) < 12);
-	assert_int_equal(ring_stats(g)->lost + ring_count(g), 12);
-	assert_int_equal(ring_read(g, ring_at(g, ring_count(g) - 1), buf,
-	    sizeof(buf)), 0);
-	assert_int_equal(buf[0], 'A' + 11);	/* the newest kept */
+	assert_int_equal(ring_count(g), 12);
+	assert_int_equal(ring_at(g, 0)->seq, seq[0]);
+	assert_int_equal(ring_at(g, 11)->seq, seq[11]);
+	assert_int_equal(hal_store_size(REGION), 8192);
+	/* It goes on working at its old size. */
+	for (i = 0; i < 12; i++)
+		assert_int_equal(ring_kill(g, seq[i]), 0);
+	assert_int_equal(ring_put(g, 0, 0, 99, "x", 1, &seq[0]), 0);
+	assert_int_equal(ring_kill(g, seq[0]), 0);
+	ring_free(g);
+	/* Sent: the next open takes the configured size. */
+	g = ring_open(REGION, 16384);
+	assert_int_equal(ring_count(g), 0);
+	assert_int_equal(ring_stats(g)->resize_waiting, 0);
+	assert_int_equal(hal_store_size(REGION), 16384);
+	assert_int_equal(ring_put(g, 0, 0, 1, buf, strlen(buf), &seq[0]), 0);
+	ring_free(g);
+	g = ring_open(REGION, 16384);
+	assert_int_equal(ring_count(g), 1);
 	ring_free(g);
 }
 
