@@ -1213,6 +1213,7 @@ sess_close(struct sess *s, const char *why)
 	struct pair *p = s->p;
 	enum sess_kind kind = s->kind;
 	int was_up = s->up;
+	uint64_t up_ms = s->up ? now_wall_ms() - s->up_wall_ms : 0;
 
 	if (why != NULL) {
 		if (was_up)
@@ -1237,6 +1238,12 @@ sess_close(struct sess *s, const char *why)
 			if (p->box_n > 0 && p->unsent++ == 0)
 				p->unsent_since = p->box[p->box_head].at_ms;
 			outbox_clear(p);
+			/* The back-off starts afresh only after a link that
+			 * lasted: a peer that closes right after its hello
+			 * (another version mid-upgrade) is not called every
+			 * second, each time with a whole snapshot. */
+			if (up_ms >= PAIR_STABLE_MS)
+				p->retry_ms = 0;
 		} else
 			p->connect_failures++;
 		schedule_retry(p);
@@ -1299,7 +1306,6 @@ sess_up(struct sess *s)
 	bufferevent_set_timeouts(s->bev, &dead, NULL);
 	if (s->kind == SESS_OUT) {
 		p->connects++;
-		p->retry_ms = 0;
 		log_info("pair: connected to %s", s->addr);
 		pair_event("connected", "peer", json_object_new_string(
 		    p->peer.box[0] ? p->peer.box : s->addr));

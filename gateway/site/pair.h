@@ -20,7 +20,8 @@
  * The messages are pair_proto.h's: one JSON line each, parsed by a pure,
  * bounded, fuzzed parser.  A connection that sends anything else, or
  * nothing for PAIR_DEAD_MS, is closed; the box that opened it opens it
- * again (1 s, doubling to PAIR_RETRY_MAX_MS).
+ * again (1 s, doubling to PAIR_RETRY_MAX_MS; back to 1 s only after a
+ * link that lasted PAIR_STABLE_MS).
  *
  * The pair section is parsed and checked here too (evgated.yaml(5)).
  */
@@ -50,6 +51,8 @@ struct pair;
 #define PAIR_HANDSHAKE_MS	10000
 #define PAIR_RETRY_MIN_MS	1000
 #define PAIR_RETRY_MAX_MS	10000
+#define PAIR_STABLE_MS		30000	/* a link up this long resets the
+					 * back-off */
 #define PAIR_MAX_PENDING	4	/* connections still in their handshake */
 #define PAIR_OUTBOX_MAX		200000	/* sent, not acknowledged */
 

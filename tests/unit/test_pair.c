@@ -26,6 +26,7 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <event2/listener.h>
 #include <json-c/json.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -756,6 +757,88 @@ test_reload_during_handshake(void **state)
 	SSL_CTX_free(ctx);
 }
 
+/*
+ * A peer that takes the TLS connection and closes it at once (another
+ * version mid-upgrade, say): the back-off does not start afresh at each
+ * handshake, so it is not called every second.
+ */
+struct flaky {
+	SSL_CTX			*ctx;
+	struct evconnlistener	*lst;
+	int			 accepted;
+};
+
+static void
+flaky_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	/* Connected (its handshake done) or failed: either way, gone. */
+	bufferevent_free(bev);
+}
+
+static void
+flaky_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
+    struct sockaddr *sa, int len, void *arg)
+{
+	struct flaky *f = arg;
+	struct bufferevent *bev;
+
+	f->accepted++;
+	bev = bufferevent_openssl_socket_new(evconnlistener_get_base(l), fd,
+	    SSL_new(f->ctx), BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	bufferevent_setcb(bev, NULL, NULL, flaky_event_cb, f);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
+static int
+sync_connects(struct fx *fx)
+{
+	struct json_object *st = pair_status(fx->b[0].pair), *sync, *v;
+	int n;
+
+	json_object_object_get_ex(st, "sync", &sync);
+	json_object_object_get_ex(sync, "connects", &v);
+	n = json_object_get_int(v);
+	json_object_put(st);
+	return n;
+}
+
+static void
+test_backoff_short_links(void **state)
+{
+	struct fx *fx = *state;
+	struct flaky f;
+	struct sockaddr_in sin;
+	char path[256];
+	int n;
+
+	memset(&f, 0, sizeof(f));
+	f.ctx = SSL_CTX_new(TLS_server_method());
+	snprintf(path, sizeof(path), "%s/gw-b.pem", fx->dir);
+	assert_int_equal(SSL_CTX_use_certificate_file(f.ctx, path,
+	    SSL_FILETYPE_PEM), 1);
+	snprintf(path, sizeof(path), "%s/gw-b.key", fx->dir);
+	assert_int_equal(SSL_CTX_use_PrivateKey_file(f.ctx, path,
+	    SSL_FILETYPE_PEM), 1);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)fx->port[1]);	/* B's address */
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	f.lst = evconnlistener_new_bind(fx->base, flaky_accept_cb, &f,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 16,
+	    (struct sockaddr *)&sin, sizeof(sin));
+	assert_non_null(f.lst);
+	box_start(fx, 0, NULL, NULL);
+	/* 1 s, 2 s, 4 s apart: 3 within 4.5 s (every second: 5). */
+	settle(fx, 4500);
+	n = sync_connects(fx);
+	if (n < 1 || n > 3)
+		fail_msg("%d links to a peer that closes them at once in "
+		    "4.5 s (expected at most 3)", n);
+	assert_true(f.accepted >= n);
+	evconnlistener_free(f.lst);
+	SSL_CTX_free(f.ctx);
+}
+
 int
 main(void)
 {
@@ -769,6 +852,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_during_handshake,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backoff_short_links,
 		    setup, teardown),
 	};
 
