@@ -631,30 +631,46 @@ raw_closed(struct fx *fx)
 	return raw.closed;
 }
 
-static void
-test_garbage(void **state)
+/* A TLS context with B's certificate and key (client or server). */
+static SSL_CTX *
+ctx_as_b(struct fx *fx, const SSL_METHOD *method)
 {
-	struct fx *fx = *state;
-	struct json_object *st, *sync, *v;
-	struct sockaddr_in sin;
+	SSL_CTX *ctx = SSL_CTX_new(method);
 	char path[256];
-	SSL_CTX *ctx;
 
-	box_start(fx, 0, NULL, NULL);
-	/* B's certificate, but our own bytes. */
-	ctx = SSL_CTX_new(TLS_client_method());
 	snprintf(path, sizeof(path), "%s/gw-b.pem", fx->dir);
 	assert_int_equal(SSL_CTX_use_certificate_file(ctx, path,
 	    SSL_FILETYPE_PEM), 1);
 	snprintf(path, sizeof(path), "%s/gw-b.key", fx->dir);
 	assert_int_equal(SSL_CTX_use_PrivateKey_file(ctx, path,
 	    SSL_FILETYPE_PEM), 1);
+	return ctx;
+}
+
+/* raw as a TLS client on fd (-1: a socket connected later). */
+static void
+raw_start(struct fx *fx, SSL_CTX *ctx, int fd)
+{
 	memset(&raw, 0, sizeof(raw));
-	raw.bev = bufferevent_openssl_socket_new(fx->base, -1, SSL_new(ctx),
+	raw.bev = bufferevent_openssl_socket_new(fx->base, fd, SSL_new(ctx),
 	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
 	bufferevent_openssl_set_allow_dirty_shutdown(raw.bev, 1);
 	bufferevent_setcb(raw.bev, NULL, NULL, raw_event_cb, &raw);
 	bufferevent_enable(raw.bev, EV_READ | EV_WRITE);
+}
+
+static void
+test_garbage(void **state)
+{
+	struct fx *fx = *state;
+	struct json_object *st, *sync, *v;
+	struct sockaddr_in sin;
+	SSL_CTX *ctx;
+
+	box_start(fx, 0, NULL, NULL);
+	/* B's certificate, but our own bytes. */
+	ctx = ctx_as_b(fx, TLS_client_method());
+	raw_start(fx, ctx, -1);
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_port = htons((uint16_t)fx->port[0]);
@@ -675,12 +691,7 @@ test_garbage(void **state)
 	assert_null(lease_at(fx, 0, "10.42.0.21"));
 	bufferevent_free(raw.bev);
 
-	memset(&raw, 0, sizeof(raw));
-	raw.bev = bufferevent_openssl_socket_new(fx->base, -1, SSL_new(ctx),
-	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
-	bufferevent_openssl_set_allow_dirty_shutdown(raw.bev, 1);
-	bufferevent_setcb(raw.bev, NULL, NULL, raw_event_cb, &raw);
-	bufferevent_enable(raw.bev, EV_READ | EV_WRITE);
+	raw_start(fx, ctx, -1);
 	assert_int_equal(bufferevent_socket_connect(raw.bev,
 	    (struct sockaddr *)&sin, sizeof(sin)), 0);
 	assert_true(wait_for(fx, raw_connected));
@@ -711,7 +722,6 @@ test_reload_during_handshake(void **state)
 	struct fx *fx = *state;
 	struct json_object *st, *peer, *e;
 	struct sockaddr_in sin;
-	char path[256];
 	SSL_CTX *ctx;
 	int fd;
 
@@ -729,19 +739,8 @@ test_reload_during_handshake(void **state)
 	/* The same configuration again: no restart, the session stays. */
 	assert_int_equal(box_apply(fx, 0, yaml_of(fx, 0, NULL, NULL)), 0);
 	/* Now B's certificate arrives. */
-	ctx = SSL_CTX_new(TLS_client_method());
-	snprintf(path, sizeof(path), "%s/gw-b.pem", fx->dir);
-	assert_int_equal(SSL_CTX_use_certificate_file(ctx, path,
-	    SSL_FILETYPE_PEM), 1);
-	snprintf(path, sizeof(path), "%s/gw-b.key", fx->dir);
-	assert_int_equal(SSL_CTX_use_PrivateKey_file(ctx, path,
-	    SSL_FILETYPE_PEM), 1);
-	memset(&raw, 0, sizeof(raw));
-	raw.bev = bufferevent_openssl_socket_new(fx->base, fd, SSL_new(ctx),
-	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
-	bufferevent_openssl_set_allow_dirty_shutdown(raw.bev, 1);
-	bufferevent_setcb(raw.bev, NULL, NULL, raw_event_cb, &raw);
-	bufferevent_enable(raw.bev, EV_READ | EV_WRITE);
+	ctx = ctx_as_b(fx, TLS_client_method());
+	raw_start(fx, ctx, fd);
 	assert_true(wait_for(fx, raw_connected));
 	assert_true(raw.connected);
 	/* A checks the client's certificate after our side is done: give
@@ -808,17 +807,10 @@ test_backoff_short_links(void **state)
 	struct fx *fx = *state;
 	struct flaky f;
 	struct sockaddr_in sin;
-	char path[256];
 	int n;
 
 	memset(&f, 0, sizeof(f));
-	f.ctx = SSL_CTX_new(TLS_server_method());
-	snprintf(path, sizeof(path), "%s/gw-b.pem", fx->dir);
-	assert_int_equal(SSL_CTX_use_certificate_file(f.ctx, path,
-	    SSL_FILETYPE_PEM), 1);
-	snprintf(path, sizeof(path), "%s/gw-b.key", fx->dir);
-	assert_int_equal(SSL_CTX_use_PrivateKey_file(f.ctx, path,
-	    SSL_FILETYPE_PEM), 1);
+	f.ctx = ctx_as_b(fx, TLS_server_method());
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_port = htons((uint16_t)fx->port[1]);	/* B's address */
