@@ -94,6 +94,7 @@
 #define SIDE_WR		0x02	/* bytes may be written */
 #define SIDE_REG	0x04	/* in the relay's epoll instance */
 #define SIDE_HUP	0x08	/* FIN, reset or error seen: read to the end */
+#define SIDE_FIN	0x10	/* FIN seen (EPOLLRDHUP) and no error */
 
 struct pipebuf {
 	SLIST_ENTRY(pipebuf)	 next;
@@ -1023,8 +1024,15 @@ enum pump_result {
  * against a splice in, a splice out and a splice to find the socket
  * drained: a short read says the socket is drained, unless a FIN or an
  * error was seen (SIDE_HUP), whose 0 or error is still to be read (the
- * rule nginx follows with EPOLLRDHUP).  A read that fills the buffer
- * makes the direction bulk: pipes from then on.
+ * rule nginx follows with EPOLLRDHUP).  A short read after a FIN without
+ * an error (SIDE_FIN) has taken everything the FIN closes -- TCP sets
+ * RCV_SHUTDOWN only when the FIN is taken in order, behind every byte
+ * before it, and a read drains the receive queue up to its length -- so
+ * it is the EOF too, without a read that returns 0.  Those last bytes go
+ * out with MSG_MORE: the FIN that conn_splice's shutdown (or close) sends
+ * right after them rides in their segment, one segment and one wakeup of
+ * the peer fewer.  A read that fills the buffer makes the direction bulk:
+ * pipes from then on.
  * Returns 1 + the bytes written, 0 when the source has nothing more now
  * (EAGAIN, or EOF: h->eof), or minus the pump_result of an error.
  */
@@ -1049,14 +1057,17 @@ copy_in(struct conn *c, struct half *h, int from, uint8_t *src, int to,
 		return 0;
 	}
 	if ((size_t)n < sizeof(tmp)) {
-		if (!(*src & SIDE_HUP))
+		if (*src & SIDE_FIN)
+			h->eof = 1;		/* drained up to the FIN */
+		else if (!(*src & SIDE_HUP))
 			*src &= ~SIDE_RD;	/* drained */
 	} else if (!h->bulk)
 		h->bulk = 1;
 	else
 		c->relay->ctr.copy_fallbacks++;	/* bulk without a pipe */
 	if (*dst & SIDE_WR) {
-		w = send(to, tmp, (size_t)n, MSG_NOSIGNAL);
+		w = send(to, tmp, (size_t)n,
+		    MSG_NOSIGNAL | (h->eof ? MSG_MORE : 0));
 		if (w == -1) {
 			if (errno != EAGAIN && errno != EINTR)
 				return -(ssize_t)PUMP_ERR_DST;
@@ -1308,6 +1319,10 @@ conn_io(struct conn *c, int upstream, uint32_t events)
 		*side |= SIDE_RD;
 	if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 		*side |= SIDE_HUP;
+	if ((events & (EPOLLRDHUP | EPOLLERR)) == EPOLLRDHUP)
+		*side |= SIDE_FIN;
+	else if (events & EPOLLERR)
+		*side &= ~SIDE_FIN;
 	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
 		*side |= SIDE_WR;
 	switch (c->rec.state) {
