@@ -54,21 +54,32 @@ measure_bulk() {	# measure_bulk PEER RUN
 }
 
 measure_rate() {	# measure_rate PEER RUN
-	local p=$1 r=$2 out c0 c1
-	c0=$(tree_cpu "$PEER_PID")
+	local p=$1 r=$2 out c0 c1 m0 m1 s0 s1 n
+	[ "$p" = direct ] || c0=$(tree_cpu "$PEER_PID")
+	m0=$(machine_busy)
+	s0=$(ns_tcp_segs "$WNS")
 	if ! out=$(run_in_ns "$BENCH_BIN/bench_rate" -c "${PEER_ADDR[$p]}" \
 	    -C "$RATE_CLIENTS" -d "$RATE_SECS" -r "$RATE_REPLY" \
 	    -b 127.0.1.1-127.0.1.32); then
 		say "rate through $p had errors: $out"; failed=1
 	fi
-	c1=$(tree_cpu "$PEER_PID")
+	s1=$(ns_tcp_segs "$WNS")
+	m1=$(machine_busy)
+	[ "$p" = direct ] || c1=$(tree_cpu "$PEER_PID")
+	n=$(kv conns "$out")
 	record rate "$p" "$r" cps "$(kv cps "$out")"
+	# Whole-machine CPU (load generator, sink and proxy) and segments
+	# per connection: what the path costs everything it touches.
+	record rate "$p" "$r" mcpu_k "$(awk -v a="$m0" -v b="$m1" -v n="$n" \
+	    'BEGIN { if (n > 0) printf "%.4f", (b - a) * 1000 * 1000 / n }')"
+	record rate "$p" "$r" segs "$(awk -v a="$s0" -v b="$s1" -v n="$n" \
+	    'BEGIN { if (n > 0 && b != "") printf "%.2f", (b - a) / n }')"
 	record rate "$p" "$r" p50 "$(kv ttfb_p50_us "$out")"
 	record rate "$p" "$r" p99 "$(kv ttfb_p99_us "$out")"
 	record rate "$p" "$r" errors "$(kv errors "$out")"
 	[ "$p" = direct ] && return
 	record rate "$p" "$r" cpu_k "$(awk -v a="$c0" -v b="$c1" \
-	    -v n="$(kv conns "$out")" 'BEGIN { printf "%.4f", (b - a) * 1000 * 1000 / n }')"
+	    -v n="$n" 'BEGIN { printf "%.4f", (b - a) * 1000 * 1000 / n }')"
 }
 
 measure_idle() {	# measure_idle PEER RUN
@@ -136,6 +147,8 @@ E=evgated
 
 echo "## Relay: evgated, HAProxy and nginx as SNI passthrough (median of $N)"
 echo
+echo "evgated/peer columns: the median of each run's ratio (every run measures all peers back to back, so a pair shares the machine's state of the moment)."
+echo
 if want_test bulk; then
 	echo "### Throughput: bulk download, $BULK_TOTAL per run in $BULK_STREAMS streams"
 	echo
@@ -155,7 +168,7 @@ if want_test bulk; then
 			echo "| $p | $(fmt "$g" 2) | $(spread bulk $p gbps) | $(fmt "$c" 3) | | | $(ratio "$g" "$gd") |"
 		else
 			echo "| $p | $(fmt "$g" 2) | $(spread bulk $p gbps) | $(fmt "$c" 3) |" \
-			    "$(ratio "$(m bulk $E gbps)" "$g") | $(ratio "$(m bulk $E cpu_gib)" "$c") | $(ratio "$g" "$gd") |"
+			    "$(pratio bulk $E $p gbps) | $(pratio bulk $E $p cpu_gib) | $(ratio "$g" "$gd") |"
 		fi
 	done
 	echo
@@ -165,8 +178,10 @@ if want_test rate; then
 	echo
 	echo "Higher conn/s is better.  TTFB: connect() start to the first reply byte (with $RATE_CLIENTS in flight it is mostly queueing: TTFB ~ clients / rate)."
 	echo
-	echo "| path | conn/s | (runs) | TTFB p50 µs | TTFB p99 µs | CPU ms per 1k conn | errors | evgated/peer conn/s | evgated/peer CPU | path/direct conn/s |"
-	echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	echo "CPU: the proxy's process tree.  Machine CPU: every process on the machine (load generator, sink, proxy, kernel threads).  Segments: TCP segments per connection, both legs."
+	echo
+	echo "| path | conn/s | (runs) | TTFB p50 µs | TTFB p99 µs | CPU ms per 1k conn | machine CPU ms per 1k conn | segments per conn | errors | evgated/peer conn/s | evgated/peer CPU | path/direct conn/s |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	cd_=$(m rate direct cps)
 	for p in "${PEERS[@]}" direct; do
 		c=$(m rate $p cps)
@@ -174,9 +189,10 @@ if want_test rate; then
 		[ "$p" = direct ] && cpu=
 		echo "| $([ $p = direct ] && echo 'direct (no proxy)' || echo $p) | $(fmt "$c" 0) |" \
 		    "$(spread rate $p cps) | $(fmt "$(m rate $p p50)" 0) | $(fmt "$(m rate $p p99)" 0) |" \
-		    "$([ -n "$cpu" ] && fmt "$cpu" 1) | $(m rate $p errors) |" \
-		    "$([ $p = $E ] || [ $p = direct ] || ratio "$(m rate $E cps)" "$c") |" \
-		    "$([ $p = $E ] || [ $p = direct ] || ratio "$(m rate $E cpu_k)" "$cpu") |" \
+		    "$([ -n "$cpu" ] && fmt "$cpu" 1) | $(fmt "$(m rate $p mcpu_k)" 1) |" \
+		    "$(fmt "$(m rate $p segs)" 1) | $(m rate $p errors) |" \
+		    "$([ $p = $E ] || [ $p = direct ] || pratio rate $E $p cps) |" \
+		    "$([ $p = $E ] || [ $p = direct ] || pratio rate $E $p cpu_k) |" \
 		    "$(ratio "$c" "$cd_") |"
 	done
 	echo

@@ -131,6 +131,21 @@ tree_cpu() {		# tree_cpu PID: user+system CPU seconds of the tree
 	awk -v t="$total" -v hz="$HZ" 'BEGIN { printf "%.3f\n", t / hz }'
 }
 
+# machine_busy: CPU seconds the whole machine has spent busy (every CPU;
+# user, nice, system, irq, softirq and steal from /proc/stat), so that a
+# load's cost to every process it touches can be put beside one peer's.
+machine_busy() {
+	awk -v hz="$HZ" '$1 == "cpu" {
+		printf "%.3f\n", ($2 + $3 + $4 + $7 + $8 + $9) / hz; exit }' /proc/stat
+}
+
+# ns_tcp_segs NS: TCP segments sent so far in a namespace (its TcpOutSegs;
+# on loopback every segment sent is one received).
+ns_tcp_segs() {
+	ip netns exec "$1" nstat -az TcpOutSegs 2>/dev/null |
+	    awk '$1 == "TcpOutSegs" { print $2 }'
+}
+
 tree_rss_kb() {		# tree_rss_kb PID: sum of VmRSS (kB) over the tree
 	local p total=0 r
 	for p in $(tree_pids "$1"); do
@@ -187,6 +202,24 @@ ratio() {
 	awk -v a="$1" -v b="$2" 'BEGIN {
 		if (a == "" || b == "" || b + 0 == 0) print "n/a"
 		else printf "%.2fx\n", a / b }'
+}
+
+# pratio TEST A B KEY: the median over the runs of A's KEY / B's KEY in
+# the same run ("n/a" without a pair).  Runs are interleaved, so each
+# pair was measured within a minute or two: drift on a shared machine,
+# which moves whole runs, cancels out of the pair.
+pratio() {
+	awk -v t="$1" -v a="$2" -v b="$3" -v k="$4" '$1 == t && $4 == k {
+		if ($2 == a) va[$3] = $5
+		if ($2 == b) vb[$3] = $5 }
+	    END {
+		for (r in va) if ((r in vb) && vb[r] + 0 != 0) v[n++] = va[r] / vb[r]
+		if (n == 0) { print "n/a"; exit }
+		for (i = 0; i < n; i++) for (j = i + 1; j < n; j++)
+			if (v[j] < v[i]) { x = v[i]; v[i] = v[j]; v[j] = x }
+		m = n % 2 ? v[int(n / 2)] : (v[n / 2 - 1] + v[n / 2]) / 2
+		printf "%.2fx\n", m
+	    }' "$RESULTS"
 }
 
 # Order of peers for run R: rotated, so no peer always runs first (on a
