@@ -199,6 +199,14 @@ print_pair(struct json_object *p, int full)
 	    (long long)ctl_int(sync, "received"),
 	    (long long)ctl_int(sync, "applied"),
 	    (long long)ctl_int(sync, "conflicts"));
+	if (ctl_int(sync, "handshakes_refused") > 0 ||
+	    ctl_int(sync, "handshakes_dropped") > 0)
+		printf("%-14s%lld connection%s refused and %lld dropped while "
+		    "four were in their handshake (someone else at the pair "
+		    "port?)\n", "pair port",
+		    (long long)ctl_int(sync, "handshakes_refused"),
+		    ctl_int(sync, "handshakes_refused") == 1 ? "" : "s",
+		    (long long)ctl_int(sync, "handshakes_dropped"));
 	agree = ctl_obj(cfg, "agree");
 	diff = ctl_obj(cfg, "differs");
 	n = diff != NULL ? json_object_array_length(diff) : 0;

@@ -499,6 +499,7 @@ struct sess {
 	char			 addr[INET6_ADDRSTRLEN + 8];
 	TAILQ_ENTRY(sess)	 link;		/* pending (in) */
 	int			 pending;
+	int			 from_peer;	/* in: from pair.peer's address */
 	/* in: what to acknowledge */
 	uint64_t		 last_seq;
 	int			 ack_due;
@@ -571,9 +572,12 @@ struct pair {
 	unsigned long		 sent, acks, received, applied, kept,
 				 conflicts, refused, bad, connects,
 				 connect_failures, snapshots_sent,
-				 snapshots_received, overflows;
+				 snapshots_received, overflows,
+				 handshakes_refused, handshakes_dropped;
 	char			 last_error[256];
 	struct log_ratelimit	 rl;
+	struct log_ratelimit	 full_rl;	/* handshake slots full */
+	char			 full_addr[INET6_ADDRSTRLEN + 8];
 };
 
 static void	sess_close(struct sess *, const char *why);
@@ -1448,20 +1452,71 @@ retry_cb(evutil_socket_t fd, short what, void *arg)
 		out_connect(p);
 }
 
+/* A connection from the address we connect to: the peer's, most likely. */
+static int
+from_peer_addr(const struct pair *p, const struct sockaddr *sa)
+{
+	const struct sockaddr_storage *peer = &p->conf.pair->peer.ss;
+
+	if (sa->sa_family != peer->ss_family)
+		return 0;
+	if (sa->sa_family == AF_INET)
+		return ((const struct sockaddr_in *)sa)->sin_addr.s_addr ==
+		    ((const struct sockaddr_in *)peer)->sin_addr.s_addr;
+	if (sa->sa_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)sa)->sin6_addr,
+		    &((const struct sockaddr_in6 *)peer)->sin6_addr,
+		    sizeof(struct in6_addr)) == 0;
+	return 0;
+}
+
+/*
+ * Handshake slots are few (PAIR_MAX_PENDING), and whoever reaches the
+ * pair port could hold them all, each for PAIR_HANDSHAKE_MS, again and
+ * again, and keep the peer out.  So a connection from pair.peer's address
+ * takes the slot of the oldest pending one from anywhere else; others
+ * are refused while the slots are full.  (A box whose outgoing address
+ * is not its pair.peer address is treated as anyone: its handshake takes
+ * milliseconds, the slots' deadlines ten seconds.)
+ */
 static void
 accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
     int salen, void *arg)
 {
 	struct pair *p = arg;
-	struct sess *s;
+	struct sess *s, *old;
+	int peer;
 
-	if (!is_on(p) || p->npending >= PAIR_MAX_PENDING) {
+	if (!is_on(p)) {
 		close(fd);
 		return;
+	}
+	peer = from_peer_addr(p, sa);
+	if (p->npending >= PAIR_MAX_PENDING) {
+		old = NULL;
+		if (peer)
+			TAILQ_FOREACH(old, &p->pending, link)
+				if (!old->from_peer)
+					break;
+		if (old == NULL) {
+			p->handshakes_refused++;
+			log_warnx_rl(&p->full_rl, "pair: %zu connections in "
+			    "their handshake already; refused one from %s",
+			    p->npending, format_sockaddr(sa, p->full_addr,
+			    sizeof(p->full_addr)));
+			close(fd);
+			return;
+		}
+		p->handshakes_dropped++;
+		log_warnx_rl(&p->full_rl, "pair: handshake slots full; "
+		    "dropped the oldest, from %s, for one from the peer's "
+		    "address", old->addr);
+		sess_free(old);
 	}
 	set_nonblock_cloexec(fd);
 	if ((s = sess_new(p, SESS_IN, fd, sa)) == NULL)
 		return;
+	s->from_peer = peer;
 	s->pending = 1;
 	TAILQ_INSERT_TAIL(&p->pending, s, link);
 	p->npending++;
@@ -1530,6 +1585,7 @@ pair_new(struct event_base *base, struct site *site)
 	p->base = base;
 	p->site = site;
 	p->rl = rl;
+	p->full_rl = rl;
 	p->agree = -1;
 	TAILQ_INIT(&p->pending);
 	p->retry = evtimer_new(base, retry_cb, p);
@@ -1759,6 +1815,10 @@ pair_status(void *arg)
 	json_object_object_add(sync, "snapshots_received", I64(
 	    p->snapshots_received));
 	json_object_object_add(sync, "overflows", I64(p->overflows));
+	json_object_object_add(sync, "handshakes_refused",
+	    I64(p->handshakes_refused));
+	json_object_object_add(sync, "handshakes_dropped",
+	    I64(p->handshakes_dropped));
 	json_object_object_add(o, "sync", sync);
 
 	cfg = json_object_new_object();

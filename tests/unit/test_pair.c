@@ -831,6 +831,79 @@ test_backoff_short_links(void **state)
 	SSL_CTX_free(f.ctx);
 }
 
+static long
+sync_counter(struct fx *fx, int i, const char *key)
+{
+	struct json_object *st = pair_status(fx->b[i].pair), *sync, *v;
+	long n = -1;
+
+	if (json_object_object_get_ex(st, "sync", &sync) &&
+	    json_object_object_get_ex(sync, key, &v))
+		n = (long)json_object_get_int64(v);
+	json_object_put(st);
+	return n;
+}
+
+/* Read of a silent client's socket: 0 (closed), -1 (still open). */
+static int
+peek_closed(int fd)
+{
+	char c;
+	ssize_t n = recv(fd, &c, 1, MSG_DONTWAIT);
+
+	if (n == 0 || (n == -1 && errno == ECONNRESET))
+		return 1;
+	return 0;
+}
+
+/*
+ * Whoever reaches the pair port can open connections and say nothing:
+ * each holds one of PAIR_MAX_PENDING handshake slots for 10 s.  The
+ * peer's connection (from pair.peer's address) takes the oldest such
+ * slot instead of being refused; the others are refused while full.
+ */
+static void
+test_handshake_slots(void **state)
+{
+	struct fx *fx = *state;
+	struct sockaddr_in src, dst;
+	int fds[PAIR_MAX_PENDING + 2], i;
+
+	box_start(fx, 0, NULL, NULL);
+	memset(&src, 0, sizeof(src));
+	src.sin_family = AF_INET;
+	src.sin_addr.s_addr = htonl(0x7f000002);	/* 127.0.0.2 */
+	memset(&dst, 0, sizeof(dst));
+	dst.sin_family = AF_INET;
+	dst.sin_port = htons((uint16_t)fx->port[0]);
+	dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	for (i = 0; i < PAIR_MAX_PENDING + 2; i++) {
+		fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		assert_true(fds[i] >= 0);
+		assert_int_equal(bind(fds[i], (struct sockaddr *)&src,
+		    sizeof(src)), 0);
+		assert_int_equal(connect(fds[i], (struct sockaddr *)&dst,
+		    sizeof(dst)), 0);
+		settle(fx, 50);
+	}
+	settle(fx, 200);
+	assert_int_equal(sync_counter(fx, 0, "handshakes_refused"), 2);
+	assert_int_equal(sync_counter(fx, 0, "handshakes_dropped"), 0);
+	assert_true(peek_closed(fds[PAIR_MAX_PENDING]));
+	assert_true(peek_closed(fds[PAIR_MAX_PENDING + 1]));
+	assert_false(peek_closed(fds[0]));
+	/* B, from 127.0.0.1 (A's pair.peer), links up at once. */
+	box_start(fx, 1, NULL, NULL);
+	assert_true(wait_for(fx, both_linked));
+	assert_int_equal(sync_counter(fx, 0, "handshakes_dropped"), 1);
+	/* the oldest silent one made room; the others still wait */
+	assert_true(peek_closed(fds[0]));
+	for (i = 1; i < PAIR_MAX_PENDING; i++)
+		assert_false(peek_closed(fds[i]));
+	for (i = 0; i < PAIR_MAX_PENDING + 2; i++)
+		close(fds[i]);
+}
+
 int
 main(void)
 {
@@ -845,6 +918,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_during_handshake,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_handshake_slots, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_backoff_short_links,
 		    setup, teardown),
 	};
