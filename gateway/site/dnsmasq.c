@@ -7,9 +7,18 @@
  *	RUNNING --conf changed--> STOPPING --exit--> RUNNING (at once)
  *	RUNNING --lan removed--> STOPPING --exit--> OFF
  *
- * A start is refused before fork when something else already holds port 53
- * on the LAN address (a system dnsmasq, systemd-resolved listening on all
- * addresses, ...): the error names the process, found through /proc.
+ * A start is refused before the spawn when something else already holds
+ * port 53 on the LAN address (a system dnsmasq, systemd-resolved listening
+ * on all addresses, ...): the error names the process, found through /proc.
+ *
+ * dnsmasq is started with posix_spawn(3), not fork and exec: glibc's
+ * suspends evgated until the child has exec'd (CLONE_VFORK), so no
+ * descriptor of evgated's can be closed while a child still holds a copy.
+ * With fork it could: a relay socket closed in that window stays open in
+ * the child and stays registered in the relay's epoll instance (epoll
+ * forgets a socket only when its last copy closes), and an event for it
+ * would reach a connection already freed.  A binary that cannot be run is
+ * also reported at once, with its errno, rather than as exit 127.
  */
 #include "evgate_config.h"
 
@@ -23,6 +32,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -820,8 +830,7 @@ dm_ports_free(struct dnsmasq *dm)
 
 /*
  * The child's environment: ours, with EVGATE_LEASE_SOCKET naming the lease
- * socket (the hook finds it there).  Built before fork, as the child may
- * only make async-signal-safe calls; free the array and *sockenv, its one
+ * socket (the hook finds it there).  Free the array and *sockenv, its one
  * string of our own.
  */
 static char **
@@ -843,30 +852,42 @@ dm_child_env(const struct dnsmasq *dm, char **sockenv)
 }
 
 /*
- * In the child, between fork and exec: only async-signal-safe calls.  Its
- * own session (a ^C meant for evgated is not for it; evgated stops it in
- * order), default signals, stdin from /dev/null, stdout and stderr into
- * out, evgated's end of the log pipe.
+ * Start dnsmasq: its own session (a ^C meant for evgated is not for it;
+ * evgated stops it in order), no blocked signals and SIGPIPE at its
+ * default (evgated ignores it), stdin from /dev/null, stdout and stderr
+ * into out, evgated's end of the log pipe.  Every other descriptor of
+ * evgated's is close-on-exec.  Returns 0 and *pid, or an errno.
  */
-static void __attribute__((noreturn))
-dm_child_exec(const struct dnsmasq *dm, char *const argv[],
-    char *const envp[], int out)
+static int
+dm_spawn(const struct dnsmasq *dm, char *const argv[], char *const envp[],
+    int out, pid_t *pid)
 {
-	sigset_t all;
-	int fd;
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	sigset_t none, dfl;
+	int rv;
 
-	setsid();
-	sigemptyset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
-	signal(SIGPIPE, SIG_DFL);
-	if ((fd = open("/dev/null", O_RDONLY)) != -1 && fd != 0) {
-		dup2(fd, 0);
-		close(fd);
+	if ((rv = posix_spawn_file_actions_init(&fa)) != 0)
+		return rv;
+	if ((rv = posix_spawnattr_init(&at)) != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		return rv;
 	}
-	dup2(out, 1);
-	dup2(out, 2);
-	execve(dm->binary, argv, envp);
-	_exit(127);
+	sigemptyset(&none);
+	sigemptyset(&dfl);
+	sigaddset(&dfl, SIGPIPE);
+	if ((rv = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null",
+	    O_RDONLY, 0)) == 0 &&
+	    (rv = posix_spawn_file_actions_adddup2(&fa, out, 1)) == 0 &&
+	    (rv = posix_spawn_file_actions_adddup2(&fa, out, 2)) == 0 &&
+	    (rv = posix_spawnattr_setsigmask(&at, &none)) == 0 &&
+	    (rv = posix_spawnattr_setsigdefault(&at, &dfl)) == 0 &&
+	    (rv = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID |
+	    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)) == 0)
+		rv = posix_spawn(pid, dm->binary, &fa, &at, argv, envp);
+	posix_spawnattr_destroy(&at);
+	posix_spawn_file_actions_destroy(&fa);
+	return rv;
 }
 
 /* dnsmasq logs to its stdout (log-facility=-): read it on the loop. */
@@ -922,7 +943,7 @@ static void
 dm_start(struct dnsmasq *dm)
 {
 	char *argv[5], **envp, *sockenv;
-	int pfd[2];
+	int pfd[2], rv;
 	pid_t pid;
 
 	evtimer_del(dm->timer);
@@ -939,21 +960,19 @@ dm_start(struct dnsmasq *dm)
 		dm_start_failed(dm);
 		return;
 	}
-	/* What the child needs is made before fork: after it, only exec. */
 	argv[0] = dm->binary;
 	argv[1] = (char *)"-k";
 	argv[2] = (char *)"-C";
 	argv[3] = dm->conf_path;
 	argv[4] = NULL;
 	envp = dm_child_env(dm, &sockenv);
-	if ((pid = fork()) == 0)
-		dm_child_exec(dm, argv, envp, pfd[1]);
-	if (pid == -1)
-		set_error(dm, "fork: %s", strerror(errno));
+	rv = dm_spawn(dm, argv, envp, pfd[1], &pid);
+	if (rv != 0)
+		set_error(dm, "cannot run %s: %s", dm->binary, strerror(rv));
 	close(pfd[1]);
 	free(envp);
 	free(sockenv);
-	if (pid == -1) {
+	if (rv != 0) {
 		close(pfd[0]);
 		dm_start_failed(dm);
 		return;

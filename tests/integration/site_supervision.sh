@@ -11,7 +11,9 @@
 # - a stray DNS server on the LAN address: a clear error naming it, and
 #   dnsmasq starts once it is gone;
 # - evgated killed with -9: the dnsmasq it leaves behind is stopped by the
-#   next evgated.
+#   next evgated;
+# - a dnsmasq.binary that is executable but cannot be run: the spawn's own
+#   error in the status, and dnsmasq back with the right binary.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/world.sh"
 
@@ -178,3 +180,26 @@ check "and it said so" grep -q "stopping pid $orphan, left running by a previous
 check_eq "one dnsmasq in the gateway" 1 "$(world_gw_dnsmasqs)"
 check_eq "leases intact" "active active" \
     "$(lease_of "$id1" lease) $(lease_of "$id2" lease)"
+
+# --- a binary that cannot be run ------------------------------------------------
+
+# Executable (so --check-config and the reload take it) but no program:
+# posix_spawn reports exec's error itself, no child exits 127.
+printf '\001\002not a program\n' >"$T/notexec"
+chmod 755 "$T/notexec"
+cp "$WORLD_GW_CONF" "$T/good.yaml"
+sed -i "s|^dnsmasq:\$|dnsmasq:\n  binary: $T/notexec|" "$WORLD_GW_CONF"
+check "reload with a dnsmasq binary that cannot be run" world_ctl reload
+check "dnsmasq waits, not running" wait_for 10 waiting
+err=$(st 'd["dnsmasq"]["last_error"]')
+diag "status says: $err"
+check "the error names the binary and exec's reason" \
+    grep -q "cannot run $T/notexec: Exec format error" <<<"$err"
+cp "$T/good.yaml" "$WORLD_GW_CONF"
+check "reload with the right binary" world_ctl reload
+if wait_for 20 running_other_than 0; then
+	ok "dnsmasq runs again"
+else
+	not_ok "dnsmasq runs again" "$(st 'd["dnsmasq"]')"
+fi
+check_eq "one dnsmasq in the gateway" 1 "$(world_gw_dnsmasqs)"
