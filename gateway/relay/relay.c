@@ -22,7 +22,9 @@
  *   - the connections' sockets live in an epoll instance of the relay's
  *     own, registered once each, edge-triggered, for reading and writing:
  *     no re-registration when what a connection waits for changes, and
- *     none to undo at the end (closing a socket takes it out).  That
+ *     none to undo at the end (closing a socket takes it out: evgated
+ *     never forks -- dnsmasq is started with posix_spawn -- so no copy
+ *     of a socket outlives its close and keeps it registered).  That
  *     instance is one descriptor in the daemon's libevent loop.  A side's
  *     readiness is kept in flags that the events set and EAGAIN clears;
  *   - the hello's send tells whether the connect succeeded (its error is
