@@ -577,7 +577,6 @@ struct pair {
 	char			 last_error[256];
 	struct log_ratelimit	 rl;
 	struct log_ratelimit	 full_rl;	/* handshake slots full */
-	char			 full_addr[INET6_ADDRSTRLEN + 8];
 };
 
 static void	sess_close(struct sess *, const char *why);
@@ -1485,6 +1484,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 {
 	struct pair *p = arg;
 	struct sess *s, *old;
+	char addr[INET6_ADDRSTRLEN + 8];
 	int peer;
 
 	if (!is_on(p)) {
@@ -1502,8 +1502,8 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 			p->handshakes_refused++;
 			log_warnx_rl(&p->full_rl, "pair: %zu connections in "
 			    "their handshake already; refused one from %s",
-			    p->npending, format_sockaddr(sa, p->full_addr,
-			    sizeof(p->full_addr)));
+			    p->npending, format_sockaddr(sa, addr,
+			    sizeof(addr)));
 			close(fd);
 			return;
 		}

@@ -788,15 +788,16 @@ flaky_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
 
-static int
-sync_connects(struct fx *fx)
+/* A counter of box i's status "sync" section (-1: not there). */
+static long
+sync_counter(struct fx *fx, int i, const char *key)
 {
-	struct json_object *st = pair_status(fx->b[0].pair), *sync, *v;
-	int n;
+	struct json_object *st = pair_status(fx->b[i].pair), *sync, *v;
+	long n = -1;
 
-	json_object_object_get_ex(st, "sync", &sync);
-	json_object_object_get_ex(sync, "connects", &v);
-	n = json_object_get_int(v);
+	if (json_object_object_get_ex(st, "sync", &sync) &&
+	    json_object_object_get_ex(sync, key, &v))
+		n = (long)json_object_get_int64(v);
 	json_object_put(st);
 	return n;
 }
@@ -822,7 +823,7 @@ test_backoff_short_links(void **state)
 	box_start(fx, 0, NULL, NULL);
 	/* 1 s, 2 s, 4 s apart: 3 within 4.5 s (every second: 5). */
 	settle(fx, 4500);
-	n = sync_connects(fx);
+	n = (int)sync_counter(fx, 0, "connects");
 	if (n < 1 || n > 3)
 		fail_msg("%d links to a peer that closes them at once in "
 		    "4.5 s (expected at most 3)", n);
@@ -831,20 +832,7 @@ test_backoff_short_links(void **state)
 	SSL_CTX_free(f.ctx);
 }
 
-static long
-sync_counter(struct fx *fx, int i, const char *key)
-{
-	struct json_object *st = pair_status(fx->b[i].pair), *sync, *v;
-	long n = -1;
-
-	if (json_object_object_get_ex(st, "sync", &sync) &&
-	    json_object_object_get_ex(sync, key, &v))
-		n = (long)json_object_get_int64(v);
-	json_object_put(st);
-	return n;
-}
-
-/* Read of a silent client's socket: 0 (closed), -1 (still open). */
+/* A silent client's socket: 1 if the other end closed it, else 0. */
 static int
 peek_closed(int fd)
 {
